@@ -1,0 +1,68 @@
+{#- Small dispatched helpers for what dbt's cross-database macros do not cover. Each has a default (ANSI or
+    DuckDB) form and, where engines differ, a Postgres and a Spark form. -#}
+
+{#- True when `expr` matches the regular expression `pattern` (a SQL string literal). -#}
+{% macro regexp_matches(expr, pattern) -%}
+    {{ return(adapter.dispatch('regexp_matches', 'lead_scoring')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regexp_matches(expr, pattern) -%}
+    regexp_matches({{ expr }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro postgres__regexp_matches(expr, pattern) -%}
+    ({{ expr }} ~ {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__regexp_matches(expr, pattern) -%}
+    ({{ expr }} rlike {{ pattern }})
+{%- endmacro %}
+
+{#- Replace the first match of an anchored `pattern` in `expr`. -#}
+{% macro regexp_replace_first(expr, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regexp_replace_first', 'lead_scoring')(expr, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regexp_replace_first(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ pattern }}, {{ replacement }})
+{%- endmacro %}
+
+{#- Case-insensitive SQL LIKE with the pattern taken from data (a column), never pasted into the SQL. -#}
+{% macro like_ci(expr, pattern_expr) -%}
+    lower({{ expr }}) like lower({{ pattern_expr }})
+{%- endmacro %}
+
+{#- Trimmed text with empty strings as null. -#}
+{% macro clean_text(expr) -%}
+    nullif(trim(cast({{ expr }} as {{ dbt.type_string() }})), '')
+{%- endmacro %}
+
+{#- Text to a number, null when it is not one (seeds are loaded as text and validated). -#}
+{% macro to_number(expr) -%}
+    {{ dbt.safe_cast(clean_text(expr), api.Column.translate_type('float')) }}
+{%- endmacro %}
+
+{#- Text to a boolean: 'true'/'false' (any case), null when blank. -#}
+{% macro to_boolean(expr) -%}
+    case lower({{ clean_text(expr) }}) when 'true' then true when 'false' then false end
+{%- endmacro %}
+
+{#- Whole days from `start_date` to `end_date`. -#}
+{% macro days_between(start_date, end_date) -%}
+    {{ dbt.datediff(start_date, end_date, 'day') }}
+{%- endmacro %}
+
+{#- The fields, each cast to text with nulls as an empty string, joined by '|'. -#}
+{% macro concat_fields(fields) -%}
+    {%- set parts = [] -%}
+    {%- for field in fields -%}
+        {%- do parts.append("coalesce(cast(" ~ field ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{#- A stable key: md5 hex of concat_fields(fields). -#}
+{% macro surrogate_key(fields) -%}
+    {{ dbt.hash(concat_fields(fields)) }}
+{%- endmacro %}

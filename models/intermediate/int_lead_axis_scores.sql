@@ -1,0 +1,103 @@
+{#- Per model, lead and axis (fit, engagement): points after group caps, after the model's axis caps, and the
+    0-100 score. Every live lead gets both axes for every model, with 0 points when no rule fired. -#}
+
+with
+
+leads as (
+
+    select lead_id from {{ ref('stg_crm__leads') }}
+
+),
+
+scoring_models as (
+
+    select * from {{ ref('stg_rules__scoring_models') }}
+
+),
+
+group_points as (
+
+    select * from {{ ref('int_lead_group_points') }}
+
+),
+
+axes as (
+
+    select 'fit' as axis
+    union all
+    select 'engagement' as axis
+
+),
+
+spine as (
+
+    select
+        scoring_models.model_id,
+        leads.lead_id,
+        axes.axis,
+        case when axes.axis = 'fit' then scoring_models.fit_max_positive_points
+            else scoring_models.engagement_max_positive_points end as max_positive_points,
+        case when axes.axis = 'fit' then scoring_models.fit_max_negative_points
+            else scoring_models.engagement_max_negative_points end as max_negative_points
+
+    from scoring_models
+    cross join leads
+    cross join axes
+
+),
+
+per_axis as (
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        sum(positive_points) as positive_points,
+        sum(negative_points) as negative_points,
+        sum(capped_positive_points) as group_capped_positive_points,
+        sum(capped_negative_points) as group_capped_negative_points
+
+    from group_points
+    group by 1, 2, 3
+
+),
+
+capped as (
+
+    select
+        spine.model_id,
+        spine.lead_id,
+        spine.axis,
+        coalesce(per_axis.positive_points, 0) as positive_points,
+        coalesce(per_axis.negative_points, 0) as negative_points,
+        coalesce(per_axis.group_capped_positive_points, 0) as group_capped_positive_points,
+        coalesce(per_axis.group_capped_negative_points, 0) as group_capped_negative_points,
+        case
+            when spine.max_positive_points is null then coalesce(per_axis.group_capped_positive_points, 0)
+            else least(coalesce(per_axis.group_capped_positive_points, 0), spine.max_positive_points)
+        end as axis_capped_positive_points,
+        case
+            when spine.max_negative_points is null then coalesce(per_axis.group_capped_negative_points, 0)
+            else greatest(coalesce(per_axis.group_capped_negative_points, 0), -spine.max_negative_points)
+        end as axis_capped_negative_points
+
+    from spine
+    left join per_axis
+        on spine.model_id = per_axis.model_id
+        and spine.lead_id = per_axis.lead_id
+        and spine.axis = per_axis.axis
+
+),
+
+final as (
+
+    select
+        *,
+        axis_capped_positive_points + axis_capped_negative_points as total_points,
+        least(100.0, greatest(0.0, axis_capped_positive_points + axis_capped_negative_points)) as score
+
+    from capped
+
+)
+
+select * from final

@@ -1,0 +1,58 @@
+{#- Per model, lead, axis and rule group: positive and negative points before and after the group's caps. -#}
+
+with
+
+rule_points as (
+
+    select * from {{ ref('int_lead_rule_points') }}
+
+),
+
+group_caps as (
+
+    select * from {{ ref('stg_rules__group_caps') }}
+
+),
+
+per_group as (
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        rule_group,
+        sum(case when points > 0 then points else 0 end) as positive_points,
+        sum(case when points < 0 then points else 0 end) as negative_points
+
+    from rule_points
+    group by 1, 2, 3, 4
+
+),
+
+final as (
+
+    select
+        per_group.model_id,
+        per_group.lead_id,
+        per_group.axis,
+        per_group.rule_group,
+        per_group.positive_points,
+        per_group.negative_points,
+        case
+            when group_caps.max_positive_points is null then per_group.positive_points
+            else least(per_group.positive_points, group_caps.max_positive_points)
+        end as capped_positive_points,
+        case
+            when group_caps.max_negative_points is null then per_group.negative_points
+            else greatest(per_group.negative_points, -group_caps.max_negative_points)
+        end as capped_negative_points
+
+    from per_group
+    left join group_caps
+        on per_group.model_id = group_caps.model_id
+        and per_group.axis = group_caps.axis
+        and per_group.rule_group = group_caps.rule_group
+
+)
+
+select * from final

@@ -1,0 +1,87 @@
+{#- Per model and lead: fit and engagement scores, grade, level, matrix cell, combined lead score, and whether
+    a disqualifying rule fired. Overrides and lifecycle come next, in int_lead_lifecycle. -#}
+
+with
+
+axis_scores as (
+
+    select * from {{ ref('int_lead_axis_scores') }}
+
+),
+
+rule_points as (
+
+    select * from {{ ref('int_lead_rule_points') }}
+
+),
+
+score_bands as (
+
+    select * from {{ ref('stg_rules__score_bands') }}
+
+),
+
+scoring_models as (
+
+    select * from {{ ref('stg_rules__scoring_models') }}
+
+),
+
+disqualified as (
+
+    select distinct
+        model_id,
+        lead_id
+
+    from rule_points
+    where is_disqualifying
+
+),
+
+pivoted as (
+
+    select
+        model_id,
+        lead_id,
+        max(case when axis = 'fit' then score end) as fit_score,
+        max(case when axis = 'engagement' then score end) as engagement_score
+
+    from axis_scores
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        pivoted.model_id,
+        pivoted.lead_id,
+        pivoted.fit_score,
+        fit_bands.band as fit_grade,
+        pivoted.engagement_score,
+        engagement_bands.band as engagement_level,
+        {{ dbt.concat(['fit_bands.band', 'engagement_bands.band']) }} as matrix_cell,
+        scoring_models.fit_weight * pivoted.fit_score
+            + scoring_models.engagement_weight * pivoted.engagement_score as lead_score,
+        disqualified.lead_id is not null as has_disqualifier
+
+    from pivoted
+    inner join scoring_models
+        on pivoted.model_id = scoring_models.model_id
+    left join score_bands as fit_bands
+        on pivoted.model_id = fit_bands.model_id
+        and fit_bands.axis = 'fit'
+        and pivoted.fit_score >= fit_bands.min_score
+        and (fit_bands.max_score_exclusive is null or pivoted.fit_score < fit_bands.max_score_exclusive)
+    left join score_bands as engagement_bands
+        on pivoted.model_id = engagement_bands.model_id
+        and engagement_bands.axis = 'engagement'
+        and pivoted.engagement_score >= engagement_bands.min_score
+        and (engagement_bands.max_score_exclusive is null or pivoted.engagement_score < engagement_bands.max_score_exclusive)
+    left join disqualified
+        on pivoted.model_id = disqualified.model_id
+        and pivoted.lead_id = disqualified.lead_id
+
+)
+
+select * from final

@@ -1,0 +1,185 @@
+{#- Why each lead has its score: one row per rule that fired, per cap or bound that changed a total, and per
+    override applied. On each axis the points of a lead's rows sum to its score. -#}
+
+with
+
+rule_points as (
+
+    select * from {{ ref('int_lead_rule_points') }}
+
+),
+
+group_points as (
+
+    select * from {{ ref('int_lead_group_points') }}
+
+),
+
+axis_scores as (
+
+    select * from {{ ref('int_lead_axis_scores') }}
+
+),
+
+lifecycle as (
+
+    select * from {{ ref('int_lead_lifecycle') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('int_lead_overrides') }}
+
+),
+
+ruleset as (
+
+    select * from {{ ref('int_ruleset_version') }}
+
+),
+
+rules_fired as (
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        'rule' as reason_type,
+        rule_id,
+        rule_group,
+        dimension,
+        points,
+        evidence,
+        rule_description as reason_description
+
+    from rule_points
+
+),
+
+group_caps as (
+
+    {%- for sign in ['positive', 'negative'] %}
+    select
+        model_id,
+        lead_id,
+        axis,
+        'group_cap' as reason_type,
+        cast(null as {{ dbt.type_string() }}) as rule_id,
+        rule_group,
+        cast(null as {{ dbt.type_string() }}) as dimension,
+        capped_{{ sign }}_points - {{ sign }}_points as points,
+        {{ dbt.concat([
+            "'" ~ sign ~ " points of group '", 'rule_group', "' capped at '",
+            'cast(capped_' ~ sign ~ '_points as ' ~ dbt.type_string() ~ ')'
+        ]) }} as evidence,
+        'Cap on the rule group (seeds/scoring_group_caps.csv)' as reason_description
+
+    from group_points
+    where capped_{{ sign }}_points <> {{ sign }}_points
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+axis_adjustments as (
+
+    {%- for sign in ['positive', 'negative'] %}
+    select
+        model_id,
+        lead_id,
+        axis,
+        'axis_cap' as reason_type,
+        cast(null as {{ dbt.type_string() }}) as rule_id,
+        cast(null as {{ dbt.type_string() }}) as rule_group,
+        cast(null as {{ dbt.type_string() }}) as dimension,
+        axis_capped_{{ sign }}_points - group_capped_{{ sign }}_points as points,
+        {{ dbt.concat([
+            "'" ~ sign ~ " " ~ "points of the axis capped at '",
+            'cast(axis_capped_' ~ sign ~ '_points as ' ~ dbt.type_string() ~ ')'
+        ]) }} as evidence,
+        'Cap on the axis total (seeds/scoring_models.csv)' as reason_description
+
+    from axis_scores
+    where axis_capped_{{ sign }}_points <> group_capped_{{ sign }}_points
+    union all
+    {%- endfor %}
+    select
+        model_id,
+        lead_id,
+        axis,
+        'score_bound' as reason_type,
+        cast(null as {{ dbt.type_string() }}) as rule_id,
+        cast(null as {{ dbt.type_string() }}) as rule_group,
+        cast(null as {{ dbt.type_string() }}) as dimension,
+        score - total_points as points,
+        {{ dbt.concat(["'total of '", 'cast(total_points as ' ~ dbt.type_string() ~ ')', "' kept within 0-100'"]) }} as evidence,
+        'Scores run from 0 to 100' as reason_description
+
+    from axis_scores
+    where score <> total_points
+
+),
+
+overrides_applied as (
+
+    select
+        overrides.model_id,
+        overrides.lead_id,
+        'override' as axis,
+        'override' as reason_type,
+        overrides.override_id as rule_id,
+        cast(null as {{ dbt.type_string() }}) as rule_group,
+        overrides.override_action as dimension,
+        0.0 as points,
+        {{ dbt.concat([
+            'overrides.override_action',
+            "case when overrides.override_value is null then '' else " ~ dbt.concat(["' '", 'overrides.override_value']) ~ " end"
+        ]) }} as evidence,
+        overrides.override_reason as reason_description
+
+    from overrides
+    inner join lifecycle
+        on overrides.model_id = lifecycle.model_id
+        and overrides.lead_id = lifecycle.lead_id
+
+),
+
+unioned as (
+
+    select * from rules_fired
+    union all
+    select * from group_caps
+    union all
+    select * from axis_adjustments
+    union all
+    select * from overrides_applied
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['unioned.model_id', 'unioned.lead_id', 'unioned.axis', 'unioned.reason_type', 'unioned.rule_id', 'unioned.rule_group', 'unioned.evidence']) }}
+            as lead_score_reason_id,
+        unioned.model_id,
+        unioned.lead_id,
+        unioned.axis,
+        unioned.reason_type,
+        unioned.rule_id,
+        unioned.rule_group,
+        unioned.dimension,
+        unioned.points,
+        unioned.evidence,
+        unioned.reason_description,
+        ruleset.ruleset_version,
+        {{ as_of_timestamp() }} as scored_at
+
+    from unioned
+    cross join ruleset
+
+)
+
+select * from final

@@ -1,0 +1,67 @@
+{#- Nothing is lost silently: per raw table, raw rows = staged + quarantined + superseded (older lead versions,
+    re-delivered events, older opportunity versions). Each count is taken independently. -#}
+
+with
+
+lead_versions as (
+
+    select version_status from {{ ref('stg_crm__lead_versions') }}
+
+),
+
+event_deliveries as (
+
+    select delivery_status from {{ ref('stg_crm__event_deliveries') }}
+
+),
+
+counts as (
+
+    select
+        'leads' as source_table,
+        (select count(*) from {{ source('crm', 'leads') }}) as raw_rows,
+        (select count(*) from {{ ref('stg_crm__leads') }}) as staged_rows,
+        sum(case when version_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
+        sum(case when version_status = 'superseded' then 1 else 0 end) as superseded_rows
+
+    from lead_versions
+
+    union all
+
+    select
+        'events' as source_table,
+        (select count(*) from {{ source('crm', 'events') }}) as raw_rows,
+        (select count(*) from {{ ref('stg_crm__events') }}) as staged_rows,
+        sum(case when delivery_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
+        sum(case when delivery_status = 'duplicate' then 1 else 0 end) as superseded_rows
+
+    from event_deliveries
+
+    union all
+
+    select
+        'opportunities' as source_table,
+        count(*) as raw_rows,
+        (select count(*) from {{ ref('stg_crm__opportunities') }}) as staged_rows,
+        sum(case when opportunity_id is null then 1 else 0 end) as quarantined_rows,
+        count(opportunity_id) - count(distinct opportunity_id) as superseded_rows
+
+    from {{ source('crm', 'opportunities') }}
+
+),
+
+final as (
+
+    select
+        source_table,
+        raw_rows,
+        staged_rows,
+        quarantined_rows,
+        superseded_rows,
+        raw_rows = staged_rows + quarantined_rows + superseded_rows as is_reconciled
+
+    from counts
+
+)
+
+select * from final

@@ -1,0 +1,141 @@
+{%- set custom_columns = lead_custom_columns() -%}
+
+with
+
+source as (
+
+    select * from {{ source('crm', 'leads') }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('lead_id') }} as lead_id,
+        lower({{ clean_text('email') }}) as email,
+        {{ clean_text('first_name') }} as first_name,
+        {{ clean_text('last_name') }} as last_name,
+        {{ clean_text('job_title') }} as job_title,
+        {{ clean_text('company_name') }} as company_name,
+        lower({{ clean_text('company_domain') }}) as company_domain_raw,
+        {{ clean_text('industry') }} as industry_raw,
+        replace(replace(lower({{ clean_text('employee_count') }}), ',', ''), ' ', '') as employee_count_text,
+        cast(annual_revenue as {{ dbt.type_float() }}) as annual_revenue_raw,
+        {{ clean_text('country') }} as country_raw,
+        lower({{ clean_text('city') }}) as city,
+        lower({{ clean_text('lead_source') }}) as lead_source,
+        lower({{ clean_text('budget') }}) as budget,
+        lower({{ clean_text('authority') }}) as authority,
+        lower({{ clean_text('need') }}) as need,
+        lower({{ clean_text('timeline') }}) as timeline,
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        coalesce(cast(is_deleted as boolean), false) as is_deleted,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at,
+        {{ surrogate_key([
+            'email', 'first_name', 'last_name', 'job_title', 'company_name', 'company_domain', 'industry',
+            'employee_count', 'country', 'city', 'lead_source', 'budget', 'authority', 'need', 'timeline'
+        ]) }} as version_content_hash,
+        {%- for column in custom_columns %}
+        {{ clean_text(adapter.quote(column)) }} as {{ adapter.quote(column) }},
+        {%- endfor %}
+        cast(is_deleted as boolean) as is_deleted_raw
+
+    from source
+
+),
+
+parsed as (
+
+    select
+        *,
+        {{ regexp_matches('email', "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$'") }} as is_email_valid,
+        case
+            when {{ regexp_matches('employee_count_text', "'^[0-9]+$'") }}
+                then {{ dbt.safe_cast('employee_count_text', api.Column.translate_type('bigint')) }}
+            when {{ regexp_matches('employee_count_text', "'^[0-9]+[+]$'") }}
+                then {{ dbt.safe_cast("replace(employee_count_text, '+', '')", api.Column.translate_type('bigint')) }}
+            when {{ regexp_matches('employee_count_text', "'^[0-9]+-[0-9]+$'") }}
+                then {{ dbt.safe_cast(dbt.split_part('employee_count_text', "'-'", 1), api.Column.translate_type('bigint')) }}
+        end as employee_count_parsed,
+        {{ regexp_replace_first(
+            regexp_replace_first(regexp_replace_first('company_domain_raw', "'^https?://'", "''"), "'^www[.]'", "''"),
+            "'/.*$'", "''"
+        ) }} as company_domain_stripped
+
+    from cleaned
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by lead_id
+            order by
+                updated_at desc nulls last,
+                loaded_at desc nulls last,
+                is_deleted_raw desc nulls last,
+                annual_revenue_raw desc nulls last,
+                version_content_hash asc
+        ) as version_rank
+
+    from parsed
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['lead_id', 'updated_at', 'loaded_at', 'version_content_hash', 'version_rank']) }}
+            as lead_version_key,
+        lead_id,
+        version_rank,
+        case
+            when lead_id is null then 'quarantined'
+            when version_rank > 1 then 'superseded'
+            when is_deleted then 'quarantined'
+            else 'staged'
+        end as version_status,
+        case
+            when lead_id is null then 'missing_lead_id'
+            when version_rank = 1 and is_deleted then 'soft_deleted'
+        end as quarantine_reason,
+        email,
+        case when is_email_valid then email end as valid_email,
+        case when is_email_valid then {{ dbt.split_part('email', "'@'", 2) }} end as email_domain,
+        first_name,
+        last_name,
+        job_title,
+        company_name,
+        nullif(company_domain_stripped, '') as company_domain_cleaned,
+        industry_raw,
+        employee_count_text as employee_count_raw,
+        case
+            when employee_count_parsed between 1 and 10000000 then employee_count_parsed
+        end as employee_count,
+        case
+            when annual_revenue_raw >= 0 and annual_revenue_raw <= 1000000000000 then annual_revenue_raw
+        end as annual_revenue,
+        annual_revenue_raw,
+        country_raw,
+        city,
+        lead_source,
+        budget,
+        authority,
+        need,
+        timeline,
+        {%- for column in custom_columns %}
+        {{ adapter.quote(column) }},
+        {%- endfor %}
+        created_at,
+        updated_at,
+        is_deleted,
+        loaded_at
+
+    from ranked
+
+)
+
+select * from final

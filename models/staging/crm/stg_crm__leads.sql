@@ -1,0 +1,167 @@
+{%- set custom_columns = lead_custom_columns() -%}
+
+with
+
+lead_versions as (
+
+    select * from {{ ref('stg_crm__lead_versions') }}
+    where version_status = 'staged'
+
+),
+
+email_domains as (
+
+    select * from {{ ref('stg_rules__map_email_domains') }}
+
+),
+
+industries as (
+
+    select * from {{ ref('stg_rules__map_industries') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('stg_rules__map_countries') }}
+
+),
+
+job_titles as (
+
+    select * from {{ ref('stg_rules__map_job_titles') }}
+
+),
+
+size_bands as (
+
+    select * from {{ ref('stg_rules__map_company_size_bands') }}
+
+),
+
+revenue_bands as (
+
+    select * from {{ ref('stg_rules__map_revenue_bands') }}
+
+),
+
+with_company_domain as (
+
+    select
+        lead_versions.*,
+        email_domain_types.domain_type as email_domain_type,
+        coalesce(
+            lead_versions.company_domain_cleaned,
+            case
+                when coalesce(email_domain_types.domain_type, 'business') <> 'personal'
+                    then lead_versions.email_domain
+            end
+        ) as company_domain
+
+    from lead_versions
+    left join email_domains as email_domain_types
+        on lead_versions.email_domain = email_domain_types.email_domain
+
+),
+
+title_matches as (
+
+    select
+        with_company_domain.lead_id,
+        job_titles.title_dimension,
+        job_titles.mapped_value,
+        row_number() over (
+            partition by with_company_domain.lead_id, job_titles.title_dimension
+            order by job_titles.priority, job_titles.mapped_value
+        ) as match_rank
+
+    from with_company_domain
+    inner join job_titles
+        on lower(with_company_domain.job_title) like job_titles.title_pattern
+
+),
+
+best_titles as (
+
+    select
+        lead_id,
+        max(case when title_dimension = 'seniority' then mapped_value end) as seniority,
+        max(case when title_dimension = 'job_function' then mapped_value end) as job_function
+
+    from title_matches
+    where match_rank = 1
+    group by lead_id
+
+),
+
+final as (
+
+    select
+        leads.lead_id,
+        leads.email,
+        leads.email_domain,
+        case
+            when company_domain_types.domain_type = 'competitor' or leads.email_domain_type = 'competitor'
+                then 'competitor'
+            when leads.valid_email is null then 'invalid'
+            when leads.email_domain_type = 'personal' then 'personal'
+            else 'business'
+        end as email_type,
+        leads.first_name,
+        leads.last_name,
+        leads.job_title,
+        case
+            when best_titles.seniority is not null then best_titles.seniority
+            when leads.job_title is not null then 'unmapped'
+        end as seniority,
+        case
+            when best_titles.job_function is not null then best_titles.job_function
+            when leads.job_title is not null then 'unmapped'
+        end as job_function,
+        leads.company_name,
+        leads.company_domain,
+        leads.industry_raw,
+        case
+            when industries.industry is not null then industries.industry
+            when leads.industry_raw is not null then 'unmapped'
+        end as industry,
+        leads.employee_count_raw,
+        leads.employee_count,
+        size_bands.band as company_size_band,
+        leads.annual_revenue,
+        revenue_bands.band as revenue_band,
+        leads.country_raw,
+        countries.country_code,
+        countries.region,
+        leads.city,
+        leads.lead_source,
+        leads.budget,
+        leads.authority,
+        leads.need,
+        leads.timeline,
+        {%- for column in custom_columns %}
+        leads.{{ adapter.quote(column) }},
+        {%- endfor %}
+        leads.created_at,
+        leads.updated_at,
+        leads.loaded_at
+
+    from with_company_domain as leads
+    left join email_domains as company_domain_types
+        on leads.company_domain = company_domain_types.email_domain
+    left join best_titles
+        on leads.lead_id = best_titles.lead_id
+    left join industries
+        on lower(leads.industry_raw) = industries.raw_label
+    left join countries
+        on lower(leads.country_raw) = countries.raw_value
+    left join size_bands
+        on leads.employee_count >= size_bands.min_employees
+        and (size_bands.next_min_employees is null or leads.employee_count < size_bands.next_min_employees)
+    left join revenue_bands
+        on leads.annual_revenue >= revenue_bands.min_revenue_usd
+        and (revenue_bands.next_min_revenue_usd is null or leads.annual_revenue < revenue_bands.next_min_revenue_usd)
+
+)
+
+select * from final
