@@ -44,7 +44,7 @@ account_leads as (
     from leads
     left join email_domains
         on leads.company_domain = email_domains.email_domain
-        and email_domains.domain_type = 'personal'
+            and email_domains.domain_type = 'personal'
     where leads.company_domain is not null
         and email_domains.email_domain is null
 
@@ -62,7 +62,8 @@ engaged_leads as (
     where daily_points.base_points > 0
         and (
             colleague_rules.window_days is null
-            or {{ days_between('daily_points.activity_date', as_of_date()) }} < colleague_rules.window_days
+            or {{ days_between('daily_points.activity_date', as_of_date()) }}
+            < colleague_rules.window_days
         )
 
 ),
@@ -79,7 +80,7 @@ per_account as (
     cross join scoring_models
     left join engaged_leads
         on scoring_models.model_id = engaged_leads.model_id
-        and account_leads.lead_id = engaged_leads.lead_id
+            and account_leads.lead_id = engaged_leads.lead_id
     group by 1, 2
 
 ),

@@ -17,7 +17,9 @@ engagement_rules as (
 
 burst_rules as (
 
-    select model_id, threshold as burst_threshold
+    select
+        model_id,
+        threshold as burst_threshold
     from {{ ref('stg_rules__signal_rules') }}
     where signal = 'burst'
 
@@ -50,7 +52,7 @@ events_with_minute_counts as (
     from events
     inner join events_per_minute
         on events.lead_id = events_per_minute.lead_id
-        and {{ dbt.date_trunc('minute', 'events.occurred_at') }} = events_per_minute.event_minute
+            and {{ dbt.date_trunc('minute', 'events.occurred_at') }} = events_per_minute.event_minute
 
 ),
 
@@ -67,19 +69,22 @@ matched as (
     from events_with_minute_counts
     inner join engagement_rules
         on events_with_minute_counts.event_type = engagement_rules.event_type
-        and (engagement_rules.channel is null or events_with_minute_counts.channel = engagement_rules.channel)
-        and (
-            engagement_rules.match_field is null
-            or (engagement_rules.match_field = 'page_url' and events_with_minute_counts.page_url like engagement_rules.match_pattern)
-            or (engagement_rules.match_field = 'search_term' and events_with_minute_counts.search_term like engagement_rules.match_pattern)
-        )
+            and (engagement_rules.channel is null or events_with_minute_counts.channel = engagement_rules.channel)
+            and (
+                engagement_rules.match_field is null
+                or (engagement_rules.match_field = 'page_url' and events_with_minute_counts.page_url like engagement_rules.match_pattern)
+                or (
+                    engagement_rules.match_field = 'search_term'
+                    and events_with_minute_counts.search_term like engagement_rules.match_pattern
+                )
+            )
     left join burst_rules
         on engagement_rules.model_id = burst_rules.model_id
     where not (
-        engagement_rules.points > 0
-        and burst_rules.burst_threshold is not null
-        and events_with_minute_counts.events_in_minute >= burst_rules.burst_threshold
-    )
+            engagement_rules.points > 0
+            and burst_rules.burst_threshold is not null
+            and events_with_minute_counts.events_in_minute >= burst_rules.burst_threshold
+        )
 
 ),
 

@@ -1,4 +1,5 @@
 {#- Per model, lead and engagement rule: the decayed points against as_of, then the rule's own cap. -#}
+{%- set age_in_days = days_between('daily_points.activity_date', as_of_date()) %}
 
 with
 
@@ -26,12 +27,13 @@ aged as (
         daily_points.last_occurred_at,
         engagement_rules.decay_method,
         engagement_rules.decay_days,
-        cast({{ days_between('daily_points.activity_date', as_of_date()) }} as {{ dbt.type_float() }}) as age_days
+        cast({{ age_in_days }} as {{ dbt.type_float() }})
+            as age_days
 
     from daily_points
     inner join engagement_rules
         on daily_points.model_id = engagement_rules.model_id
-        and daily_points.rule_id = engagement_rules.rule_id
+            and daily_points.rule_id = engagement_rules.rule_id
 
 ),
 
@@ -86,7 +88,7 @@ final as (
     from per_rule
     inner join engagement_rules
         on per_rule.model_id = engagement_rules.model_id
-        and per_rule.rule_id = engagement_rules.rule_id
+            and per_rule.rule_id = engagement_rules.rule_id
 
 )
 

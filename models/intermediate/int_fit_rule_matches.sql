@@ -64,8 +64,8 @@ matched as (
             when operator = 'pattern' then value_lower like rule_value
             when operator = 'between'
                 then value_number is not null
-                and (min_value is null or value_number >= min_value)
-                and (max_value is null or value_number < max_value)
+                    and (min_value is null or value_number >= min_value)
+                    and (max_value is null or value_number < max_value)
             when operator = 'is_missing' then attribute_value is null
             when operator = 'is_present' then attribute_value is not null
             else false

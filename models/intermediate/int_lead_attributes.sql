@@ -15,14 +15,14 @@ leads as (
 final as (
 
     {%- for attribute in attributes %}
-    select
-        lead_id,
-        '{{ attribute }}' as attribute,
-        cast({{ adapter.quote(attribute) }} as {{ dbt.type_string() }}) as attribute_value
-    from leads
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            lead_id,
+            '{{ attribute }}' as attribute,
+            cast({{ adapter.quote(attribute) }} as {{ dbt.type_string() }}) as attribute_value
+        from leads
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 
 )

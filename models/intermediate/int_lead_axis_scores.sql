@@ -36,9 +36,11 @@ spine as (
         leads.lead_id,
         axes.axis,
         case when axes.axis = 'fit' then scoring_models.fit_max_positive_points
-            else scoring_models.engagement_max_positive_points end as max_positive_points,
+            else scoring_models.engagement_max_positive_points
+        end as max_positive_points,
         case when axes.axis = 'fit' then scoring_models.fit_max_negative_points
-            else scoring_models.engagement_max_negative_points end as max_negative_points
+            else scoring_models.engagement_max_negative_points
+        end as max_negative_points
 
     from scoring_models
     cross join leads
@@ -84,8 +86,8 @@ capped as (
     from spine
     left join per_axis
         on spine.model_id = per_axis.model_id
-        and spine.lead_id = per_axis.lead_id
-        and spine.axis = per_axis.axis
+            and spine.lead_id = per_axis.lead_id
+            and spine.axis = per_axis.axis
 
 ),
 

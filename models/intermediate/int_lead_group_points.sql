@@ -50,8 +50,8 @@ final as (
     from per_group
     left join group_caps
         on per_group.model_id = group_caps.model_id
-        and per_group.axis = group_caps.axis
-        and per_group.rule_group = group_caps.rule_group
+            and per_group.axis = group_caps.axis
+            and per_group.rule_group = group_caps.rule_group
 
 )
 

@@ -25,14 +25,14 @@ graded as (
 
     select
         lead_scores.*,
-        coalesce(grade_pins.override_value, lead_scores.fit_grade) as final_grade,
-        grade_pins.override_id as grade_override_id
+        grade_pins.override_id as grade_override_id,
+        coalesce(grade_pins.override_value, lead_scores.fit_grade) as final_grade
 
     from lead_scores
     left join overrides as grade_pins
         on lead_scores.model_id = grade_pins.model_id
-        and lead_scores.lead_id = grade_pins.lead_id
-        and grade_pins.override_action = 'pin_grade'
+            and lead_scores.lead_id = grade_pins.lead_id
+            and grade_pins.override_action = 'pin_grade'
 
 ),
 
@@ -64,7 +64,11 @@ rule_matches as (
     where (lifecycle_rules.requires_disqualifier is null or lifecycle_rules.requires_disqualifier = celled.has_disqualifier)
         and (
             lifecycle_rules.matrix_cells is null
-            or {{ dbt.position(dbt.concat(["'|'", 'celled.final_cell', "'|'"]), dbt.concat(["'|'", 'lifecycle_rules.matrix_cells', "'|'"])) }} > 0
+            or {{ dbt.position(
+                dbt.concat(["'|'", 'celled.final_cell', "'|'"]),
+                dbt.concat(["'|'", 'lifecycle_rules.matrix_cells', "'|'"])
+            ) }}
+            > 0
         )
         and (lifecycle_rules.min_lead_score is null or celled.lead_score >= lifecycle_rules.min_lead_score)
         and (lifecycle_rules.min_fit_score is null or celled.fit_score >= lifecycle_rules.min_fit_score)
@@ -87,29 +91,29 @@ final as (
         celled.has_disqualifier,
         rule_matches.lifecycle_stage as computed_lifecycle_stage,
         rule_matches.priority as lifecycle_rule_priority,
+        celled.grade_override_id,
+        stage_pins.override_id as stage_override_id,
+        exclusions.override_id as exclusion_override_id,
         case
             when exclusions.override_id is not null then 'excluded'
             when stage_pins.override_id is not null then stage_pins.override_value
             else rule_matches.lifecycle_stage
         end as lifecycle_stage,
-        celled.grade_override_id,
-        stage_pins.override_id as stage_override_id,
-        exclusions.override_id as exclusion_override_id,
         exclusions.override_id is not null as is_excluded
 
     from celled
     left join rule_matches
         on celled.model_id = rule_matches.model_id
-        and celled.lead_id = rule_matches.lead_id
-        and rule_matches.match_rank = 1
+            and celled.lead_id = rule_matches.lead_id
+            and rule_matches.match_rank = 1
     left join overrides as stage_pins
         on celled.model_id = stage_pins.model_id
-        and celled.lead_id = stage_pins.lead_id
-        and stage_pins.override_action = 'pin_stage'
+            and celled.lead_id = stage_pins.lead_id
+            and stage_pins.override_action = 'pin_stage'
     left join overrides as exclusions
         on celled.model_id = exclusions.model_id
-        and celled.lead_id = exclusions.lead_id
-        and exclusions.override_action = 'exclude'
+            and celled.lead_id = exclusions.lead_id
+            and exclusions.override_action = 'exclude'
 
 )
 

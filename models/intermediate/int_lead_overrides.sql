@@ -5,7 +5,10 @@ with
 
 leads as (
 
-    select lead_id, company_domain from {{ ref('stg_crm__leads') }}
+    select
+        lead_id,
+        company_domain
+    from {{ ref('stg_crm__leads') }}
 
 ),
 
@@ -38,7 +41,7 @@ candidates as (
         on overrides.model_id is null or overrides.model_id = scoring_models.model_id
     inner join leads
         on overrides.lead_id = leads.lead_id
-        or overrides.company_domain = leads.company_domain
+            or overrides.company_domain = leads.company_domain
 
 ),
 

@@ -62,7 +62,7 @@ final as (
         engagement_bands.band as engagement_level,
         {{ dbt.concat(['fit_bands.band', 'engagement_bands.band']) }} as matrix_cell,
         scoring_models.fit_weight * pivoted.fit_score
-            + scoring_models.engagement_weight * pivoted.engagement_score as lead_score,
+        + scoring_models.engagement_weight * pivoted.engagement_score as lead_score,
         disqualified.lead_id is not null as has_disqualifier
 
     from pivoted
@@ -70,17 +70,17 @@ final as (
         on pivoted.model_id = scoring_models.model_id
     left join score_bands as fit_bands
         on pivoted.model_id = fit_bands.model_id
-        and fit_bands.axis = 'fit'
-        and pivoted.fit_score >= fit_bands.min_score
-        and (fit_bands.max_score_exclusive is null or pivoted.fit_score < fit_bands.max_score_exclusive)
+            and fit_bands.axis = 'fit'
+            and pivoted.fit_score >= fit_bands.min_score
+            and (fit_bands.max_score_exclusive is null or pivoted.fit_score < fit_bands.max_score_exclusive)
     left join score_bands as engagement_bands
         on pivoted.model_id = engagement_bands.model_id
-        and engagement_bands.axis = 'engagement'
-        and pivoted.engagement_score >= engagement_bands.min_score
-        and (engagement_bands.max_score_exclusive is null or pivoted.engagement_score < engagement_bands.max_score_exclusive)
+            and engagement_bands.axis = 'engagement'
+            and pivoted.engagement_score >= engagement_bands.min_score
+            and (engagement_bands.max_score_exclusive is null or pivoted.engagement_score < engagement_bands.max_score_exclusive)
     left join disqualified
         on pivoted.model_id = disqualified.model_id
-        and pivoted.lead_id = disqualified.lead_id
+            and pivoted.lead_id = disqualified.lead_id
 
 )
 

@@ -62,7 +62,7 @@ inactivity as (
         on signal_rules.signal = 'inactivity'
     left join last_engaged
         on signal_rules.model_id = last_engaged.model_id
-        and leads.lead_id = last_engaged.lead_id
+            and leads.lead_id = last_engaged.lead_id
 
 ),
 
@@ -82,7 +82,7 @@ inactivity_fired as (
     from inactivity
     inner join signal_rules
         on inactivity.model_id = signal_rules.model_id
-        and inactivity.rule_id = signal_rules.rule_id
+            and inactivity.rule_id = signal_rules.rule_id
     where inactivity.days_inactive >= signal_rules.threshold
 
 ),
@@ -116,9 +116,10 @@ burst_fired as (
     from event_minutes
     inner join signal_rules
         on signal_rules.signal = 'burst'
-        and event_minutes.events_in_minute >= signal_rules.threshold
+            and event_minutes.events_in_minute >= signal_rules.threshold
     where signal_rules.window_days is null
-        or {{ days_between('event_minutes.activity_date', as_of_date()) }} < signal_rules.window_days
+        or {{ days_between('event_minutes.activity_date', as_of_date()) }}
+        < signal_rules.window_days
     group by 1, 2, 3
 
 ),
@@ -167,7 +168,7 @@ final as (
     from fired
     inner join signal_rules
         on fired.model_id = signal_rules.model_id
-        and fired.rule_id = signal_rules.rule_id
+            and fired.rule_id = signal_rules.rule_id
 
 )
 

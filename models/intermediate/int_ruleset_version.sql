@@ -12,19 +12,19 @@ with
 seed_rows as (
 
     {%- for seed_name in rule_seeds %}
-    {%- set relation = load_relation(ref(seed_name)) if execute else none %}
-    {%- set columns = adapter.get_columns_in_relation(relation) if relation is not none else [] %}
-    select
-        '{{ seed_name }}' as seed_name,
-        {%- if columns | length > 0 %}
-        {{ concat_fields(columns | map(attribute='quoted') | list) }} as row_text
-        {%- else %}
+        {%- set relation = load_relation(ref(seed_name)) if execute else none %}
+        {%- set columns = adapter.get_columns_in_relation(relation) if relation is not none else [] %}
+        select
+            '{{ seed_name }}' as seed_name,
+            {%- if columns | length > 0 %}
+                {{ concat_fields(columns | map(attribute='quoted') | list) }} as row_text
+            {%- else %}
         '' as row_text
         {%- endif %}
-    from {{ ref(seed_name) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        from {{ ref(seed_name) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 
 ),

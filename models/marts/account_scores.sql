@@ -11,7 +11,10 @@ accounts as (
 
 leads as (
 
-    select lead_id, company_domain from {{ ref('stg_crm__leads') }}
+    select
+        lead_id,
+        company_domain
+    from {{ ref('stg_crm__leads') }}
 
 ),
 
@@ -50,7 +53,7 @@ ranked_leads as (
         lead_scores.lead_score,
         row_number() over (
             partition by lead_scores.model_id, leads.company_domain
-            order by lead_scores.lead_score desc, lead_scores.lead_id
+            order by lead_scores.lead_score desc, lead_scores.lead_id asc
         ) as lead_rank
 
     from lead_scores
@@ -84,15 +87,15 @@ scored as (
         accounts.is_researching,
         rolled_up.account_fit_score,
         rolled_up.account_engagement_score,
-        scoring_models.fit_weight * rolled_up.account_fit_score
-            + scoring_models.engagement_weight * rolled_up.account_engagement_score as account_score,
         rolled_up.mean_lead_score,
-        rolled_up.best_lead_id
+        rolled_up.best_lead_id,
+        scoring_models.fit_weight * rolled_up.account_fit_score
+        + scoring_models.engagement_weight * rolled_up.account_engagement_score as account_score
 
     from accounts
     inner join rolled_up
         on accounts.model_id = rolled_up.model_id
-        and accounts.company_domain = rolled_up.company_domain
+            and accounts.company_domain = rolled_up.company_domain
     inner join scoring_models
         on accounts.model_id = scoring_models.model_id
 
@@ -121,14 +124,14 @@ final as (
     from scored
     left join score_bands as fit_bands
         on scored.model_id = fit_bands.model_id
-        and fit_bands.axis = 'fit'
-        and scored.account_fit_score >= fit_bands.min_score
-        and (fit_bands.max_score_exclusive is null or scored.account_fit_score < fit_bands.max_score_exclusive)
+            and fit_bands.axis = 'fit'
+            and scored.account_fit_score >= fit_bands.min_score
+            and (fit_bands.max_score_exclusive is null or scored.account_fit_score < fit_bands.max_score_exclusive)
     left join score_bands as engagement_bands
         on scored.model_id = engagement_bands.model_id
-        and engagement_bands.axis = 'engagement'
-        and scored.account_engagement_score >= engagement_bands.min_score
-        and (engagement_bands.max_score_exclusive is null or scored.account_engagement_score < engagement_bands.max_score_exclusive)
+            and engagement_bands.axis = 'engagement'
+            and scored.account_engagement_score >= engagement_bands.min_score
+            and (engagement_bands.max_score_exclusive is null or scored.account_engagement_score < engagement_bands.max_score_exclusive)
     cross join ruleset
 
 )

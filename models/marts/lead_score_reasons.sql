@@ -59,7 +59,6 @@ rules_fired as (
 
 group_caps as (
 
-    {%- for sign in ['positive', 'negative'] %}
     select
         model_id,
         lead_id,
@@ -68,25 +67,40 @@ group_caps as (
         cast(null as {{ dbt.type_string() }}) as rule_id,
         rule_group,
         cast(null as {{ dbt.type_string() }}) as dimension,
-        capped_{{ sign }}_points - {{ sign }}_points as points,
+        capped_positive_points - positive_points as points,
         {{ dbt.concat([
-            "'" ~ sign ~ " points of group '", 'rule_group', "' capped at '",
-            'cast(capped_' ~ sign ~ '_points as ' ~ dbt.type_string() ~ ')'
+            "'positive points of the group capped at '",
+            'cast(capped_positive_points as ' ~ dbt.type_string() ~ ')'
         ]) }} as evidence,
         'Cap on the rule group (seeds/scoring_group_caps.csv)' as reason_description
 
     from group_points
-    where capped_{{ sign }}_points <> {{ sign }}_points
-    {%- if not loop.last %}
+    where capped_positive_points <> positive_points
+
     union all
-    {%- endif %}
-    {%- endfor %}
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        'group_cap' as reason_type,
+        cast(null as {{ dbt.type_string() }}) as rule_id,
+        rule_group,
+        cast(null as {{ dbt.type_string() }}) as dimension,
+        capped_negative_points - negative_points as points,
+        {{ dbt.concat([
+            "'negative points of the group capped at '",
+            'cast(capped_negative_points as ' ~ dbt.type_string() ~ ')'
+        ]) }} as evidence,
+        'Cap on the rule group (seeds/scoring_group_caps.csv)' as reason_description
+
+    from group_points
+    where capped_negative_points <> negative_points
 
 ),
 
 axis_adjustments as (
 
-    {%- for sign in ['positive', 'negative'] %}
     select
         model_id,
         lead_id,
@@ -95,17 +109,38 @@ axis_adjustments as (
         cast(null as {{ dbt.type_string() }}) as rule_id,
         cast(null as {{ dbt.type_string() }}) as rule_group,
         cast(null as {{ dbt.type_string() }}) as dimension,
-        axis_capped_{{ sign }}_points - group_capped_{{ sign }}_points as points,
+        axis_capped_positive_points - group_capped_positive_points as points,
         {{ dbt.concat([
-            "'" ~ sign ~ " " ~ "points of the axis capped at '",
-            'cast(axis_capped_' ~ sign ~ '_points as ' ~ dbt.type_string() ~ ')'
+            "'positive points of the axis capped at '",
+            'cast(axis_capped_positive_points as ' ~ dbt.type_string() ~ ')'
         ]) }} as evidence,
         'Cap on the axis total (seeds/scoring_models.csv)' as reason_description
 
     from axis_scores
-    where axis_capped_{{ sign }}_points <> group_capped_{{ sign }}_points
+    where axis_capped_positive_points <> group_capped_positive_points
+
     union all
-    {%- endfor %}
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        'axis_cap' as reason_type,
+        cast(null as {{ dbt.type_string() }}) as rule_id,
+        cast(null as {{ dbt.type_string() }}) as rule_group,
+        cast(null as {{ dbt.type_string() }}) as dimension,
+        axis_capped_negative_points - group_capped_negative_points as points,
+        {{ dbt.concat([
+            "'negative points of the axis capped at '",
+            'cast(axis_capped_negative_points as ' ~ dbt.type_string() ~ ')'
+        ]) }} as evidence,
+        'Cap on the axis total (seeds/scoring_models.csv)' as reason_description
+
+    from axis_scores
+    where axis_capped_negative_points <> group_capped_negative_points
+
+    union all
+
     select
         model_id,
         lead_id,
@@ -115,7 +150,10 @@ axis_adjustments as (
         cast(null as {{ dbt.type_string() }}) as rule_group,
         cast(null as {{ dbt.type_string() }}) as dimension,
         score - total_points as points,
-        {{ dbt.concat(["'total of '", 'cast(total_points as ' ~ dbt.type_string() ~ ')', "' kept within 0-100'"]) }} as evidence,
+        {{ dbt.concat([
+            "'score kept within 0-100; total was '",
+            'cast(total_points as ' ~ dbt.type_string() ~ ')'
+        ]) }} as evidence,
         'Scores run from 0 to 100' as reason_description
 
     from axis_scores
@@ -143,7 +181,7 @@ overrides_applied as (
     from overrides
     inner join lifecycle
         on overrides.model_id = lifecycle.model_id
-        and overrides.lead_id = lifecycle.lead_id
+            and overrides.lead_id = lifecycle.lead_id
 
 ),
 
@@ -162,7 +200,10 @@ unioned as (
 final as (
 
     select
-        {{ surrogate_key(['unioned.model_id', 'unioned.lead_id', 'unioned.axis', 'unioned.reason_type', 'unioned.rule_id', 'unioned.rule_group', 'unioned.evidence']) }}
+        {{ surrogate_key([
+            'unioned.model_id', 'unioned.lead_id', 'unioned.axis', 'unioned.reason_type',
+            'unioned.rule_id', 'unioned.rule_group', 'unioned.evidence'
+        ]) }}
             as lead_score_reason_id,
         unioned.model_id,
         unioned.lead_id,

@@ -88,7 +88,7 @@ final as (
         lifecycle.has_disqualifier,
         lifecycle.is_excluded,
         coalesce(lifecycle.grade_override_id, lifecycle.stage_override_id, lifecycle.exclusion_override_id)
-            is not null as has_override,
+        is not null as has_override,
         top_reasons.top_reasons,
         ruleset.ruleset_version,
         {{ as_of_timestamp() }} as scored_at,
@@ -99,7 +99,7 @@ final as (
         on lifecycle.lead_id = leads.lead_id
     left join top_reasons
         on lifecycle.model_id = top_reasons.model_id
-        and lifecycle.lead_id = top_reasons.lead_id
+            and lifecycle.lead_id = top_reasons.lead_id
     cross join ruleset
 
 )

@@ -37,7 +37,7 @@ cleaned as (
             'employee_count', 'country', 'city', 'lead_source', 'budget', 'authority', 'need', 'timeline'
         ]) }} as version_content_hash,
         {%- for column in custom_columns %}
-        {{ clean_text(adapter.quote(column)) }} as {{ adapter.quote(column) }},
+            {{ clean_text(adapter.quote(column)) }} as {{ adapter.quote(column) }},
         {%- endfor %}
         cast(is_deleted as boolean) as is_deleted_raw
 
@@ -127,7 +127,7 @@ final as (
         need,
         timeline,
         {%- for column in custom_columns %}
-        {{ adapter.quote(column) }},
+            {{ adapter.quote(column) }},
         {%- endfor %}
         created_at,
         updated_at,

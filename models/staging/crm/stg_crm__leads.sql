@@ -140,7 +140,7 @@ final as (
         leads.need,
         leads.timeline,
         {%- for column in custom_columns %}
-        leads.{{ adapter.quote(column) }},
+            leads.{{ adapter.quote(column) }},
         {%- endfor %}
         leads.created_at,
         leads.updated_at,
@@ -157,10 +157,10 @@ final as (
         on lower(leads.country_raw) = countries.raw_value
     left join size_bands
         on leads.employee_count >= size_bands.min_employees
-        and (size_bands.next_min_employees is null or leads.employee_count < size_bands.next_min_employees)
+            and (size_bands.next_min_employees is null or leads.employee_count < size_bands.next_min_employees)
     left join revenue_bands
         on leads.annual_revenue >= revenue_bands.min_revenue_usd
-        and (revenue_bands.next_min_revenue_usd is null or leads.annual_revenue < revenue_bands.next_min_revenue_usd)
+            and (revenue_bands.next_min_revenue_usd is null or leads.annual_revenue < revenue_bands.next_min_revenue_usd)
 
 )
 

@@ -43,10 +43,10 @@ final as (
         lead_id,
         created_at,
         opportunity_stage,
-        coalesce(is_won, opportunity_stage = 'won') as is_won,
         closed_at,
         amount,
-        loaded_at
+        loaded_at,
+        coalesce(is_won, opportunity_stage = 'won') as is_won
 
     from ranked
     where version_rank = 1

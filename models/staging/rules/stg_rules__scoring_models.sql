@@ -6,7 +6,12 @@
     {{ check_numeric(seed, key, 'fit_weight', required=true, min_value=0) }}
     union all
     {{ check_numeric(seed, key, 'engagement_weight', required=true, min_value=0) }}
-    {%- for column in ['fit_max_positive_points', 'fit_max_negative_points', 'engagement_max_positive_points', 'engagement_max_negative_points'] %}
+    {%- set cap_columns = [
+        'fit_max_positive_points', 'fit_max_negative_points',
+        'engagement_max_positive_points', 'engagement_max_negative_points'
+    ] %}
+    {%- for column in cap_columns %}
+        
     union all
     {{ check_numeric(seed, key, column, min_value=0) }}
     {%- endfor %}

@@ -1,0 +1,64 @@
+# Two entry points: `make demo` (set up, generate data, build and score, print a summary) and `make test`
+# (set up, lint, dbt build with data and unit tests, pytest). Both create .venv when it is missing.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Demo data: scale knobs and the scoring clock (empty AS_OF = now).
+LEADS ?= 5000
+EVENTS_PER_LEAD ?= 20
+DAYS ?= 180
+SEED ?= 42
+DATA_AS_OF ?= 2026-11-01 00:00:00
+AS_OF ?= $(DATA_AS_OF)
+DB ?= warehouse/lead_scoring.duckdb
+
+# The test build scores a fixed data set at a fixed instant, so it is reproducible.
+TEST_DB := warehouse/ci.duckdb
+TEST_AS_OF := 2026-11-01 00:00:00
+
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo data build summary test lint dbt-test pytest clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	@mkdir -p $(dir $(DB))
+	$(BIN)/python -m orchestration.datagen --database $(DB) --leads $(LEADS) \
+		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
+
+build: setup
+	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dbt build --vars '{as_of: "$(AS_OF)"}'
+
+summary: setup
+	$(BIN)/python -m orchestration.summary --database $(DB)
+
+demo: data build summary
+
+lint: setup
+	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
+
+dbt-test: setup
+	@mkdir -p $(dir $(TEST_DB))
+	$(BIN)/python -m orchestration.datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
+		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
+	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{as_of: "$(TEST_AS_OF)"}'
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+test: dbt-test lint pytest
+
+clean:
+	rm -rf target logs warehouse dbt_packages
