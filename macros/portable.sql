@@ -39,7 +39,7 @@
 
 {#- Text to a number, null when it is not one (seeds are loaded as text and validated). -#}
 {% macro to_number(expr) -%}
-    {{ dbt.safe_cast(clean_text(expr), api.Column.translate_type('float')) }}
+    {{ try_cast(clean_text(expr), api.Column.translate_type('float')) }}
 {%- endmacro %}
 
 {#- Text to a boolean: 'true'/'false' (any case), null when blank. -#}
@@ -65,4 +65,25 @@
 {#- A stable key: md5 hex of concat_fields(fields). -#}
 {% macro surrogate_key(fields) -%}
     {{ dbt.hash(concat_fields(fields)) }}
+{%- endmacro %}
+
+{#- Cast that gives null instead of failing. dbt's safe_cast is a plain cast on DuckDB, so the project has
+    its own: try_cast on DuckDB and Spark, a pattern guard on Postgres. -#}
+{% macro try_cast(expr, data_type) -%}
+    {{ return(adapter.dispatch('try_cast', 'lead_scoring')(expr, data_type)) }}
+{%- endmacro %}
+
+{% macro default__try_cast(expr, data_type) -%}
+    try_cast({{ expr }} as {{ data_type }})
+{%- endmacro %}
+
+{% macro postgres__try_cast(expr, data_type) -%}
+    {%- if data_type | lower == 'date' -%}
+        case when {{ expr }} ~ '^\d{4}-\d{2}-\d{2}$' then cast({{ expr }} as date) end
+    {%- else -%}
+        case
+            when {{ expr }} ~ '^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?\s*$'
+                then cast({{ expr }} as {{ data_type }})
+        end
+    {%- endif -%}
 {%- endmacro %}

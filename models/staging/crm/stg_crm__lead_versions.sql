@@ -52,11 +52,11 @@ parsed as (
         {{ regexp_matches('email', "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$'") }} as is_email_valid,
         case
             when {{ regexp_matches('employee_count_text', "'^[0-9]+$'") }}
-                then {{ dbt.safe_cast('employee_count_text', api.Column.translate_type('bigint')) }}
+                then {{ try_cast('employee_count_text', api.Column.translate_type('bigint')) }}
             when {{ regexp_matches('employee_count_text', "'^[0-9]+[+]$'") }}
-                then {{ dbt.safe_cast("replace(employee_count_text, '+', '')", api.Column.translate_type('bigint')) }}
+                then {{ try_cast("replace(employee_count_text, '+', '')", api.Column.translate_type('bigint')) }}
             when {{ regexp_matches('employee_count_text', "'^[0-9]+-[0-9]+$'") }}
-                then {{ dbt.safe_cast(dbt.split_part('employee_count_text', "'-'", 1), api.Column.translate_type('bigint')) }}
+                then {{ try_cast(dbt.split_part('employee_count_text', "'-'", 1), api.Column.translate_type('bigint')) }}
         end as employee_count_parsed,
         {{ regexp_replace_first(
             regexp_replace_first(regexp_replace_first('company_domain_raw', "'^https?://'", "''"), "'^www[.]'", "''"),

@@ -49,7 +49,7 @@
         'write the last day the override applies as YYYY-MM-DD, or leave it blank for no end.' as fix
     from {{ ref(seed) }}
     where {{ clean_text('valid_until') }} is not null
-        and {{ dbt.safe_cast(clean_text('valid_until'), 'date') }} is null
+        and {{ try_cast(clean_text('valid_until'), 'date') }} is null
 {%- endset -%}
 {{ assert_no_bad_rows(seed, checks) }}
 
@@ -74,7 +74,7 @@ final as (
             else lower({{ clean_text('value') }})
         end as override_value,
         {{ clean_text('reason') }} as override_reason,
-        {{ dbt.safe_cast(clean_text('valid_until'), 'date') }} as valid_until_date
+        {{ try_cast(clean_text('valid_until'), 'date') }} as valid_until_date
 
     from source
 
