@@ -39,7 +39,7 @@
 
 {#- Text to a number, null when it is not one (seeds are loaded as text and validated). -#}
 {% macro to_number(expr) -%}
-    {{ try_cast(clean_text(expr), api.Column.translate_type('float')) }}
+    {{ try_cast(clean_text(expr), type_double()) }}
 {%- endmacro %}
 
 {#- Text to a boolean: 'true'/'false' (any case), null when blank. -#}
@@ -86,4 +86,17 @@
                 then cast({{ expr }} as {{ data_type }})
         end
     {%- endif -%}
+{%- endmacro %}
+
+{#- Double-precision float. dbt's type_float is a 4-byte FLOAT on DuckDB, which rounds revenues and decay. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'lead_scoring')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro postgres__type_double() -%}
+    double precision
 {%- endmacro %}

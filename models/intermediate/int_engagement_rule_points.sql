@@ -27,7 +27,7 @@ aged as (
         daily_points.last_occurred_at,
         engagement_rules.decay_method,
         engagement_rules.decay_days,
-        cast({{ age_in_days }} as {{ dbt.type_float() }})
+        cast({{ age_in_days }} as {{ type_double() }})
             as age_days
 
     from daily_points
@@ -82,7 +82,7 @@ final as (
         case
             when engagement_rules.max_points is null then per_rule.decayed_points
             when engagement_rules.points > 0 then least(per_rule.decayed_points, engagement_rules.max_points)
-            else greatest(per_rule.decayed_points, -engagement_rules.max_points)
+            else greatest(per_rule.decayed_points, 0 - engagement_rules.max_points)
         end as points
 
     from per_rule

@@ -80,7 +80,7 @@ capped as (
         end as axis_capped_positive_points,
         case
             when spine.max_negative_points is null then coalesce(per_axis.group_capped_negative_points, 0)
-            else greatest(coalesce(per_axis.group_capped_negative_points, 0), -spine.max_negative_points)
+            else greatest(coalesce(per_axis.group_capped_negative_points, 0), 0 - spine.max_negative_points)
         end as axis_capped_negative_points
 
     from spine

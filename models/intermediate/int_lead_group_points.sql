@@ -44,7 +44,7 @@ final as (
         end as capped_positive_points,
         case
             when group_caps.max_negative_points is null then per_group.negative_points
-            else greatest(per_group.negative_points, -group_caps.max_negative_points)
+            else greatest(per_group.negative_points, 0 - group_caps.max_negative_points)
         end as capped_negative_points
 
     from per_group

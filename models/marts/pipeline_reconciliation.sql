@@ -43,8 +43,8 @@ counts as (
         'opportunities' as source_table,
         count(*) as raw_rows,
         (select count(*) from {{ ref('stg_crm__opportunities') }}) as staged_rows,
-        sum(case when opportunity_id is null then 1 else 0 end) as quarantined_rows,
-        count(opportunity_id) - count(distinct opportunity_id) as superseded_rows
+        sum(case when {{ clean_text('opportunity_id') }} is null then 1 else 0 end) as quarantined_rows,
+        count({{ clean_text('opportunity_id') }}) - count(distinct {{ clean_text('opportunity_id') }}) as superseded_rows
 
     from {{ source('crm', 'opportunities') }}
 

@@ -20,7 +20,7 @@ cleaned as (
         lower({{ clean_text('company_domain') }}) as company_domain_raw,
         {{ clean_text('industry') }} as industry_raw,
         replace(replace(lower({{ clean_text('employee_count') }}), ',', ''), ' ', '') as employee_count_text,
-        cast(annual_revenue as {{ dbt.type_float() }}) as annual_revenue_raw,
+        cast(annual_revenue as {{ type_double() }}) as annual_revenue_raw,
         {{ clean_text('country') }} as country_raw,
         lower({{ clean_text('city') }}) as city,
         lower({{ clean_text('lead_source') }}) as lead_source,

@@ -15,7 +15,7 @@ cleaned as (
         lower({{ clean_text('stage') }}) as opportunity_stage,
         cast(is_won as boolean) as is_won,
         cast(closed_at as {{ dbt.type_timestamp() }}) as closed_at,
-        cast(amount as {{ dbt.type_float() }}) as amount,
+        cast(amount as {{ type_double() }}) as amount,
         cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
 
     from source
