@@ -149,7 +149,7 @@ axis_adjustments as (
         cast(null as {{ dbt.type_string() }}) as rule_id,
         cast(null as {{ dbt.type_string() }}) as rule_group,
         cast(null as {{ dbt.type_string() }}) as dimension,
-        score - total_points as points,
+        least(100.0, greatest(0.0, total_points)) - total_points as points,
         {{ dbt.concat([
             "'score kept within 0-100; total was '",
             'cast(total_points as ' ~ dbt.type_string() ~ ')'
@@ -157,7 +157,7 @@ axis_adjustments as (
         'Scores run from 0 to 100' as reason_description
 
     from axis_scores
-    where score <> total_points
+    where total_points < 0 or total_points > 100
 
 ),
 

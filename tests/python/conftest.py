@@ -1,0 +1,116 @@
+"""Fixtures for the Python tests: a generated, dbt-built warehouse in a temporary directory."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+AS_OF = "2026-11-01 00:00:00"
+DATAGEN_ARGS = dict(leads=2500, events_per_lead=20, days=180, seed=7, as_of=AS_OF)
+DBT = Path(sys.executable).parent / "dbt"
+
+for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+
+def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
+    """Run the dbt CLI of this interpreter's venv in `project_dir` against the DuckDB file `db_path`."""
+    cmd = [str(DBT), *map(str, args)]
+    if vars is not None:
+        cmd += ["--vars", json.dumps(vars)]
+    if target_path is not None:
+        cmd += ["--target-path", str(target_path)]
+    if log_path is not None:
+        cmd += ["--log-path", str(log_path)]
+    env = dict(os.environ)
+    env.update(
+        LEAD_SCORING_DUCKDB_PATH=str(db_path),
+        DBT_PROFILES_DIR=str(project_dir),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DBT_USE_COLORS="false",  # readable failure output
+    )
+    return subprocess.run(cmd, cwd=str(project_dir), env=env, capture_output=True, text=True)
+
+
+def query(db_path, sql, params=None):
+    """Run `sql` on the DuckDB file read-only; rows as dicts."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        cur = con.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def assert_dbt_ok(proc, what="dbt build"):
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-60:])
+        pytest.fail(f"{what} failed with return code {proc.returncode}:\n{tail}\n{proc.stderr[-2000:]}")
+
+
+PROJECT_DIRS = ("models", "macros", "seeds", "tests/generic", "tests/singular", "analyses", "snapshots")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml")
+
+
+def copy_project(src, dst):
+    """Copy what dbt needs to build the project (not .venv, target, logs or the warehouse)."""
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_DIRS:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in PROJECT_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+
+
+@dataclass
+class Warehouse:
+    root: Path  # the temporary directory
+    db_path: Path
+    as_of: str
+    project_dir: Path
+    dbt_stdout: str
+    project_snapshot: Path  # a copy of the dbt project as it was when the warehouse was built
+    seeds_dir: Path  # its seed CSVs
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory):
+    """Generate raw data (seed 7, 2,500 leads) and `dbt build` it with a fixed as_of, once per session."""
+    from orchestration import datagen
+
+    root = tmp_path_factory.mktemp("warehouse")
+    db_path = root / "wh.duckdb"
+    datagen.generate(database=str(db_path), **DATAGEN_ARGS)
+    # A snapshot of the project as dbt builds it now: the oracle reads these seeds and the seed-edit test
+    # copies this project, even if someone edits the working tree during the session.
+    snapshot = root / "project_snapshot"
+    copy_project(PROJECT_ROOT, snapshot)
+    proc = run_dbt(
+        PROJECT_ROOT, db_path, "build",
+        vars={"as_of": AS_OF}, target_path=root / "target", log_path=root / "logs",
+    )
+    assert_dbt_ok(proc)
+    return Warehouse(root=root, db_path=db_path, as_of=AS_OF, project_dir=PROJECT_ROOT, dbt_stdout=proc.stdout,
+                     project_snapshot=snapshot, seeds_dir=snapshot / "seeds")
+
+
+@pytest.fixture(scope="session")
+def oracle_result(warehouse):
+    import oracle
+
+    return oracle.run_oracle(warehouse.db_path, warehouse.seeds_dir, warehouse.as_of)

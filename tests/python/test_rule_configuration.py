@@ -1,0 +1,213 @@
+"""Bad rule seeds fail the build with a message naming the seed file, the row and the fix; hostile seed text is
+inert; a fit rule on a custom raw column needs only a seed row."""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
+
+INJECTION = "x'); drop table leads; --"
+
+
+def edit_seed(project: Path, seed: str, edit) -> None:
+    """Rewrite seeds/<seed>.csv through `edit(rows) -> rows` (rows as dicts, header kept)."""
+    path = project / "seeds" / f"{seed}.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames
+        rows = list(reader)
+    rows = edit(rows)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def set_field(rows, key_field, key, field, value):
+    matched = [row for row in rows if row[key_field] == key]
+    assert matched, f"{key} not in seed"
+    for row in matched:
+        row[field] = value
+    return rows
+
+
+@pytest.fixture(scope="module")
+def small_raw_db(tmp_path_factory):
+    from orchestration import datagen
+
+    path = tmp_path_factory.mktemp("raw_small") / "small.duckdb"
+    datagen.generate(database=str(path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path, small_raw_db):
+    proj = tmp_path / "project"
+    copy_project(PROJECT_ROOT, proj)
+    shutil.copy2(small_raw_db, tmp_path / "wh.duckdb")
+    return proj
+
+
+def build(project: Path, *select: str):
+    args = ["build", "--vars", f'{{"as_of": "{AS_OF}"}}']
+    if select:
+        args += ["--select", *select]
+    return run_dbt(project, project.parent / "wh.duckdb", *args,
+                   target_path=project / "target", log_path=project / "logs")
+
+
+BAD_SEEDS = [
+    pytest.param(
+        "scoring_fit_rules", "stg_rules__fit_rules",
+        lambda rows: rows + [dict(rows[0])],
+        [f"seeds/scoring_fit_rules.csv", "fit_industry_software", "more than once", "Fix:"],
+        id="duplicate-rule-id",
+    ),
+    pytest.param(
+        "scoring_engagement_rules", "stg_rules__engagement_rules",
+        lambda rows: set_field(rows, "rule_id", "eng_email_open", "points", "ten"),
+        ["seeds/scoring_engagement_rules.csv", "rule_id = eng_email_open", "points is 'ten'", "Fix: put a number"],
+        id="non-numeric-points",
+    ),
+    pytest.param(
+        "scoring_fit_rules", "stg_rules__fit_rules",
+        lambda rows: set_field(rows, "rule_id", "fit_region_apac", "attribute", "favourite_colour"),
+        ["seeds/scoring_fit_rules.csv", "rule_id = fit_region_apac", "attribute is 'favourite_colour'", "Fix: use one of"],
+        id="unknown-attribute",
+    ),
+    pytest.param(
+        "scoring_fit_rules", "stg_rules__fit_rules",
+        lambda rows: set_field(rows, "rule_id", "fit_region_apac", "operator", "contains"),
+        ["seeds/scoring_fit_rules.csv", "rule_id = fit_region_apac", "operator is 'contains'", "one_of"],
+        id="unknown-operator",
+    ),
+    pytest.param(
+        "scoring_score_bands", "stg_rules__score_bands",
+        lambda rows: [dict(r, min_score="80") if (r["axis"], r["band"]) == ("fit", "B") else r for r in rows],
+        ["seeds/scoring_score_bands.csv", "band = A", "out of order", "Fix:"],
+        id="bands-out-of-order",
+    ),
+    pytest.param(
+        "scoring_engagement_rules", "stg_rules__engagement_rules",
+        lambda rows: set_field(rows, "rule_id", "eng_email_click", "decay_days", "-5"),
+        ["seeds/scoring_engagement_rules.csv", "rule_id = eng_email_click", "decay_days", "greater than 0"],
+        id="negative-half-life",
+    ),
+    pytest.param(
+        "scoring_engagement_rules", "stg_rules__engagement_rules",
+        lambda rows: set_field(rows, "rule_id", "eng_sms_click", "event_type", "fax_received"),
+        ["seeds/scoring_engagement_rules.csv", "rule_id = eng_sms_click", "fax_received", "ref_event_types.csv"],
+        id="unknown-event-type",
+    ),
+    pytest.param(
+        "scoring_lifecycle_rules", "stg_rules__lifecycle_rules",
+        lambda rows: [r for r in rows if r["stage"] != "nurture"],
+        ["seeds/scoring_lifecycle_rules.csv", "model_id = default", "catch-all"],
+        id="no-catch-all-stage",
+    ),
+    pytest.param(
+        "scoring_models", "stg_rules__scoring_models",
+        lambda rows: set_field(rows, "model_id", "default", "fit_weight", "0.7"),
+        ["seeds/scoring_models.csv", "model_id = default", "add up to 1"],
+        id="weights-not-summing-to-one",
+    ),
+]
+
+
+@pytest.mark.parametrize("seed, model, edit, expected", BAD_SEEDS)
+def test_bad_seed_fails_build_with_a_message_naming_seed_row_and_fix(project, seed, model, edit, expected):
+    edit_seed(project, seed, edit)
+    proc = build(project, f"+{model}")
+    assert proc.returncode != 0, "the build should fail on a bad seed"
+    output = proc.stdout + proc.stderr
+    for fragment in expected:
+        assert fragment in output, f"{fragment!r} not in the build output:\n{output[-3000:]}"
+
+
+def test_injection_text_in_seeds_is_inert_and_custom_columns_are_scorable(project):
+    def add_rules(rows):
+        template = dict(rows[0])
+        injected = dict(template, rule_id="fit_injection", attribute="industry", operator="equals",
+                        value=INJECTION, points="7", description=INJECTION)
+        custom = dict(template, rule_id="fit_custom_segment", rule_group="custom", attribute="crm_segment",
+                      operator="equals", value="strategic", points="3", description="Strategic CRM segment")
+        return rows + [injected, custom]
+
+    edit_seed(project, "scoring_fit_rules", add_rules)
+    edit_seed(project, "scoring_overrides", lambda rows: rows + [dict(
+        override_id=INJECTION, model_id="", lead_id=INJECTION, company_domain="", action="exclude", value="",
+        reason=INJECTION, valid_until="")])
+    assert_dbt_ok(build(project))
+    db = project.parent / "wh.duckdb"
+
+    # The raw table the injection text names is untouched.
+    raw_before = query(db, "select count(*) as n from raw.leads")[0]["n"]
+    assert raw_before > 0
+    # The injected rule exists as data and never fires (no industry equals that text).
+    rules = query(db, "select rule_id, rule_value from staging.stg_rules__fit_rules where rule_id = 'fit_injection'")
+    assert rules == [{"rule_id": "fit_injection", "rule_value": INJECTION}]
+    fired = query(db, "select count(*) as n from marts.lead_score_reasons where rule_id = 'fit_injection'")[0]["n"]
+    assert fired == 0
+
+    # The custom CRM column is scored through a seed row alone: exactly the strategic leads get the rule.
+    strategic = {r["lead_id"] for r in query(
+        db, "select lead_id from staging.stg_crm__leads where lower(crm_segment) = 'strategic'")}
+    scored = {r["lead_id"] for r in query(
+        db, "select lead_id from marts.lead_score_reasons where rule_id = 'fit_custom_segment'")}
+    assert strategic, "the generated data should have strategic leads"
+    assert scored == strategic
+
+
+def test_a_second_scoring_model_scores_every_lead_side_by_side(project):
+    """Every rule belongs to a model: a copy of the default rules as model `product_b`, with one weight changed,
+    gives a second row per lead, equal to the default where that rule did not fire."""
+    def copy_rows(rows, change=None):
+        extra = []
+        for row in rows:
+            if row.get("model_id") == "default":
+                new = dict(row, model_id="product_b")
+                if change:
+                    new = change(new)
+                extra.append(new)
+        return rows + extra
+
+    edit_seed(project, "scoring_models", lambda rows: copy_rows(rows, lambda r: dict(r, model_name="Product B")))
+    for seed in ("scoring_engagement_rules", "scoring_signal_rules", "scoring_group_caps",
+                 "scoring_score_bands", "scoring_lifecycle_rules"):
+        edit_seed(project, seed, copy_rows)
+    edit_seed(project, "scoring_fit_rules", lambda rows: copy_rows(
+        rows, lambda r: dict(r, points="-7") if r["rule_id"] == "fit_region_core" else r))
+    assert_dbt_ok(build(project))
+    db = project.parent / "wh.duckdb"
+
+    counts = query(db, """
+        select count(*) as n_rows, count(distinct lead_id) as n_leads, count(distinct model_id) as n_models
+        from marts.lead_scores""")[0]
+    assert counts["n_models"] == 2 and counts["n_rows"] == 2 * counts["n_leads"]
+
+    pairs = query(db, """
+        select
+            a.lead_id,
+            a.fit_score as default_fit, b.fit_score as product_b_fit,
+            a.engagement_score as default_engagement, b.engagement_score as product_b_engagement,
+            exists (
+                select 1 from marts.lead_score_reasons as r
+                where r.model_id = 'default' and r.lead_id = a.lead_id and r.rule_id = 'fit_region_core'
+            ) as region_rule_fired
+        from marts.lead_scores as a
+        inner join marts.lead_scores as b
+            on a.lead_id = b.lead_id and a.model_id = 'default' and b.model_id = 'product_b'""")
+    assert pairs
+    for pair in pairs:
+        assert pair["default_engagement"] == pytest.approx(pair["product_b_engagement"], abs=1e-9)
+        if not pair["region_rule_fired"]:
+            assert pair["default_fit"] == pytest.approx(pair["product_b_fit"], abs=1e-9), pair
+    fired = [p for p in pairs if p["region_rule_fired"]]
+    assert fired, "the generated data should have leads in core regions"
+    # +8 became -7: fit drops by 15 points unless the 0-100 bounds or caps absorb part of it.
+    assert all(p["product_b_fit"] <= p["default_fit"] for p in fired)
+    assert sum(p["product_b_fit"] < p["default_fit"] for p in fired) > len(fired) / 2
