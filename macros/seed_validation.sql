@@ -95,3 +95,13 @@
         and {{ clean_text('model_id') }} is not null
         {%- endif %}
 {%- endmacro %}
+
+{#- Check SQL for a column that must not be blank. -#}
+{% macro check_not_blank(seed_name, key_expr, column, fix) -%}
+    select
+        {{ key_expr }} as row_ref,
+        '{{ column }} is blank.' as problem,
+        '{{ dbt.escape_single_quotes(fix) }}' as fix
+    from {{ ref(seed_name) }}
+    where {{ clean_text(column) }} is null
+{%- endmacro %}

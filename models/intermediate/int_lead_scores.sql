@@ -68,16 +68,8 @@ final as (
     from pivoted
     inner join scoring_models
         on pivoted.model_id = scoring_models.model_id
-    left join score_bands as fit_bands
-        on pivoted.model_id = fit_bands.model_id
-            and fit_bands.axis = 'fit'
-            and pivoted.fit_score >= fit_bands.min_score
-            and (fit_bands.max_score_exclusive is null or pivoted.fit_score < fit_bands.max_score_exclusive)
-    left join score_bands as engagement_bands
-        on pivoted.model_id = engagement_bands.model_id
-            and engagement_bands.axis = 'engagement'
-            and pivoted.engagement_score >= engagement_bands.min_score
-            and (engagement_bands.max_score_exclusive is null or pivoted.engagement_score < engagement_bands.max_score_exclusive)
+    {{ join_score_band('score_bands', 'fit_bands', 'pivoted.model_id', 'fit', 'pivoted.fit_score') }}
+    {{ join_score_band('score_bands', 'engagement_bands', 'pivoted.model_id', 'engagement', 'pivoted.engagement_score') }}
     left join disqualified
         on pivoted.model_id = disqualified.model_id
             and pivoted.lead_id = disqualified.lead_id

@@ -122,16 +122,8 @@ final as (
         {{ as_of_timestamp() }} as scored_at
 
     from scored
-    left join score_bands as fit_bands
-        on scored.model_id = fit_bands.model_id
-            and fit_bands.axis = 'fit'
-            and scored.account_fit_score >= fit_bands.min_score
-            and (fit_bands.max_score_exclusive is null or scored.account_fit_score < fit_bands.max_score_exclusive)
-    left join score_bands as engagement_bands
-        on scored.model_id = engagement_bands.model_id
-            and engagement_bands.axis = 'engagement'
-            and scored.account_engagement_score >= engagement_bands.min_score
-            and (engagement_bands.max_score_exclusive is null or scored.account_engagement_score < engagement_bands.max_score_exclusive)
+    {{ join_score_band('score_bands', 'fit_bands', 'scored.model_id', 'fit', 'scored.account_fit_score') }}
+    {{ join_score_band('score_bands', 'engagement_bands', 'scored.model_id', 'engagement', 'scored.account_engagement_score') }}
     cross join ruleset
 
 )

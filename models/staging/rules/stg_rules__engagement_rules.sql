@@ -49,12 +49,7 @@
     from {{ ref(seed) }}
     where {{ clean_text('match_field') }} is null and {{ clean_text('pattern') }} is not null
     union all
-    select
-        {{ key }} as row_ref,
-        'rule_group is blank.' as problem,
-        'name the rule group (for example web, email, intent, negative); caps apply per group.' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('rule_group') }} is null
+    {{ check_not_blank(seed, key, 'rule_group', "name the rule group (for example web, email, intent, negative); caps apply per group.") }}
 {%- endset -%}
 {{ assert_no_bad_rows(seed, checks) }}
 

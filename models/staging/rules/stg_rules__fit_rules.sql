@@ -18,12 +18,7 @@
     union all
     {{ check_accepted(seed, key, 'disqualifies', ['true', 'false'], required=false) }}
     union all
-    select
-        {{ key }} as row_ref,
-        'rule_group is blank.' as problem,
-        'name the rule group (for example firmographic, persona, bant, negative); caps apply per group.' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('rule_group') }} is null
+    {{ check_not_blank(seed, key, 'rule_group', "name the rule group (for example firmographic, persona, bant, negative); caps apply per group.") }}
     union all
     select
         {{ key }} as row_ref,

@@ -13,12 +13,7 @@
     union all
     {{ check_accepted(seed, key, 'requires_disqualifier', ['true', 'false'], required=false) }}
     union all
-    select
-        {{ key }} as row_ref,
-        'stage is blank.' as problem,
-        'name the lifecycle stage this rule gives (for example mql, nurture, disqualified).' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('stage') }} is null
+    {{ check_not_blank(seed, key, 'stage', "name the lifecycle stage this rule gives (for example mql, nurture, disqualified).") }}
     union all
     select
         'model_id = ' || models.model_id as row_ref,

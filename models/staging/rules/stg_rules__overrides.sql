@@ -7,12 +7,7 @@
     union all
     {{ check_accepted(seed, key, 'action', ['exclude', 'pin_grade', 'pin_stage']) }}
     union all
-    select
-        {{ key }} as row_ref,
-        'override_id is blank.' as problem,
-        'give every override an id, for example ovr_2026_001.' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('override_id') }} is null
+    {{ check_not_blank(seed, key, 'override_id', "give every override an id, for example ovr_2026_001.") }}
     union all
     select
         {{ key }} as row_ref,
@@ -21,12 +16,7 @@
     from {{ ref(seed) }}
     where ({{ clean_text('lead_id') }} is null) = ({{ clean_text('company_domain') }} is null)
     union all
-    select
-        {{ key }} as row_ref,
-        'reason is blank.' as problem,
-        'say why: the reason is shown among the lead''s score reasons.' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('reason') }} is null
+    {{ check_not_blank(seed, key, 'reason', "say why: the reason is shown among the lead's score reasons.") }}
     union all
     select
         {{ key }} as row_ref,

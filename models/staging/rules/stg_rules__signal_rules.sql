@@ -15,12 +15,7 @@
     union all
     {{ check_numeric(seed, key, 'points', required=true) }}
     union all
-    select
-        {{ key }} as row_ref,
-        'rule_group is blank.' as problem,
-        'name the rule group (for example negative or account); caps apply per group.' as fix
-    from {{ ref(seed) }}
-    where {{ clean_text('rule_group') }} is null
+    {{ check_not_blank(seed, key, 'rule_group', "name the rule group (for example negative or account); caps apply per group.") }}
 {%- endset -%}
 {{ assert_no_bad_rows(seed, checks) }}
 
