@@ -23,7 +23,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary test lint dbt-test pytest clean
+.PHONY: setup demo data build summary test lint dbt-test pytest clean dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ pytest: setup
 	$(BIN)/python -m pytest
 
 test: dbt-test lint pytest
+
+# The Dagster UI on http://localhost:3000 (code location orchestration.definitions), with the instance
+# settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1, telemetry off).
+DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+
+dev: setup
+	@mkdir -p $(DAGSTER_HOME_DIR) $(dir $(DB))
+	cp orchestration/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dagster dev -m orchestration.definitions
 
 clean:
 	rm -rf target logs warehouse dbt_packages

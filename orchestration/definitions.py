@@ -1,0 +1,21 @@
+"""The Dagster code location: `dagster dev -m orchestration.definitions` (or `make dev`).
+
+Assets: the raw landing (external), every dbt model and seed (dbt tests as asset checks) and the monitoring
+assets and checks of `orchestration.monitoring`. Schedules and the rule-seed sensor: `orchestration.automation`.
+"""
+from __future__ import annotations
+
+from dagster import Definitions
+
+from orchestration.automation import jobs, schedules, sensors
+from orchestration.dbt_project import dbt_resource, lead_scoring_dbt_assets, raw_asset_specs
+from orchestration.monitoring import monitoring_assets, monitoring_checks, monitoring_resources
+
+defs = Definitions(
+    assets=[*raw_asset_specs, lead_scoring_dbt_assets, *monitoring_assets],
+    asset_checks=[*monitoring_checks],
+    jobs=jobs,
+    schedules=schedules,
+    sensors=sensors,
+    resources={"dbt": dbt_resource, **monitoring_resources},
+)

@@ -1,0 +1,231 @@
+"""The Dagster code location: Definitions, lineage, checks, schedules, the seed sensor, an in-process build."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import warnings
+from datetime import UTC, datetime
+
+import pytest
+from conftest import AS_OF, PROJECT_ROOT, query
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    RunConfig,
+    build_schedule_context,
+    build_sensor_context,
+    materialize,
+    validate_run_config,
+)
+
+# Deprecation warnings attributed to our own modules (orchestration.*) are errors, at import and in every test;
+# those raised inside dagster, dagster-dbt or sqlglot themselves are not ours to fix.
+OUR_DEPRECATIONS_ARE_ERRORS = r"error::DeprecationWarning:orchestration(\.|$)"
+pytestmark = pytest.mark.filterwarnings(OUR_DEPRECATIONS_ARE_ERRORS)
+warnings.filterwarnings("error", category=DeprecationWarning, module=r"orchestration(\.|$)")
+
+from orchestration import automation, dbt_project  # noqa: E402
+from orchestration.definitions import defs  # noqa: E402
+
+MANIFEST = json.loads(dbt_project.dbt_project.manifest_path.read_text())
+
+
+def manifest_nodes(resource_type):
+    table = MANIFEST["sources"] if resource_type == "source" else MANIFEST["nodes"]
+    return [n for n in table.values() if n["resource_type"] == resource_type and n["package_name"] == "lead_scoring"]
+
+
+@pytest.fixture(scope="module")
+def asset_graph():
+    return defs.resolve_asset_graph()
+
+
+def test_definitions_load_and_validate():
+    Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert {s.name for s in repo.schedule_defs} >= {"engagement_refresh_hourly", "full_scoring_daily"}
+    assert {s.name for s in repo.sensor_defs} >= {"rule_seed_change_sensor"}
+    assert "dbt" in repo.get_top_level_resources()
+
+
+def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph):
+    keys = set(asset_graph.get_all_asset_keys())
+    models, seeds, sources = manifest_nodes("model"), manifest_nodes("seed"), manifest_nodes("source")
+    assert models and seeds and {s["name"] for s in sources} == {"leads", "events", "opportunities"}
+    for node in models + seeds:
+        assert AssetKey(node["name"]) in keys, node["unique_id"]
+    for node in sources:
+        assert AssetKey(["raw", node["name"]]) in keys, node["unique_id"]
+
+    def group(key):
+        return asset_graph.get(key).group_name
+
+    assert group(AssetKey(["raw", "leads"])) == "raw"
+    assert group(AssetKey("scoring_fit_rules")) == "rules"
+    assert group(AssetKey("stg_crm__lead_versions")) == "staging"
+    assert group(AssetKey("stg_rules__fit_rules")) == "staging"
+    assert group(AssetKey("int_lead_scores")) == "intermediate"
+    assert group(AssetKey("lead_scores")) == "marts"
+    # the raw landing is external (declared, not built) and upstream of staging
+    assert not asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
+    assert AssetKey(["raw", "leads"]) in asset_graph.get(AssetKey("stg_crm__lead_versions")).parent_keys
+    assert AssetKey(["raw", "events"]) in asset_graph.get(AssetKey("stg_crm__event_deliveries")).parent_keys
+    assert AssetKey(["raw", "opportunities"]) in asset_graph.get(AssetKey("stg_crm__opportunities")).parent_keys
+    downstream_of_events = AssetSelection.assets(AssetKey(["raw", "events"])).downstream().resolve(asset_graph)
+    assert AssetKey("lead_scores") in downstream_of_events
+
+
+def test_marts_have_a_time_window_freshness_policy(asset_graph):
+    policy = asset_graph.get(AssetKey("lead_scores")).freshness_policy
+    assert policy is not None
+    assert policy.fail_window.to_timedelta().total_seconds() == dbt_project.MART_FRESHNESS_FAIL_HOURS * 3600
+    assert policy.warn_window.to_timedelta().total_seconds() == dbt_project.MART_FRESHNESS_WARN_HOURS * 3600
+    assert asset_graph.get(AssetKey("int_lead_scores")).freshness_policy is None
+
+
+def test_dbt_tests_are_asset_checks(asset_graph):
+    check_keys = set(asset_graph.asset_check_keys)
+    dbt_tests = [n for n in manifest_nodes("test") if n.get("attached_node")]
+    assert len(dbt_tests) > 50
+    by_asset = {}
+    for key in check_keys:
+        by_asset.setdefault(key.asset_key, set()).add(key.name)
+    for test in dbt_tests:
+        model = MANIFEST["nodes"][test["attached_node"]]
+        assert test["name"] in by_asset.get(AssetKey(model["name"]), set()), test["unique_id"]
+    assert by_asset[AssetKey("lead_scores")]
+
+
+def test_dbt_op_is_in_the_warehouse_pool():
+    assert dbt_project.lead_scoring_dbt_assets.op.pool == "duckdb_warehouse"
+
+
+def test_instance_template_queues_runs_and_serialises_the_pool(tmp_path, monkeypatch):
+    shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = DagsterInstance.get()
+    try:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.run_queue_config.max_concurrent_runs == 1
+        assert instance.telemetry_enabled is False
+    finally:
+        instance.dispose()
+
+
+@pytest.mark.parametrize("schedule, job_name", [
+    (automation.full_scoring_daily, "full_scoring_job"),
+    (automation.engagement_refresh_hourly, "engagement_refresh_job"),
+])
+def test_schedules_pass_the_tick_time_as_as_of(schedule, job_name):
+    tick = datetime(2026, 11, 1, 5, tzinfo=UTC)
+    with build_schedule_context(scheduled_execution_time=tick) as context:
+        data = schedule.evaluate_tick(context)
+    [request] = data.run_requests
+    assert schedule.job_name == job_name and schedule.execution_timezone == "UTC"
+    assert request.run_config["ops"] == {
+        "lead_scoring_dbt_assets": {"config": {"as_of": "2026-11-01 05:00:00", "full_refresh": False}}
+    }
+    assert request.tags["lead_scoring/as_of"] == "2026-11-01 05:00:00"
+    validate_run_config(defs.resolve_job_def(job_name), request.run_config)  # the job accepts it as is
+    # a backfilled tick in another zone still scores its own instant, in UTC
+    with build_schedule_context(scheduled_execution_time=datetime.fromisoformat("2026-03-02T09:00:00+08:00")) as ctx:
+        [old] = schedule.evaluate_tick(ctx).run_requests
+    assert old.tags["lead_scoring/as_of"] == "2026-03-02 01:00:00"
+
+
+def test_schedule_crons():
+    assert automation.engagement_refresh_hourly.cron_schedule == "0 * * * *"
+    assert automation.full_scoring_daily.cron_schedule == "0 5 * * *"
+
+
+def test_engagement_job_is_what_depends_on_events_plus_the_marts():
+    selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
+    assert {AssetKey("stg_crm__events"), AssetKey("int_engagement_daily_points"), AssetKey("lead_scores"),
+            AssetKey("lead_score_reasons"), AssetKey("account_scores")} <= selected
+    assert not selected & {AssetKey("stg_crm__leads"), AssetKey("int_fit_rule_matches"),
+                           AssetKey("scoring_fit_rules"), AssetKey(["raw", "events"])}
+    full = defs.resolve_job_def("full_scoring_job").asset_layer.selected_asset_keys
+    assert AssetKey("scoring_fit_rules") in full and AssetKey(["raw", "leads"]) not in full
+    assert {AssetKey("lead_scores"), AssetKey("stg_crm__leads")} <= full
+
+
+def test_seed_change_sensor(tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(PROJECT_ROOT / "seeds", seeds)
+    sensor = automation.build_rule_seed_change_sensor(seeds)
+
+    with build_sensor_context(cursor=None) as context:  # first evaluation: records the hash, runs once
+        first = sensor.evaluate_tick(context)
+    [request] = first.run_requests
+    digest = automation.seeds_hash(seeds)
+    assert first.cursor == digest and request.run_key == digest
+    assert request.tags["lead_scoring/ruleset_hash"] == digest
+    assert sensor.job_name == "full_scoring_job"
+    validate_run_config(defs.resolve_job_def("full_scoring_job"), request.run_config)
+
+    with build_sensor_context(cursor=digest) as context:  # nothing changed
+        unchanged = sensor.evaluate_tick(context)
+    assert not unchanged.run_requests and unchanged.skip_message
+
+    rules = seeds / "scoring_fit_rules.csv"
+    rules.write_text(rules.read_text().replace(",20,", ",21,", 1) + "\n")
+    with build_sensor_context(cursor=digest) as context:  # a seed changed
+        changed = sensor.evaluate_tick(context)
+    [rerun] = changed.run_requests
+    new_digest = automation.seeds_hash(seeds)
+    assert new_digest != digest and changed.cursor == new_digest and rerun.run_key == new_digest
+    assert rerun.tags["lead_scoring/ruleset_hash"] == new_digest
+
+
+def test_as_of_is_normalised_to_utc():
+    assert dbt_project.normalise_as_of("2026-11-01") == "2026-11-01 00:00:00"
+    assert dbt_project.normalise_as_of("2026-11-01T05:00:00Z") == "2026-11-01 05:00:00"
+    assert dbt_project.normalise_as_of("2026-11-01T06:30:00+01:00") == "2026-11-01 05:30:00"
+    assert dbt_project.normalise_as_of(None) is None
+    with pytest.raises(Exception, match="not an ISO"):
+        dbt_project.normalise_as_of("yesterday")
+
+
+def test_materialise_dbt_assets_in_process(tmp_path, monkeypatch):
+    from orchestration import datagen
+
+    db_path = tmp_path / "dagster.duckdb"
+    datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
+    monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db_path))
+    as_of = "2026-11-01 05:00:00"
+
+    started = time.monotonic()
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets],
+            resources={"dbt": dbt_project.dbt_resource},
+            run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_project.DbtBuildConfig(as_of=as_of)}),
+            instance=instance,
+        )
+        assert result.success
+        run_tags = instance.get_run_by_id(result.run_id).tags
+    assert time.monotonic() - started < 120
+
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {AssetKey("lead_scores"), AssetKey("scoring_fit_rules"), AssetKey("stg_crm__leads")} <= materialized
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+
+    [row] = query(db_path, "select count(*) as n, min(scored_at) as lo, max(scored_at) as hi, "
+                           "min(ruleset_version) as rs, count(distinct ruleset_version) as n_rs "
+                           "from marts.lead_scores")
+    assert row["n"] > 0 and row["n_rs"] == 1
+    assert str(row["lo"]) == str(row["hi"]) == as_of
+    for mart in ("lead_score_reasons", "account_scores", "pipeline_reconciliation"):
+        assert query(db_path, f"select count(*) as n from marts.{mart}")[0]["n"] > 0
+
+    lead_scores_mat = next(e for e in result.get_asset_materialization_events()
+                           if e.asset_key == AssetKey("lead_scores")).materialization
+    assert lead_scores_mat.metadata["as_of"].value == as_of
+    assert lead_scores_mat.metadata["ruleset_version"].value == row["rs"]
+    assert run_tags["lead_scoring/ruleset_version"] == row["rs"]
