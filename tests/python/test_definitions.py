@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import warnings
 from datetime import UTC, datetime
 
@@ -191,30 +190,36 @@ def test_as_of_is_normalised_to_utc():
         dbt_project.normalise_as_of("yesterday")
 
 
-def test_materialise_dbt_assets_in_process(tmp_path, monkeypatch):
-    from orchestration import datagen
+def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkeypatch):
+    """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
+    generated data: on normal data everything passes."""
+    from orchestration import datagen, monitoring
 
     db_path = tmp_path / "dagster.duckdb"
     datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db_path))
     as_of = "2026-11-01 05:00:00"
+    monkeypatch.setenv(monitoring.NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
 
-    started = time.monotonic()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets],
-            resources={"dbt": dbt_project.dbt_resource},
+            [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets,
+             *monitoring.monitoring_assets, *monitoring.monitoring_checks],
+            resources={"dbt": dbt_project.dbt_resource, **monitoring.monitoring_resources},
             run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_project.DbtBuildConfig(as_of=as_of)}),
+            selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
             instance=instance,
         )
         assert result.success
         run_tags = instance.get_run_by_id(result.run_id).tags
-    assert time.monotonic() - started < 120
 
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {AssetKey("lead_scores"), AssetKey("scoring_fit_rules"), AssetKey("stg_crm__leads")} <= materialized
     checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
+    assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    check_names = {c.check_name for c in checks}
+    assert {"raw_leads_freshness", "raw_events_freshness", "score_distribution_drift"} <= check_names
+    assert AssetKey("score_distribution_history") in materialized
 
     [row] = query(db_path, "select count(*) as n, min(scored_at) as lo, max(scored_at) as hi, "
                            "min(ruleset_version) as rs, count(distinct ruleset_version) as n_rs "

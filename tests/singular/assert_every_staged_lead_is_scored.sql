@@ -1,5 +1,6 @@
 {#- lead_scores has exactly one row per staged lead and scoring model: no lead is dropped by a join and none
     is scored that staging did not keep. Fails with the lead, model and how many rows it has (0 or 2+). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'lead_scores'}}}) }}
 
 with
 

@@ -1,6 +1,7 @@
 {#- For every model, lead and axis (fit, engagement): the points of the lead's rows in lead_score_reasons sum
     to its score in lead_scores, within 1e-6 (docs/scoring_rules.md, "Caps, scores, bands"). A lead with no
     reason rows on an axis must score 0 there; reason rows for a lead that is not scored fail too. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'lead_score_reasons'}}}) }}
 
 with
 

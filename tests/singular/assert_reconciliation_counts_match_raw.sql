@@ -1,5 +1,6 @@
 {#- pipeline_reconciliation reports one row per raw table, and its raw_rows are the row counts of the raw
     tables themselves, so a reconciled row cannot hide a table that was read only in part. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'pipeline_reconciliation'}}}) }}
 
 with
 
