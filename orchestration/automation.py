@@ -120,7 +120,7 @@ def build_rule_seed_change_sensor(seeds_dir: Path | str = SEEDS_DIR,
     """A sensor requesting a full scoring run whenever the hash of `seeds_dir/*.csv` differs from its cursor.
 
     The first evaluation (no cursor) records the hash and requests a run too, so the warehouse is known to
-    be scored by the rules on disk. The run key is the hash: the same rule set is never re-run by the sensor.
+    be scored by the rules on disk. Going back to an earlier rule set is a change too, and re-scores.
     """
     seeds_dir = Path(seeds_dir)
 
@@ -133,8 +133,9 @@ def build_rule_seed_change_sensor(seeds_dir: Path | str = SEEDS_DIR,
             return SkipReason(f"rule seeds unchanged (sha256 {current[:12]})")
         context.log.info(f"rule seeds changed: {context.cursor or '(no cursor)'} -> {current}")
         return SensorResult(
+            # No run key: Dagster never re-runs a run key it has seen, so a rule change that is reverted
+            # (A -> B -> A) would not re-score. The cursor already keeps one run per change.
             run_requests=[RunRequest(
-                run_key=current,
                 run_config=scoring_run_config(None),
                 tags={RULESET_HASH_TAG: current, TRIGGER_TAG: name},
             )],

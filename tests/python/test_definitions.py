@@ -162,7 +162,7 @@ def test_seed_change_sensor(tmp_path):
         first = sensor.evaluate_tick(context)
     [request] = first.run_requests
     digest = automation.seeds_hash(seeds)
-    assert first.cursor == digest and request.run_key == digest
+    assert first.cursor == digest and request.run_key is None
     assert request.tags["lead_scoring/ruleset_hash"] == digest
     assert sensor.job_name == "full_scoring_job"
     validate_run_config(defs.resolve_job_def("full_scoring_job"), request.run_config)
@@ -177,8 +177,14 @@ def test_seed_change_sensor(tmp_path):
         changed = sensor.evaluate_tick(context)
     [rerun] = changed.run_requests
     new_digest = automation.seeds_hash(seeds)
-    assert new_digest != digest and changed.cursor == new_digest and rerun.run_key == new_digest
+    assert new_digest != digest and changed.cursor == new_digest and rerun.run_key is None
     assert rerun.tags["lead_scoring/ruleset_hash"] == new_digest
+
+    shutil.copy2(PROJECT_ROOT / "seeds" / "scoring_fit_rules.csv", rules)  # the change is reverted
+    with build_sensor_context(cursor=new_digest) as context:
+        reverted = sensor.evaluate_tick(context)
+    [rescore] = reverted.run_requests
+    assert reverted.cursor == digest and rescore.tags["lead_scoring/ruleset_hash"] == digest
 
 
 def test_as_of_is_normalised_to_utc():
