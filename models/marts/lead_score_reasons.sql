@@ -59,85 +59,33 @@ rules_fired as (
 
 group_caps as (
 
-    select
-        model_id,
-        lead_id,
-        axis,
-        'group_cap' as reason_type,
-        cast(null as {{ dbt.type_string() }}) as rule_id,
-        rule_group,
-        cast(null as {{ dbt.type_string() }}) as dimension,
-        capped_positive_points - positive_points as points,
-        {{ dbt.concat([
-            "'positive points of the group capped at '",
-            'cast(capped_positive_points as ' ~ dbt.type_string() ~ ')'
-        ]) }} as evidence,
-        'Cap on the rule group (seeds/scoring_group_caps.csv)' as reason_description
-
-    from group_points
-    where capped_positive_points <> positive_points
+    {{ cap_adjustment_reasons(
+        'group_points', 'group_cap', 'rule_group', 'capped_positive_points', 'positive_points',
+        'positive points of the group', 'Cap on the rule group (seeds/scoring_group_caps.csv)'
+    ) }}
 
     union all
 
-    select
-        model_id,
-        lead_id,
-        axis,
-        'group_cap' as reason_type,
-        cast(null as {{ dbt.type_string() }}) as rule_id,
-        rule_group,
-        cast(null as {{ dbt.type_string() }}) as dimension,
-        capped_negative_points - negative_points as points,
-        {{ dbt.concat([
-            "'negative points of the group capped at '",
-            'cast(capped_negative_points as ' ~ dbt.type_string() ~ ')'
-        ]) }} as evidence,
-        'Cap on the rule group (seeds/scoring_group_caps.csv)' as reason_description
-
-    from group_points
-    where capped_negative_points <> negative_points
+    {{ cap_adjustment_reasons(
+        'group_points', 'group_cap', 'rule_group', 'capped_negative_points', 'negative_points',
+        'negative points of the group', 'Cap on the rule group (seeds/scoring_group_caps.csv)'
+    ) }}
 
 ),
 
 axis_adjustments as (
 
-    select
-        model_id,
-        lead_id,
-        axis,
-        'axis_cap' as reason_type,
-        cast(null as {{ dbt.type_string() }}) as rule_id,
-        cast(null as {{ dbt.type_string() }}) as rule_group,
-        cast(null as {{ dbt.type_string() }}) as dimension,
-        axis_capped_positive_points - group_capped_positive_points as points,
-        {{ dbt.concat([
-            "'positive points of the axis capped at '",
-            'cast(axis_capped_positive_points as ' ~ dbt.type_string() ~ ')'
-        ]) }} as evidence,
-        'Cap on the axis total (seeds/scoring_models.csv)' as reason_description
-
-    from axis_scores
-    where axis_capped_positive_points <> group_capped_positive_points
+    {{ cap_adjustment_reasons(
+        'axis_scores', 'axis_cap', none, 'axis_capped_positive_points', 'group_capped_positive_points',
+        'positive points of the axis', 'Cap on the axis total (seeds/scoring_models.csv)'
+    ) }}
 
     union all
 
-    select
-        model_id,
-        lead_id,
-        axis,
-        'axis_cap' as reason_type,
-        cast(null as {{ dbt.type_string() }}) as rule_id,
-        cast(null as {{ dbt.type_string() }}) as rule_group,
-        cast(null as {{ dbt.type_string() }}) as dimension,
-        axis_capped_negative_points - group_capped_negative_points as points,
-        {{ dbt.concat([
-            "'negative points of the axis capped at '",
-            'cast(axis_capped_negative_points as ' ~ dbt.type_string() ~ ')'
-        ]) }} as evidence,
-        'Cap on the axis total (seeds/scoring_models.csv)' as reason_description
-
-    from axis_scores
-    where axis_capped_negative_points <> group_capped_negative_points
+    {{ cap_adjustment_reasons(
+        'axis_scores', 'axis_cap', none, 'axis_capped_negative_points', 'group_capped_negative_points',
+        'negative points of the axis', 'Cap on the axis total (seeds/scoring_models.csv)'
+    ) }}
 
     union all
 

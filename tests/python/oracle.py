@@ -453,6 +453,12 @@ class StagingCounts:
     def reconciles(self):
         return self.raw_rows == self.staged_rows + self.quarantined_rows + self.superseded_rows
 
+    def quarantine(self, quarantined, key, reason):
+        """Count one quarantined row under `reason` and list it as (key, reason)."""
+        self.quarantined_rows += 1
+        self.quarantine_reasons[reason] += 1
+        quarantined.append((key, reason))
+
 
 def stage_leads(raw_rows, dictionaries):
     """-> (staged leads {lead_id: attributes}, StagingCounts, quarantined [(lead_id, reason)])."""
@@ -462,9 +468,7 @@ def stage_leads(raw_rows, dictionaries):
     for raw in raw_rows:
         lead_id = clean_text(raw.get("lead_id"))
         if lead_id is None:
-            counts.quarantined_rows += 1
-            counts.quarantine_reasons["missing_lead_id"] += 1
-            quarantined.append((None, "missing_lead_id"))
+            counts.quarantine(quarantined, None, "missing_lead_id")
             continue
         by_id[lead_id].append(raw)
 
@@ -474,9 +478,7 @@ def stage_leads(raw_rows, dictionaries):
         latest = ordered[0]
         counts.superseded_rows += len(ordered) - 1
         if parse_bool(latest.get("is_deleted")) is True:
-            counts.quarantined_rows += 1
-            counts.quarantine_reasons["soft_deleted"] += 1
-            quarantined.append((lead_id, "soft_deleted"))
+            counts.quarantine(quarantined, lead_id, "soft_deleted")
             continue
         counts.staged_rows += 1
         staged[lead_id] = normalise_lead(latest, dictionaries)
@@ -558,9 +560,7 @@ def stage_events(raw_rows, staged_lead_ids, event_types, as_of):
     for raw in raw_rows:
         event_id = clean_text(raw.get("event_id"))
         if event_id is None:
-            counts.quarantined_rows += 1
-            counts.quarantine_reasons["missing_event_id"] += 1
-            quarantined.append((None, "missing_event_id"))
+            counts.quarantine(quarantined, None, "missing_event_id")
             continue
         by_id[event_id].append(raw)
 
@@ -587,9 +587,7 @@ def stage_events(raw_rows, staged_lead_ids, event_types, as_of):
         }
         reason = event_quarantine_reason(event, staged_lead_ids, event_types, as_of)
         if reason:
-            counts.quarantined_rows += 1
-            counts.quarantine_reasons[reason] += 1
-            quarantined.append((event_id, reason))
+            counts.quarantine(quarantined, event_id, reason)
             continue
         event["activity_date"] = event["occurred_at"].date()
         counts.staged_rows += 1
