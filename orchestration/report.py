@@ -299,7 +299,7 @@ def distributions_figure(histograms: Mapping[str, Sequence[int]],
         if value is not None:
             fig.add_vline(x=float(value), line_dash="dash" if name == "suggested" else "solid",
                           line_color="#d62728" if name == "configured" else "#ff7f0e", row=1, col=3,
-                          annotation_text=f"{name} MQL {float(value):g}", annotation_position="top left")
+                          annotation_text=f"{name} MQL {float(value):.1f}", annotation_position="top left")
     fig.update_yaxes(title_text="leads", row=1, col=1)
     return _layout(fig, "Score distributions")
 
