@@ -510,6 +510,7 @@ def render_report(data: ReportData) -> Page:
     auc_lead = next((r for r in data.auc or () if r["score_name"] == "lead_score"), None)
     cal_total = calibration_dimension(data.calibration, "lead_score_band")
     converted = sum(int(r["converted_leads"] or 0) for r in cal_total) if cal_total else None
+    calibrated = sum(int(r["leads"] or 0) for r in cal_total)  # the calibration population (not excluded)
     cards = [
         _card("leads scored", _num(int(ov["leads"]))),
         _card("MQLs", f"{_num(int(ov['mql_leads']))} ({_pct(ov['mql_leads'] / ov['leads'])})"),
@@ -517,7 +518,7 @@ def render_report(data: ReportData) -> Page:
         _card("mean fit / engagement", f"{_num(ov['mean_fit_score'])} / {_num(ov['mean_engagement_score'])}"),
     ]
     if converted is not None:
-        cards.append(_card("converted leads", f"{converted:,} ({_pct(converted / ov['leads'])})"))
+        cards.append(_card("converted leads", f"{converted:,} ({_pct(converted / calibrated if calibrated else None)})"))
     if auc_lead is not None:
         cards.append(_card("lead score ROC AUC", _num(auc_lead["roc_auc"], 3)))
     if thr:
@@ -543,7 +544,9 @@ def render_report(data: ReportData) -> Page:
             parts.append(chart("chart-conversion-by-decile",
                                conversion_figure(deciles, "Conversion and lift by lead-score decile (D10 = top)",
                                                  "lead score decile")))
-        section("Conversion by score", *(parts or [_note("No calibration rows for this model.")]))
+        population = ("<p>Conversion figures count the leads that are not excluded by an override; converted = "
+                      "the lead has an opportunity, won = one of its opportunities is won.</p>")
+        section("Conversion by score", *(parts or [_note("No calibration rows for this model.")]), population)
     else:
         section("Conversion by score", missing_cal)
 

@@ -21,7 +21,6 @@ from conftest import PROJECT_ROOT, query
 from orchestration import monitoring as mon
 from orchestration import report
 from orchestration.report_assets import ReportConfig, scoring_report
-from report_fixture import INTERFACE_MARTS, add_interface_marts
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -30,6 +29,7 @@ ALL_CHARTS = ["chart-score-distributions", "chart-matrix", "chart-conversion-by-
               "chart-auc", "chart-mql-threshold", "chart-drift-percentiles", "chart-drift-psi",
               "chart-channel-by-source", "chart-channel-by-month"]
 MODEL = "default"
+REPORTED_MARTS = ("lead_scores", "score_calibration", "score_auc", "mql_threshold_calibration", "channel_quality")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,11 +146,13 @@ def _lead_score_shares(db):
 
 @pytest.fixture(scope="module")
 def report_db(warehouse, tmp_path_factory):
-    """A copy of the session warehouse with two recorded runs (the second after lead scores rose by 25 %)
-    and, when the warehouse lacks them, stand-ins for the calibration and channel marts."""
+    """A copy of the session warehouse with two recorded runs, the second after lead scores rose by 25 %."""
     root = tmp_path_factory.mktemp("report")
     db = root / "wh.duckdb"
     shutil.copy2(warehouse.db_path, db)
+    marts = {r["table_name"] for r in query(db, "select table_name from information_schema.tables "
+                                                "where table_schema = 'marts'")}
+    assert set(REPORTED_MARTS) <= marts, f"the warehouse lacks {sorted(set(REPORTED_MARTS) - marts)}"
     res = mon.WarehouseResource(database_path=str(db))
     mon.record_distribution(res, "run-one", datetime(2026, 11, 1, 6))
     before = _lead_score_shares(db)
@@ -161,16 +163,7 @@ def report_db(warehouse, tmp_path_factory):
         con.close()
     after = _lead_score_shares(db)
     mon.record_distribution(res, "run-two", datetime(2026, 11, 2, 6))
-    existing = {r["table_name"] for r in query(db, "select table_name from information_schema.tables "
-                                                   "where table_schema = 'marts'")}
-    stand_ins = [m for m in INTERFACE_MARTS if m not in existing]
-    if stand_ins:
-        con = duckdb.connect(str(db))
-        try:
-            add_interface_marts(con)
-        finally:
-            con.close()
-    return {"db": db, "root": root, "before": before, "after": after, "stand_ins": stand_ins}
+    return {"db": db, "root": root, "before": before, "after": after}
 
 
 @pytest.fixture(scope="module")
@@ -224,11 +217,16 @@ def test_calibration_and_channel_charts_show_the_mart_rows(report_db, loaded):
     figure = report.conversion_figure(report.calibration_dimension(loaded.calibration, "lead_score_band"), "t", "x")
     assert list(figure.data[0].x) == [r["bucket"] for r in bands]
     assert list(figure.data[0].y) == [r["conversion_rate"] for r in bands]
-    # channel totals against lead_scores directly: leads per source
-    by_source = Counter(r["s"] for r in query(report_db["db"], "select lead_source as s from marts.lead_scores "
-                                                               "where model_id = ?", [MODEL]))
+    # channel totals against lead_scores directly: leads and MQL rate per source (the marts leave out excluded
+    # leads and call a missing source 'unknown')
+    rows = query(report_db["db"], "select lead_source as s, is_mql from marts.lead_scores "
+                                  "where model_id = ? and not is_excluded", [MODEL])
+    by_source = Counter(r["s"] or "unknown" for r in rows)
+    mql = Counter(r["s"] or "unknown" for r in rows if r["is_mql"])
     totals = report.channel_by_source(loaded.channel)
     assert {r["lead_source"]: r["leads"] for r in totals} == dict(by_source)
+    for r in totals:
+        assert r["mql_rate"] == pytest.approx(mql.get(r["lead_source"], 0) / by_source[r["lead_source"]])
 
 
 def test_empty_history_on_the_warehouse_renders_the_note(warehouse, tmp_path):
@@ -248,6 +246,18 @@ def test_cli_writes_the_report_and_fails_clearly_without_a_warehouse(report_db, 
     assert "10 charts" in capsys.readouterr().out
     assert report.main(["--database", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
     assert "build the warehouse first" in capsys.readouterr().err
+
+
+def test_scoring_report_is_wired_downstream_of_the_marts_it_reads():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("scoring_report"))
+    expected = {dg.AssetKey(m) for m in REPORTED_MARTS} | {dg.AssetKey("score_distribution_history")}
+    assert set(node.parent_keys) == expected
+    assert all(graph.get(k).is_materializable for k in expected)  # the dbt marts, not dangling keys
+    assert node.group_name == "reporting"
+    assert dg.AssetKey("scoring_report") in defs.resolve_job_def("full_scoring_job").asset_layer.selected_asset_keys
 
 
 def test_dagster_asset_writes_the_report_with_metadata(report_db, tmp_path):
