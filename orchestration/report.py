@@ -390,7 +390,7 @@ def drift_percentiles_figure(runs: Sequence[DriftRun]) -> go.Figure:
             fig.add_trace(go.Scatter(x=labels, y=ys, mode="lines+markers", name=f"p{p}", legendgroup=f"p{p}",
                                      showlegend=col == 1, line={"dash": dash, "color": COLORS[score]},
                                      hovertemplate=f"%{{x}}: p{p} = %{{y:.1f}}<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(type="category", row=1, col=col)
+        fig.update_xaxes(type="category", tickangle=-30, row=1, col=col)
     fig.update_yaxes(range=[0, 100], title_text="score", row=1, col=1)
     return _layout(fig, "Score percentiles per scoring run")
 
