@@ -392,7 +392,9 @@ def drift_percentiles_figure(runs: Sequence[DriftRun]) -> go.Figure:
                                      hovertemplate=f"%{{x}}: p{p} = %{{y:.1f}}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="category", tickangle=-30, row=1, col=col)
     fig.update_yaxes(range=[0, 100], title_text="score", row=1, col=1)
-    return _layout(fig, "Score percentiles per scoring run")
+    _layout(fig, "Score percentiles per scoring run", height=480)
+    fig.update_layout(legend={"y": -0.45}, margin={"b": 120})  # below the tilted run labels
+    return fig
 
 
 def drift_psi_figure(runs: Sequence[DriftRun]) -> go.Figure:
