@@ -23,7 +23,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary test lint dbt-test pytest clean dev
+.PHONY: setup demo data build summary report browser test lint dbt-test pytest clean dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,13 @@ build: setup
 summary: setup
 	$(BIN)/python -m orchestration.summary --database $(DB)
 
-demo: data build summary
+# The scoring report: one self-contained HTML page (plotly, works offline) of the marts and the drift history.
+REPORT ?= warehouse/scoring_report.html
+
+report: setup
+	$(BIN)/python -m orchestration.report --database $(DB) --out $(REPORT)
+
+demo: data build summary report
 
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
@@ -55,7 +61,16 @@ dbt-test: setup
 		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{as_of: "$(TEST_AS_OF)"}'
 
-pytest: setup
+# Headless Chromium (Debian package) for the report's browser test; installed only when missing.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get)"; \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "chromium is still missing at $(CHROMIUM)" >&2; exit 1; }
+
+pytest: setup browser
 	$(BIN)/python -m pytest
 
 test: dbt-test lint pytest
