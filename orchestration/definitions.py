@@ -10,9 +10,10 @@ from dagster import Definitions
 from orchestration.automation import jobs, schedules, sensors
 from orchestration.dbt_project import dbt_resource, lead_scoring_dbt_assets, raw_asset_specs
 from orchestration.monitoring import monitoring_assets, monitoring_checks, monitoring_resources
+from orchestration.weight_assets import weight_assets
 
 defs = Definitions(
-    assets=[*raw_asset_specs, lead_scoring_dbt_assets, *monitoring_assets],
+    assets=[*raw_asset_specs, lead_scoring_dbt_assets, *monitoring_assets, *weight_assets],
     asset_checks=[*monitoring_checks],
     jobs=jobs,
     schedules=schedules,
