@@ -482,6 +482,7 @@ class Suggestion:
     min_support: int
     c: float
     scale_k: float
+    prior_log_odds_per_point: float  # a: the fitted weight of the current rules' linear score
     train: dict[str, Any]
     holdout: dict[str, Any]
     current: Evaluation  # the warehouse's lead_score on the hold-out
@@ -578,7 +579,7 @@ def suggest_weights(database: Path | str, out_dir: Path | str, model_id: str = D
     y_hold = data.converted[hold]
     suggestion = Suggestion(
         model_id=model_id, as_of=data.as_of, database=str(database), holdout_share=holdout_share,
-        min_support=min_support, c=c, scale_k=k,
+        min_support=min_support, c=c, scale_k=k, prior_log_odds_per_point=fit.prior_coef,
         train={"leads": int(train.sum()), "converted": int(data.converted[train].sum()),
                "created_until": str(max((d for d, t in zip(data.created_at, train) if t and d), default=None))},
         holdout={"leads": int(hold.sum()), "converted": int(y_hold.sum()),
@@ -655,9 +656,12 @@ def render_markdown(s: Suggestion) -> str:
         "",
         "## Per rule",
         "",
-        f"Coefficient: log-odds per fired fit rule, or per unit (decayed, capped event) of an engagement rule. "
-        f"Suggested points = round(k x coefficient / axis weight), k = {s.scale_k:.3f}. Support: training leads on "
-        f"which the rule fired (at least {s.min_support} to be fitted).",
+        f"Coefficient: log-odds per fired fit rule, or per unit (decayed, capped event) of an engagement rule, from "
+        f"a logistic regression (L2, C = {s.c:g}) that starts from the current rules: coefficient = "
+        f"{s.prior_log_odds_per_point:.4f} x axis weight x current points + a penalised correction. "
+        f"Suggested points = round(k x coefficient / axis weight), k = {s.scale_k:.3f}, so that the largest "
+        f"suggested positive points equal the largest current ones. Support: training leads on which the rule "
+        f"fired (at least {s.min_support} to be fitted).",
         "",
         "| axis | rule_id | group | current points | suggested points | coefficient | support | note |",
         "|---|---|---|---|---|---|---|---|",

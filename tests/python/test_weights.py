@@ -124,6 +124,23 @@ def test_logistic_fit_reports_raw_unit_coefficients_and_enforces_signs():
     assert constrained.dropped_for_sign == [2] and constrained.columns == [0, 1]
 
 
+def test_logistic_fit_shrinks_towards_the_prior_not_towards_zero():
+    rng = np.random.default_rng(5)
+    n = 3000
+    x = (rng.random((n, 3)) < 0.3).astype(float)
+    y = rng.random(n) < 1 / (1 + np.exp(-(-2.0 + 1.0 * x[:, 0] + 0.5 * x[:, 1] + 0.25 * x[:, 2])))
+    prior = {0: 4.0, 1: 2.0, 2: 1.0}  # the true 4:2:1 ratio
+    # penalty so strong that the corrections vanish: the coefficients are a multiple of the prior weights
+    strong = weights.fit_logistic(x, y, [0, 1, 2], signs={}, c=1e-7, prior=prior)
+    assert strong.prior_coef > 0
+    assert [strong.coef[j] / strong.coef[2] for j in range(3)] == pytest.approx([4.0, 2.0, 1.0], rel=1e-3)
+    # without a prior the same penalty drives every coefficient to about 0
+    no_prior = weights.fit_logistic(x, y, [0, 1, 2], signs={}, c=1e-7)
+    assert max(abs(b) for b in no_prior.coef.values()) < 1e-3
+    # the decision function is intercept + sum of coefficients times features
+    assert strong.decision(x) == pytest.approx(strong.intercept + x @ np.array([strong.coef[j] for j in range(3)]))
+
+
 def test_suggestions_are_never_written_into_seeds(tmp_path):
     with pytest.raises(weights.WeightsError, match="refusing"):
         weights.suggest_weights(tmp_path / "missing.duckdb", SEEDS_DIR)
