@@ -273,3 +273,11 @@ def test_weight_suggestions_asset_is_on_demand_and_materialises(warehouse, tmp_p
 
 def test_project_root_seeds_dir_is_the_live_one():
     assert weights.SEEDS_DIR == PROJECT_ROOT / "seeds"
+
+
+def test_cli_refuses_the_seeds_folder_and_a_missing_warehouse(tmp_path, capsys):
+    assert weights.main(["--database", str(tmp_path / "wh.duckdb"), "--out", str(SEEDS_DIR)]) == 1
+    assert "refusing" in capsys.readouterr().err
+    assert weights.main(["--database", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
