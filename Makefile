@@ -52,6 +52,16 @@ report: setup
 
 demo: data build summary report
 
+# Suggested rule points from historical conversions (review them, then copy them to seeds/ by hand).
+SUGGESTIONS_DIR ?= warehouse/suggestions
+MODEL ?= default
+HOLDOUT_SHARE ?= 0.3
+
+.PHONY: suggest-weights
+suggest-weights: setup
+	$(BIN)/python -m orchestration.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
+		--holdout-share $(HOLDOUT_SHARE) --verify
+
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
 

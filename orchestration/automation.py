@@ -46,13 +46,15 @@ TRIGGER_TAG = "lead_scoring/trigger"
 
 # Jobs. Only materialisable assets: the raw AssetSpecs are external (landed by the EL tool).
 # The raw assets themselves are not built, but their asset checks (freshness, in orchestration.monitoring) run.
+# Assets tagged lead_scoring/on_demand (e.g. weight_suggestions) are materialised by hand, never by a job here.
+ON_DEMAND = AssetSelection.tag("lead_scoring/on_demand", "true")
 engagement_selection = (
-    AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False)
+    AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False) - ON_DEMAND
     | AssetSelection.groups("marts")
     | AssetSelection.checks_for_assets(raw_asset_key("events"))
 )
 full_selection = (
-    AssetSelection.all() - AssetSelection.groups("raw")
+    AssetSelection.all() - AssetSelection.groups("raw") - ON_DEMAND
     | AssetSelection.checks_for_assets(*(raw_asset_key(t) for t in RAW_TABLES))
 )
 
