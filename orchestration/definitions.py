@@ -8,11 +8,12 @@ from __future__ import annotations
 from dagster import Definitions
 
 from orchestration.automation import jobs, schedules, sensors
+from orchestration.crm_sync import crm_sync_assets
 from orchestration.dbt_project import dbt_resource, lead_scoring_dbt_assets, raw_asset_specs
 from orchestration.monitoring import monitoring_assets, monitoring_checks, monitoring_resources
 
 defs = Definitions(
-    assets=[*raw_asset_specs, lead_scoring_dbt_assets, *monitoring_assets],
+    assets=[*raw_asset_specs, lead_scoring_dbt_assets, *monitoring_assets, *crm_sync_assets],
     asset_checks=[*monitoring_checks],
     jobs=jobs,
     schedules=schedules,
