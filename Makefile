@@ -46,6 +46,12 @@ summary: setup
 
 demo: data build summary
 
+# Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
+# (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
+.PHONY: export
+export: setup
+	$(BIN)/python -m orchestration.crm_sync --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
+
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
 
