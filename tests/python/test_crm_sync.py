@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from conftest import PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
+from conftest import assert_dbt_ok, copy_project, query, run_dbt
 from orchestration import crm_sync
 from orchestration import monitoring as mon
 
