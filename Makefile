@@ -62,6 +62,12 @@ suggest-weights: setup
 	$(BIN)/python -m orchestration.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
+# Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
+# (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
+.PHONY: export
+export: setup
+	$(BIN)/python -m orchestration.crm_sync --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
+
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
 

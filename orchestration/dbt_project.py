@@ -214,6 +214,16 @@ def read_ruleset_version(db_path: Path) -> str | None:
 LEAD_SCORES_KEY = AssetKey("lead_scores")
 
 
+def _held_keys(context: AssetExecutionContext) -> set[AssetKey]:
+    """lead_scores and every dbt asset downstream of it: their events must follow lead_scores' (Dagster wants a
+    multi-asset's outputs in topological order), so they are held back with it."""
+    deps = {spec.key: {dep.asset_key for dep in spec.deps} for spec in context.assets_def.specs}
+    held = {LEAD_SCORES_KEY}
+    while grown := {key for key, parents in deps.items() if key not in held and parents & held}:
+        held |= grown
+    return held
+
+
 def _event_asset_key(context: AssetExecutionContext, event: Any) -> AssetKey | None:
     if isinstance(event, AssetCheckResult):
         return event.asset_key
@@ -238,14 +248,16 @@ def lead_scoring_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource,
     as_of_meta = {"as_of": as_of or "run start time (dbt default)"}
 
     # The ruleset version is only readable once dbt has released the DuckDB file, so the lead_scores
-    # materialisation (and its checks, to keep their order) is held back until the build has finished.
+    # materialisation (and its checks, to keep their order) is held back until the build has finished, with
+    # the events of the models downstream of it.
     held: list = []
+    held_keys = _held_keys(context)
     error: BaseException | None = None
     try:
         for event in dbt.cli(dbt_build_args(config), context=context).stream():
             if isinstance(event, Output):
                 event = event.with_metadata({**event.metadata, **as_of_meta})
-            if _event_asset_key(context, event) == LEAD_SCORES_KEY:
+            if _event_asset_key(context, event) in held_keys:
                 held.append(event)
             else:
                 yield event

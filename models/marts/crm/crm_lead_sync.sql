@@ -1,0 +1,108 @@
+{#- One row per scoring model and CRM lead whose CRM-facing fields differ from the last successful sync (or
+    that was never synced): what a reverse-ETL tool (Hightouch, Census) or the file exporter sends to the CRM.
+    A view, so it always reflects the latest sync state: right after an export it is empty. -#}
+{{ config(materialized='view') }}
+
+{%- set reasons_max_length = 255 -%}
+
+with
+
+lead_scores as (
+
+    select * from {{ ref('lead_scores') }}
+
+),
+
+sync_state as (
+
+    select * from {{ source('crm_sync', 'crm_sync_state') }}
+
+),
+
+crm_fields as (
+
+    select
+        lead_id as crm_external_id,
+        model_id as scoring_model_id,
+        round(lead_score, 2) as lead_score,
+        round(fit_score, 2) as fit_score,
+        fit_grade,
+        round(engagement_score, 2) as engagement_score,
+        engagement_level,
+        matrix_cell,
+        lifecycle_stage,
+        is_mql,
+        case
+            when {{ dbt.length('top_reasons') }} > {{ reasons_max_length }}
+                then {{ dbt.concat(['substring(top_reasons, 1, ' ~ (reasons_max_length - 3) ~ ')', "'...'"]) }}
+            else top_reasons
+        end as top_reasons,
+        ruleset_version,
+        scored_at
+
+    from lead_scores
+
+),
+
+hashed as (
+
+    select
+        *,
+        {{ surrogate_key([
+            'scoring_model_id', 'crm_external_id', 'lead_score', 'fit_score', 'fit_grade', 'engagement_score',
+            'engagement_level', 'matrix_cell', 'lifecycle_stage', 'is_mql', 'top_reasons'
+        ]) }} as sync_hash
+
+    from crm_fields
+
+),
+
+compared as (
+
+    select
+        hashed.*,
+        sync_state.sync_hash as previous_sync_hash,
+        sync_state.batch_id as previous_batch_id,
+        sync_state.synced_at as previous_synced_at,
+        case
+            when sync_state.sync_hash is null then 'new'
+            when sync_state.sync_hash <> hashed.sync_hash then 'changed'
+            else 'unchanged'
+        end as change_type
+
+    from hashed
+    left join sync_state
+        on hashed.scoring_model_id = sync_state.scoring_model_id
+            and hashed.crm_external_id = sync_state.crm_external_id
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(['scoring_model_id', "':'", 'crm_external_id']) }} as crm_sync_key,
+        crm_external_id,
+        scoring_model_id,
+        lead_score,
+        fit_score,
+        fit_grade,
+        engagement_score,
+        engagement_level,
+        matrix_cell,
+        lifecycle_stage,
+        is_mql,
+        top_reasons,
+        ruleset_version,
+        scored_at,
+        sync_hash,
+        change_type,
+        previous_sync_hash,
+        previous_batch_id,
+        previous_synced_at
+
+    from compared
+    where change_type <> 'unchanged'
+
+)
+
+select * from final
