@@ -5,8 +5,8 @@
     first that applies:
       new_lead / lead_removed - the lead's first version (or its return after a removal) / its removal;
       cap_adjustment - a group cap, axis cap or the 0-100 bound took away or gave back a different amount;
-      ruleset_change - the rule-set version changed and this rule's configuration row changed (or appeared or
-        went away);
+      ruleset_change - the rule-set version changed and this rule's configuration (scoring_rule_config_snapshots
+        at the two versions' instants) changed, appeared or went away;
       attribute_change - a fit rule fired or stopped firing because the lead's data changed;
       signal_change - a signal rule (inactivity, burst, engaged colleagues) fired or stopped firing;
       new_events - the engagement rule counts more events than in the previous version;
@@ -27,6 +27,26 @@ rule_points as (
 
 ),
 
+rule_configs as (
+
+    select * from {{ ref('scoring_rule_config_snapshots') }}
+
+),
+
+rule_config_intervals as (
+
+    select
+        model_id,
+        axis,
+        rule_id,
+        valid_from,
+        rule_config_hash,
+        lead(valid_from) over (partition by model_id, axis, rule_id order by valid_from) as valid_to
+
+    from rule_configs
+
+),
+
 new_points as (
 
     select
@@ -39,8 +59,7 @@ new_points as (
         rule_points.rule_source,
         rule_points.points,
         rule_points.evidence,
-        rule_points.event_count,
-        rule_points.rule_config_hash
+        rule_points.event_count
 
     from changes
     inner join rule_points
@@ -62,8 +81,7 @@ old_points as (
         rule_points.rule_source,
         rule_points.points,
         rule_points.evidence,
-        rule_points.event_count,
-        rule_points.rule_config_hash
+        rule_points.event_count
 
     from changes
     inner join rule_points
@@ -89,9 +107,7 @@ paired as (
         coalesce(new_points.rule_id, old_points.rule_id) as rule_id,
         coalesce(new_points.rule_group, old_points.rule_group) as rule_group,
         coalesce(new_points.rule_source, old_points.rule_source) as rule_source,
-        coalesce(new_points.points, 0) - coalesce(old_points.points, 0) as points_delta,
-        coalesce(old_points.rule_config_hash, '') <> coalesce(new_points.rule_config_hash, '')
-            as is_rule_config_changed
+        coalesce(new_points.points, 0) - coalesce(old_points.points, 0) as points_delta
 
     from new_points
     full outer join old_points
@@ -103,35 +119,66 @@ paired as (
 
 changed_reasons as (
 
-    select * from paired
-    where abs(points_delta) > 0.000000001
+    select
+        paired.*,
+        changes.model_id,
+        changes.lead_id,
+        changes.changed_at,
+        changes.previous_changed_at,
+        changes.change_type,
+        changes.is_ruleset_change
+
+    from paired
+    inner join changes
+        on paired.lead_score_change_id = changes.lead_score_change_id
+    where abs(paired.points_delta) > 0.000000001
+
+),
+
+with_configs as (
+
+    {#- The rule's configuration when each of the two versions was scored (a removed or absent rule: none). #}
+
+    select
+        changed_reasons.*,
+        coalesce(old_config.rule_config_hash, '(none)') <> coalesce(new_config.rule_config_hash, '(none)')
+            as is_rule_config_changed
+
+    from changed_reasons
+    left join rule_config_intervals as old_config
+        on changed_reasons.reason_type = 'rule'
+            and changed_reasons.model_id = old_config.model_id
+            and changed_reasons.axis = old_config.axis
+            and changed_reasons.rule_id = old_config.rule_id
+            and changed_reasons.previous_changed_at >= old_config.valid_from
+            and (old_config.valid_to is null or changed_reasons.previous_changed_at < old_config.valid_to)
+    left join rule_config_intervals as new_config
+        on changed_reasons.reason_type = 'rule'
+            and changed_reasons.model_id = new_config.model_id
+            and changed_reasons.axis = new_config.axis
+            and changed_reasons.rule_id = new_config.rule_id
+            and changed_reasons.changed_at >= new_config.valid_from
+            and (new_config.valid_to is null or changed_reasons.changed_at < new_config.valid_to)
 
 ),
 
 classified as (
 
     select
-        changed_reasons.*,
-        changes.model_id,
-        changes.lead_id,
-        changes.changed_at,
-        changes.change_type,
+        *,
         case
-            when changes.change_type in ('new_lead', 'returned') then 'new_lead'
-            when changes.change_type = 'removed' then 'lead_removed'
-            when changed_reasons.reason_type <> 'rule' then 'cap_adjustment'
-            when changes.is_ruleset_change and changed_reasons.is_rule_config_changed then 'ruleset_change'
-            when changed_reasons.axis = 'fit' then 'attribute_change'
-            when changed_reasons.rule_source = 'signal' then 'signal_change'
-            when coalesce(changed_reasons.new_event_count, 0) > coalesce(changed_reasons.old_event_count, 0)
-                then 'new_events'
-            when changed_reasons.new_event_count = changed_reasons.old_event_count then 'decay'
+            when change_type in ('new_lead', 'returned') then 'new_lead'
+            when change_type = 'removed' then 'lead_removed'
+            when reason_type <> 'rule' then 'cap_adjustment'
+            when is_ruleset_change and is_rule_config_changed then 'ruleset_change'
+            when axis = 'fit' then 'attribute_change'
+            when rule_source = 'signal' then 'signal_change'
+            when coalesce(new_event_count, 0) > coalesce(old_event_count, 0) then 'new_events'
+            when new_event_count = old_event_count then 'decay'
             else 'other'
         end as change_cause
 
-    from changed_reasons
-    inner join changes
-        on changed_reasons.lead_score_change_id = changes.lead_score_change_id
+    from with_configs
 
 ),
 
