@@ -5,8 +5,8 @@
     first that applies:
       new_lead / lead_removed - the lead's first version (or its return after a removal) / its removal;
       cap_adjustment - a group cap, axis cap or the 0-100 bound took away or gave back a different amount;
-      ruleset_change - the rule-set version changed and this rule's configuration (scoring_rule_config_snapshots
-        at the two versions' instants) changed, appeared or went away;
+      ruleset_change - the rule-set version changed and this rule's configuration under the two versions
+        (scoring_rule_config_snapshots) differs, the rule added or removed included;
       attribute_change - a fit rule fired or stopped firing because the lead's data changed;
       signal_change - a signal rule (inactivity, burst, engaged colleagues) fired or stopped firing;
       new_events - the engagement rule counts more events than in the previous version;
@@ -30,20 +30,6 @@ rule_points as (
 rule_configs as (
 
     select * from {{ ref('scoring_rule_config_snapshots') }}
-
-),
-
-rule_config_intervals as (
-
-    select
-        model_id,
-        axis,
-        rule_id,
-        valid_from,
-        rule_config_hash,
-        lead(valid_from) over (partition by model_id, axis, rule_id order by valid_from) as valid_to
-
-    from rule_configs
 
 ),
 
@@ -126,7 +112,9 @@ changed_reasons as (
         changes.changed_at,
         changes.previous_changed_at,
         changes.change_type,
-        changes.is_ruleset_change
+        changes.is_ruleset_change,
+        changes.old_ruleset_version,
+        changes.new_ruleset_version
 
     from paired
     inner join changes
@@ -137,7 +125,7 @@ changed_reasons as (
 
 with_configs as (
 
-    {#- The rule's configuration when each of the two versions was scored (a removed or absent rule: none). #}
+    {#- The rule's configuration under the old and the new rule-set version (a rule absent from one: none). #}
 
     select
         changed_reasons.*,
@@ -145,20 +133,18 @@ with_configs as (
             as is_rule_config_changed
 
     from changed_reasons
-    left join rule_config_intervals as old_config
+    left join rule_configs as old_config
         on changed_reasons.reason_type = 'rule'
+            and changed_reasons.old_ruleset_version = old_config.ruleset_version
             and changed_reasons.model_id = old_config.model_id
             and changed_reasons.axis = old_config.axis
             and changed_reasons.rule_id = old_config.rule_id
-            and changed_reasons.previous_changed_at >= old_config.valid_from
-            and (old_config.valid_to is null or changed_reasons.previous_changed_at < old_config.valid_to)
-    left join rule_config_intervals as new_config
+    left join rule_configs as new_config
         on changed_reasons.reason_type = 'rule'
+            and changed_reasons.new_ruleset_version = new_config.ruleset_version
             and changed_reasons.model_id = new_config.model_id
             and changed_reasons.axis = new_config.axis
             and changed_reasons.rule_id = new_config.rule_id
-            and changed_reasons.changed_at >= new_config.valid_from
-            and (new_config.valid_to is null or changed_reasons.changed_at < new_config.valid_to)
 
 ),
 
