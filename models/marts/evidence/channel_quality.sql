@@ -3,36 +3,27 @@
 
 with
 
-scores as (
-
-    select * from {{ ref('lead_scores') }}
-
-),
-
-outcomes as (
-
-    select * from {{ ref('int_lead_outcomes') }}
-
-),
-
 population as (
 
-    select
-        scores.model_id,
-        coalesce(scores.lead_source, 'unknown') as lead_source,
-        cast({{ dbt.date_trunc('month', 'scores.lead_created_at') }} as date) as created_month,
-        scores.fit_score,
-        scores.engagement_score,
-        scores.lead_score,
-        scores.is_mql,
-        coalesce(outcomes.is_converted, false) as is_converted,
-        coalesce(outcomes.is_won, false) as is_won,
-        coalesce(outcomes.won_amount, 0) as won_amount
+    select * from {{ ref('int_scored_lead_outcomes') }}
 
-    from scores
-    left join outcomes
-        on scores.lead_id = outcomes.lead_id
-    where not scores.is_excluded
+),
+
+channel_leads as (
+
+    select
+        model_id,
+        coalesce(lead_source, 'unknown') as lead_source,
+        cast({{ dbt.date_trunc('month', 'lead_created_at') }} as date) as created_month,
+        fit_score,
+        engagement_score,
+        lead_score,
+        is_mql,
+        is_converted,
+        is_won,
+        won_amount
+
+    from population
 
 ),
 
@@ -51,7 +42,7 @@ aggregated as (
         count(case when is_won then 1 end) as won_leads,
         sum(won_amount) as won_amount
 
-    from population
+    from channel_leads
     group by model_id, lead_source, created_month
 
 ),

@@ -4,15 +4,9 @@
 
 with
 
-scores as (
+population as (
 
-    select * from {{ ref('lead_scores') }}
-
-),
-
-outcomes as (
-
-    select * from {{ ref('int_lead_outcomes') }}
+    select * from {{ ref('int_scored_lead_outcomes') }}
 
 ),
 
@@ -31,22 +25,6 @@ settings as (
 scoring_models as (
 
     select * from {{ ref('stg_rules__scoring_models') }}
-
-),
-
-population as (
-
-    select
-        scores.model_id,
-        scores.lead_id,
-        scores.lead_score,
-        scores.is_mql,
-        coalesce(outcomes.is_converted, false) as is_converted
-
-    from scores
-    left join outcomes
-        on scores.lead_id = outcomes.lead_id
-    where not scores.is_excluded
 
 ),
 

@@ -4,33 +4,9 @@
 
 with
 
-scores as (
-
-    select * from {{ ref('lead_scores') }}
-
-),
-
-outcomes as (
-
-    select * from {{ ref('int_lead_outcomes') }}
-
-),
-
 population as (
 
-    select
-        scores.model_id,
-        scores.lead_id,
-        scores.fit_score,
-        scores.engagement_score,
-        scores.lead_score,
-        coalesce(outcomes.is_converted, false) as is_converted,
-        coalesce(outcomes.is_won, false) as is_won
-
-    from scores
-    left join outcomes
-        on scores.lead_id = outcomes.lead_id
-    where not scores.is_excluded
+    select * from {{ ref('int_scored_lead_outcomes') }}
 
 ),
 

@@ -4,15 +4,9 @@
 
 with
 
-scores as (
+population as (
 
-    select * from {{ ref('lead_scores') }}
-
-),
-
-outcomes as (
-
-    select * from {{ ref('int_lead_outcomes') }}
+    select * from {{ ref('int_scored_lead_outcomes') }}
 
 ),
 
@@ -25,30 +19,6 @@ score_bands as (
 scoring_models as (
 
     select * from {{ ref('stg_rules__scoring_models') }}
-
-),
-
-population as (
-
-    select
-        scores.model_id,
-        scores.lead_id,
-        scores.lead_score,
-        scores.fit_grade,
-        scores.engagement_level,
-        scores.matrix_cell,
-        coalesce(outcomes.is_converted, false) as is_converted,
-        coalesce(outcomes.is_won, false) as is_won,
-        row_number() over (
-            partition by scores.model_id
-            order by scores.lead_score, scores.lead_id
-        ) as score_position,
-        count(*) over (partition by scores.model_id) as scored_leads
-
-    from scores
-    left join outcomes
-        on scores.lead_id = outcomes.lead_id
-    where not scores.is_excluded
 
 ),
 
@@ -134,13 +104,31 @@ bucket_frame as (
 
 ),
 
+population_positions as (
+
+    select
+        model_id,
+        lead_id,
+        lead_score,
+        is_converted,
+        is_won,
+        row_number() over (
+            partition by model_id
+            order by lead_score, lead_id
+        ) as score_position,
+        count(*) over (partition by model_id) as scored_leads
+
+    from population
+
+),
+
 population_deciles as (
 
     select
         *,
         cast(floor(cast(score_position - 1 as {{ type_double() }}) * 10 / scored_leads) as integer) + 1 as decile
 
-    from population
+    from population_positions
 
 ),
 
