@@ -336,7 +336,10 @@ def test_channel_quality_equals_an_independent_group_by(warehouse, population):
             won_amount=sum(m.outcome.won_amount for m in members),
         )
         for column, want in expected.items():
-            assert abs(got[column] - want) <= TOLERANCE * max(1.0, abs(want)), (key, column)
+            # Means are rounded to 6 decimals in the mart, so a rebuild that sums in another order gives the
+            # same figures; everything else is exact.
+            tolerance = 5e-7 + TOLERANCE if column.startswith("mean_") else TOLERANCE * max(1.0, abs(want))
+            assert abs(got[column] - want) <= tolerance, (key, column)
 
 
 # --------------------------------------------------------------------------------------------------------------
