@@ -100,3 +100,38 @@
 {% macro postgres__type_double() -%}
     double precision
 {%- endmacro %}
+
+{#- The text value of the top-level key `key` (a plain identifier) of the JSON object in the text `expr`; null
+    when the key is missing or the text is not valid JSON (DuckDB and Spark; Postgres 16+ for `is json`). -#}
+{% macro json_extract_text(expr, key) -%}
+    {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', key) -%}
+        {{ exceptions.raise_compiler_error("json_extract_text: key '" ~ key ~ "' is not a plain identifier.") }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('json_extract_text', 'lead_scoring')(expr, key)) }}
+{%- endmacro %}
+
+{% macro default__json_extract_text(expr, key) -%}
+    json_extract_string(case when json_valid({{ expr }}) then {{ expr }} end, '$.{{ key }}')
+{%- endmacro %}
+
+{% macro postgres__json_extract_text(expr, key) -%}
+    case when {{ expr }} is json object then cast({{ expr }} as json) ->> '{{ key }}' end
+{%- endmacro %}
+
+{% macro spark__json_extract_text(expr, key) -%}
+    get_json_object({{ expr }}, '$.{{ key }}')
+{%- endmacro %}
+
+{#- The continuous percentile `fraction` (0-1, linear interpolation) of `expr` as an aggregate; nulls ignored.
+    Ordered-set form on DuckDB and Postgres; Spark's percentile() interpolates the same way. -#}
+{% macro percentile_cont(expr, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'lead_scoring')(expr, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expr, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__percentile_cont(expr, fraction) -%}
+    percentile({{ expr }}, {{ fraction }})
+{%- endmacro %}
