@@ -25,34 +25,46 @@ sync_state as (
 
 ),
 
-crm_fields as (
+routed as (
 
     select
-        lead_scores.lead_id as crm_external_id,
-        lead_scores.model_id as scoring_model_id,
-        round(lead_scores.lead_score, 2) as lead_score,
-        round(lead_scores.fit_score, 2) as fit_score,
-        lead_scores.fit_grade,
-        round(lead_scores.engagement_score, 2) as engagement_score,
-        lead_scores.engagement_level,
-        lead_scores.matrix_cell,
-        lead_scores.lifecycle_stage,
-        lead_scores.is_mql,
-        case
-            when {{ dbt.length('lead_scores.top_reasons') }} > {{ reasons_max_length }}
-                then {{ dbt.concat(['substring(lead_scores.top_reasons, 1, ' ~ (reasons_max_length - 3) ~ ')', "'...'"]) }}
-            else lead_scores.top_reasons
-        end as top_reasons,
+        lead_scores.*,
         lead_assignments.queue_id,
         lead_assignments.owner_id,
-        lead_assignments.routing_rule_id,
-        lead_scores.ruleset_version,
-        lead_scores.scored_at
+        lead_assignments.routing_rule_id
 
     from lead_scores
     left join lead_assignments
         on lead_scores.model_id = lead_assignments.model_id
             and lead_scores.lead_id = lead_assignments.lead_id
+
+),
+
+crm_fields as (
+
+    select
+        lead_id as crm_external_id,
+        model_id as scoring_model_id,
+        round(lead_score, 2) as lead_score,
+        round(fit_score, 2) as fit_score,
+        fit_grade,
+        round(engagement_score, 2) as engagement_score,
+        engagement_level,
+        matrix_cell,
+        lifecycle_stage,
+        is_mql,
+        case
+            when {{ dbt.length('top_reasons') }} > {{ reasons_max_length }}
+                then {{ dbt.concat(['substring(top_reasons, 1, ' ~ (reasons_max_length - 3) ~ ')', "'...'"]) }}
+            else top_reasons
+        end as top_reasons,
+        queue_id,
+        owner_id,
+        routing_rule_id,
+        ruleset_version,
+        scored_at
+
+    from routed
 
 ),
 
