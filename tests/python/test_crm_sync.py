@@ -26,7 +26,9 @@ SYNCED_AT = datetime(2026, 11, 1, 6, 0, 0)
 CHANGED_RULE, OLD_POINTS, NEW_POINTS = "fit_industry_software", "15", "25"
 # The CRM-facing fields of lead_scores, in the order of the sync hash (numbers compared with a tolerance).
 NUMERIC_FIELDS = ("lead_score", "fit_score", "engagement_score")
-TEXT_FIELDS = ("fit_grade", "engagement_level", "matrix_cell", "lifecycle_stage", "is_mql", "top_reasons")
+SCORE_TEXT_FIELDS = ("fit_grade", "engagement_level", "matrix_cell", "lifecycle_stage", "is_mql", "top_reasons")
+ROUTING_FIELDS = ("queue_id", "owner_id", "routing_rule_id")  # from marts.lead_assignments; null for non-MQLs
+TEXT_FIELDS = SCORE_TEXT_FIELDS + ROUTING_FIELDS
 BUILD = ("build", "--select", "+crm_lead_sync", "--resource-type", "seed", "--resource-type", "model")
 
 
@@ -42,8 +44,12 @@ def _export(db, out, **kwargs):
 
 
 def _crm_fields(db):
-    """(model_id, lead_id) -> CRM-facing fields straight from marts.lead_scores (reasons cut as the CRM gets them)."""
-    rows = query(db, f"select model_id, lead_id, {', '.join(NUMERIC_FIELDS + TEXT_FIELDS)} from marts.lead_scores")
+    """(model_id, lead_id) -> CRM-facing fields straight from marts.lead_scores and marts.lead_assignments (reasons
+    cut as the CRM gets them)."""
+    score_fields = ", ".join(f"s.{f}" for f in ("model_id", "lead_id") + NUMERIC_FIELDS + SCORE_TEXT_FIELDS)
+    routing_fields = ", ".join(f"a.{f}" for f in ROUTING_FIELDS)
+    rows = query(db, f"select {score_fields}, {routing_fields} from marts.lead_scores as s "
+                     "left join marts.lead_assignments as a on s.model_id = a.model_id and s.lead_id = a.lead_id")
     out = {}
     for r in rows:
         reasons = r["top_reasons"]

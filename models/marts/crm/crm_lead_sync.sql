@@ -13,9 +13,30 @@ lead_scores as (
 
 ),
 
+lead_assignments as (
+
+    select * from {{ ref('lead_assignments') }}
+
+),
+
 sync_state as (
 
     select * from {{ source('crm_sync', 'crm_sync_state') }}
+
+),
+
+routed as (
+
+    select
+        lead_scores.*,
+        lead_assignments.queue_id,
+        lead_assignments.owner_id,
+        lead_assignments.routing_rule_id
+
+    from lead_scores
+    left join lead_assignments
+        on lead_scores.model_id = lead_assignments.model_id
+            and lead_scores.lead_id = lead_assignments.lead_id
 
 ),
 
@@ -37,10 +58,13 @@ crm_fields as (
                 then {{ dbt.concat(['substring(top_reasons, 1, ' ~ (reasons_max_length - 3) ~ ')', "'...'"]) }}
             else top_reasons
         end as top_reasons,
+        queue_id,
+        owner_id,
+        routing_rule_id,
         ruleset_version,
         scored_at
 
-    from lead_scores
+    from routed
 
 ),
 
@@ -50,7 +74,8 @@ hashed as (
         *,
         {{ surrogate_key([
             'scoring_model_id', 'crm_external_id', 'lead_score', 'fit_score', 'fit_grade', 'engagement_score',
-            'engagement_level', 'matrix_cell', 'lifecycle_stage', 'is_mql', 'top_reasons'
+            'engagement_level', 'matrix_cell', 'lifecycle_stage', 'is_mql', 'top_reasons',
+            'queue_id', 'owner_id', 'routing_rule_id'
         ]) }} as sync_hash
 
     from crm_fields
@@ -92,6 +117,9 @@ final as (
         lifecycle_stage,
         is_mql,
         top_reasons,
+        queue_id,
+        owner_id,
+        routing_rule_id,
         ruleset_version,
         scored_at,
         sync_hash,
