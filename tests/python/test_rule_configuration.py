@@ -177,7 +177,7 @@ def test_a_second_scoring_model_scores_every_lead_side_by_side(project):
 
     edit_seed(project, "scoring_models", lambda rows: copy_rows(rows, lambda r: dict(r, model_name="Product B")))
     for seed in ("scoring_engagement_rules", "scoring_signal_rules", "scoring_group_caps",
-                 "scoring_score_bands", "scoring_lifecycle_rules"):
+                 "scoring_score_bands", "scoring_lifecycle_rules", "routing_rules"):
         edit_seed(project, seed, copy_rows)
     edit_seed(project, "scoring_fit_rules", lambda rows: copy_rows(
         rows, lambda r: dict(r, points="-7") if r["rule_id"] == "fit_region_core" else r))
@@ -188,6 +188,15 @@ def test_a_second_scoring_model_scores_every_lead_side_by_side(project):
         select count(*) as n_rows, count(distinct lead_id) as n_leads, count(distinct model_id) as n_models
         from marts.lead_scores""")[0]
     assert counts["n_models"] == 2 and counts["n_rows"] == 2 * counts["n_leads"]
+    # Each model's MQLs are routed by that model's routing rules: one assignment per MQL.
+    routed = query(db, """
+        select s.model_id, count(*) as mqls, count(a.lead_id) as assigned
+        from marts.lead_scores as s
+        left join marts.lead_assignments as a on s.model_id = a.model_id and s.lead_id = a.lead_id
+        where s.is_mql
+        group by s.model_id""")
+    assert {r["model_id"] for r in routed} == {"default", "product_b"}
+    assert all(r["mqls"] == r["assigned"] > 0 for r in routed), routed
 
     pairs = query(db, """
         select
