@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ DBT = Path(sys.executable).parent / "dbt"
 for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from orchestration.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
 
 
 def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
@@ -59,22 +60,6 @@ def assert_dbt_ok(proc, what="dbt build"):
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-60:])
         pytest.fail(f"{what} failed with return code {proc.returncode}:\n{tail}\n{proc.stderr[-2000:]}")
-
-
-PROJECT_DIRS = ("models", "macros", "seeds", "tests/generic", "tests/singular", "analyses", "snapshots")
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml")
-
-
-def copy_project(src, dst):
-    """Copy what dbt needs to build the project (not .venv, target, logs or the warehouse)."""
-    src, dst = Path(src), Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_DIRS:
-        if (src / name).is_dir():
-            shutil.copytree(src / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in PROJECT_FILES:
-        if (src / name).is_file():
-            shutil.copy2(src / name, dst / name)
 
 
 @dataclass
