@@ -1,0 +1,148 @@
+"""Replay scoring runs at past `as_of` instants, oldest first, to seed the score history of a new warehouse.
+
+A warehouse scored once knows every lead's current score but not when anything happened: every MQL is dated
+"at or before the first run" (docs/sales_touches.md), so the funnel's time to MQL and the SLA clocks
+(docs/sla.md) have nothing observed to work from, and the drift check has no earlier run to compare with.
+The Dagster schedules build that history going forward. This command builds it backwards, once, when a
+warehouse is first deployed on data that already spans weeks:
+
+    python -m orchestration.backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
+                                     [-- <extra dbt flags>]
+
+It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run` on the history models and
+everything upstream of them with that `as_of` (events after it are invisible to that run, as they were then),
+then records the score distribution of that run in the monitoring history (run id `backfill <as_of>`,
+`recorded_at` = the as_of). With `--build-end` it finishes with a full `dbt build` at `end` (every model and
+test) and records that run too. Instants at or before the newest run already in the history are skipped: the
+history only appends (a replay would add nothing), so a backfill can be re-run or resumed safely.
+
+dbt runs in a child process, one command at a time. `LEAD_SCORING_DUCKDB_PATH` and `DBT_PROFILES_DIR` are read as for `make build`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Sequence
+
+from orchestration.monitoring import WarehouseResource, record_distribution
+from orchestration.weights import dbt_executable
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HISTORY_SELECTION = ("+path:models/intermediate/history", "+path:models/marts/history")
+SNAPSHOT_SCHEMA, SNAPSHOT_NAME = "marts", "lead_score_snapshots"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Step:
+    as_of: datetime
+    command: str  # "run" (history selection) or "build" (everything)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO date or timestamp, naive UTC."""
+    value = datetime.fromisoformat(text.strip().replace("T", " ").removesuffix("Z"))
+    return value.replace(tzinfo=None) if value.tzinfo is None else \
+        (value - value.utcoffset()).replace(tzinfo=None)
+
+
+def plan(end: datetime, weeks: int, every_days: int, latest_recorded: datetime | None,
+         build_end: bool) -> tuple[list[Step], list[datetime]]:
+    """The steps to run, oldest first, and the instants skipped because the history already has them."""
+    if weeks < 0 or every_days <= 0:
+        raise ValueError(f"--weeks must be >= 0 (got {weeks}) and --every-days > 0 (got {every_days})")
+    start = end - timedelta(days=7 * weeks)
+    instants, at = [], start
+    while at < end:
+        instants.append(at)
+        at += timedelta(days=every_days)
+    steps = [Step(i, "run") for i in instants]
+    if build_end:
+        steps.append(Step(end, "build"))
+    skipped = [s.as_of for s in steps if latest_recorded is not None and s.as_of <= latest_recorded
+               and s.command == "run"]
+    return [s for s in steps if s.as_of not in skipped], skipped
+
+
+def latest_recorded_as_of(warehouse: WarehouseResource) -> datetime | None:
+    """The newest run in the score history (its newest `valid_from`: a run stores only changed leads, and decay
+    changes some lead in practically every run), or None for a warehouse without history."""
+    if not warehouse.resolved_path().exists():
+        return None
+    with warehouse.connect(read_only=True) as con:
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                             "and table_name = ?", [SNAPSHOT_SCHEMA, SNAPSHOT_NAME])
+        if exists.fetchone()[0] == 0:
+            return None
+        return con.execute(f"select max(valid_from) from {SNAPSHOT_SCHEMA}.{SNAPSHOT_NAME}").fetchone()[0]
+
+
+def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
+    args = [step.command]
+    if step.command == "run":
+        args += ["--select", *HISTORY_SELECTION]
+    return [*args, "--vars", json.dumps({"as_of": step.as_of.strftime(TIME_FORMAT)}),
+            "--project-dir", str(PROJECT_ROOT), *extra]
+
+
+def invoke_dbt(args: Sequence[str]) -> None:
+    """Run one dbt command in a child process (its output goes to this one's), so no DuckDB connection of dbt's
+    stays open in this process between the runs and the monitoring writes."""
+    proc = subprocess.run([dbt_executable(), *args], cwd=str(PROJECT_ROOT), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {args[0]} exited with {proc.returncode} (see its output above)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.backfill", description=__doc__.split("\n")[0])
+    parser.add_argument("--end", required=True, help="the last instant (UTC), e.g. '2026-11-01 00:00:00'")
+    parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
+    parser.add_argument("--every-days", type=int, default=7, help="days between runs (default 7)")
+    parser.add_argument("--build-end", action="store_true", help="finish with a full dbt build at --end")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument("dbt_flags", nargs="*", help="after --: extra flags for every dbt command, e.g. "
+                        "--target-path /tmp/target")
+    args = parser.parse_args(argv)
+    extra = list(args.dbt_flags)
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    warehouse = WarehouseResource()
+    try:
+        end = parse_instant(args.end)
+        steps, skipped = plan(end, args.weeks, args.every_days, latest_recorded_as_of(warehouse), args.build_end)
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
+    for at in skipped:
+        print(f"skip {at:{TIME_FORMAT}}: the score history already has a run at or after it")
+    for step in steps:
+        print(f"{'plan' if args.dry_run else 'run '} {step.as_of:{TIME_FORMAT}}: dbt {step.command}")
+    if args.dry_run or not steps:
+        return 0
+    try:
+        invoke_dbt(["seed", "--project-dir", str(PROJECT_ROOT), *extra])
+    except RuntimeError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 1
+    for step in steps:
+        started = time.monotonic()
+        try:
+            invoke_dbt(dbt_args(step, extra))
+        except RuntimeError as exc:
+            print(f"backfill stopped at {step.as_of:{TIME_FORMAT}}: {exc}. Fix it and re-run: the runs before "
+                  "it are kept and will be skipped.", file=sys.stderr)
+            return 1
+        info = record_distribution(warehouse, f"backfill {step.as_of:{TIME_FORMAT}}", recorded_at=step.as_of)
+        print(f"done {step.as_of:{TIME_FORMAT}} in {time.monotonic() - started:.1f} s: lead count "
+              f"{info['lead_count']}, MQL rate {info['mql_rate']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

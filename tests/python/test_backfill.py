@@ -1,0 +1,68 @@
+"""orchestration/backfill.py: the plan (pure) and one real backfill on a small generated warehouse."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import query
+from orchestration import backfill
+from orchestration.datagen import generate
+
+END = dt.datetime(2026, 11, 1)
+
+
+def test_the_plan_runs_weekly_instants_oldest_first_and_ends_with_a_build():
+    steps, skipped = backfill.plan(END, weeks=3, every_days=7, latest_recorded=None, build_end=True)
+    assert [(s.as_of, s.command) for s in steps] == [
+        (dt.datetime(2026, 10, 11), "run"), (dt.datetime(2026, 10, 18), "run"), (dt.datetime(2026, 10, 25), "run"),
+        (END, "build")]
+    assert skipped == []
+
+
+def test_the_plan_skips_instants_the_history_already_has():
+    steps, skipped = backfill.plan(END, weeks=2, every_days=3, latest_recorded=dt.datetime(2026, 10, 21),
+                                   build_end=False)
+    # 10-18, 10-21 are covered; 10-24, 10-27, 10-30 are not (end itself is not a run without build_end)
+    assert skipped == [dt.datetime(2026, 10, 18), dt.datetime(2026, 10, 21)]
+    assert [s.as_of.day for s in steps] == [24, 27, 30]
+
+
+@pytest.mark.parametrize("weeks, every", [(-1, 7), (2, 0)])
+def test_the_plan_refuses_nonsense(weeks, every):
+    with pytest.raises(ValueError):
+        backfill.plan(END, weeks=weeks, every_days=every, latest_recorded=None, build_end=False)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-01", END), ("2026-11-01 06:30:00", dt.datetime(2026, 11, 1, 6, 30)),
+    ("2026-11-01T06:30:00Z", dt.datetime(2026, 11, 1, 6, 30)),
+    ("2026-11-01T08:30:00+02:00", dt.datetime(2026, 11, 1, 6, 30)),
+])
+def test_instants_are_read_as_utc(text, expected):
+    assert backfill.parse_instant(text) == expected
+
+
+def test_a_backfill_records_each_run_once(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "wh.duckdb"
+    generate(str(db), leads=300, events_per_lead=15, days=120, seed=11, as_of="2026-11-01 00:00:00")
+    monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    args = ["--end", "2026-11-01", "--weeks", "2", "--every-days", "7",
+            "--", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    assert backfill.main(args) == 0
+    runs = query(db, "select distinct valid_from from marts.lead_score_snapshots order by 1")
+    assert [r["valid_from"] for r in runs] == [dt.datetime(2026, 10, 18), dt.datetime(2026, 10, 25)]
+    recorded = query(db, """select run_id, min(recorded_at) as recorded_at, min(as_of) as as_of
+                            from monitoring.score_distribution_history group by 1 order by 2""")
+    assert [tuple(r.values()) for r in recorded] == [
+        ("backfill 2026-10-18 00:00:00", dt.datetime(2026, 10, 18), dt.datetime(2026, 10, 18)),
+        ("backfill 2026-10-25 00:00:00", dt.datetime(2026, 10, 25), dt.datetime(2026, 10, 25))]
+    # the marts hold the last run
+    assert query(db, "select distinct scored_at from marts.lead_scores") == [{"scored_at": dt.datetime(2026, 10, 25)}]
+    capsys.readouterr()
+    # a second backfill over the same weeks does nothing
+    assert backfill.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("skip ") == 2 and "done " not in out
+    assert query(db, "select count(distinct run_id) as n from monitoring.score_distribution_history") == [{"n": 2}]
