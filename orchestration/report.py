@@ -605,7 +605,7 @@ def funnel_figure(steps: Sequence[Mapping[str, Any]], returned_leads: int | None
                                  f" ({_pct(s['rate_from_previous'])} of {prev['stage']})")
             for s, prev in zip(steps, [steps[0], *steps])]
     fig = go.Figure(go.Funnel(y=[s["stage"] for s in steps], x=[s["leads"] for s in steps], text=text,
-                              textinfo="text", textposition="inside", marker={"color": list(FUNNEL_COLORS)},
+                              textinfo="text", textposition="auto", marker={"color": list(FUNNEL_COLORS)},
                               customdata=[_pct(s["share_of_leads"]) for s in steps],
                               hovertemplate="%{y}: %{x:,} leads (%{customdata} of all leads)<extra></extra>"))
     title = "Lead funnel: leads per stage and conversion from the stage before"
