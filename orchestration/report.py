@@ -10,7 +10,13 @@ It reads, read-only, from the DuckDB warehouse:
   threshold;
 - ``marts.channel_quality``: leads, mean score, MQL, conversion and win rates by lead source and month;
 - ``monitoring.score_distribution_history`` and ``monitoring.score_quantiles`` (written by
-  ``orchestration.monitoring``): percentiles, lead count, MQL rate and PSI against the previous run, per run.
+  ``orchestration.monitoring``): percentiles, lead count, MQL rate and PSI against the previous run, per run;
+- ``marts.lead_funnel``: the funnel lead -> MQL -> accepted -> opportunity -> won summed over its rows, with
+  stage-to-stage rates and returned leads, and the same by lead source; ``intermediate.int_lead_funnel_stages``
+  (one row per lead): the median and 90th-percentile hours between stages over the whole model (medians of the
+  mart's rows cannot be added up);
+- ``marts.owner_performance`` and ``marts.routing_sla_breach_rate``: open MQLs, SLA breach rate and conversion per
+  owner, and the overall breach rate against its warn and error limits.
 
 Only ``marts.lead_scores`` is required. A missing optional table, or an empty drift history, renders a note in
 its section instead of a chart. Every text that comes from data (lead sources, model ids, rule-set versions)
@@ -28,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import duckdb
 import plotly.graph_objects as go
@@ -51,6 +57,23 @@ CALIBRATION_TABLE = "marts.score_calibration"
 AUC_TABLE = "marts.score_auc"
 THRESHOLD_TABLE = "marts.mql_threshold_calibration"
 CHANNEL_TABLE = "marts.channel_quality"
+FUNNEL_TABLE = "marts.lead_funnel"
+FUNNEL_STAGES_TABLE = "intermediate.int_lead_funnel_stages"
+OWNER_TABLE = "marts.owner_performance"
+SLA_TABLE = "marts.routing_sla_breach_rate"
+
+# The funnel stages in order: (label, count column of lead_funnel, timestamp column of int_lead_funnel_stages).
+FUNNEL_STAGES = (
+    ("leads", "leads", "created_at"),
+    ("MQL", "mql_leads", "mql_at"),
+    ("accepted", "accepted_leads", "accepted_at"),
+    ("opportunity", "opportunity_leads", "opportunity_at"),
+    ("won", "won_leads", "won_at"),
+)
+FUNNEL_COUNTS = tuple(c for _, c, _ in FUNNEL_STAGES) + ("returned_leads",)
+FUNNEL_RATE_NAMES = ("lead to MQL", "MQL to accepted", "accepted to opportunity", "opportunity to won")
+SLA_MARTS_NOTE = ("SLA marts not built: marts.owner_performance and marts.routing_sla_breach_rate are not in the "
+                  "warehouse. They appear once the routing SLA models are built.")
 
 NO_RUNS_NOTE = ("No runs recorded yet: the drift history (monitoring.score_distribution_history) is empty. "
                 "It fills after each scoring run (Dagster asset score_distribution_history).")
@@ -93,6 +116,10 @@ class ReportData:
     channel: list[dict[str, Any]] | None = None
     history: list[dict[str, Any]] | None = None
     quantiles: list[dict[str, Any]] | None = None
+    funnel: list[dict[str, Any]] | None = None  # lead_funnel rows of the model (None: no such table)
+    funnel_hours: list[dict[str, Any]] | None = None  # per lead: hours between consecutive stages (None: no table)
+    owners: list[dict[str, Any]] | None = None  # owner_performance rows (None: no such table)
+    sla: list[dict[str, Any]] | None = None  # routing_sla_breach_rate rows, at most one (None: no such table)
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
 
 
@@ -130,6 +157,23 @@ def _optional(con, relation: str, sql: str, params: Sequence[Any]) -> list[dict[
     return _rows(con, sql, params) if table_exists(con, relation) else None
 
 
+def load_funnel_hours(con, model_id: str) -> list[dict[str, Any]] | None:
+    """Per funnel lead that reached the MQL stage: the hours between consecutive stages (null when a stage is
+    missing; the two at the MQL moment also null when that moment is a bound, as in lead_funnel)."""
+    if not table_exists(con, FUNNEL_STAGES_TABLE):
+        return None
+
+    def hours(start: str, end: str) -> str:
+        return f"date_diff('second', {start}, {end}) / 3600.0"
+
+    return _rows(con, f"""
+        select case when is_mql_at_observed then {hours("created_at", "mql_at")} end as lead_to_mql,
+               case when is_mql_at_observed then {hours("mql_at", "accepted_at")} end as mql_to_accepted,
+               {hours("accepted_at", "opportunity_at")} as accepted_to_opportunity,
+               {hours("opportunity_at", "won_at")} as opportunity_to_won
+        from {FUNNEL_STAGES_TABLE} where model_id = ? and mql_at is not null order by lead_id""", [model_id])
+
+
 def load_report_data(con, model_id: str | None = None) -> ReportData:
     """Everything the page shows, for one scoring model (default: 'default', else the first model)."""
     if not table_exists(con, SCORES_TABLE):
@@ -153,6 +197,19 @@ def load_report_data(con, model_id: str | None = None) -> ReportData:
         select lead_source, created_month, leads, mean_fit_score, mean_engagement_score, mean_lead_score, mql_leads,
                mql_rate, converted_leads, conversion_rate, won_leads, win_rate, won_amount
         from {CHANNEL_TABLE} where model_id = ? order by lead_source nulls last, created_month""", p)
+    data.funnel = _optional(con, FUNNEL_TABLE, f"""
+        select created_month, lead_source, matrix_cell, {", ".join(FUNNEL_COUNTS)}
+        from {FUNNEL_TABLE} where model_id = ? order by created_month, lead_source, matrix_cell""", p)
+    data.funnel_hours = load_funnel_hours(con, model_id)
+    data.owners = _optional(con, OWNER_TABLE, f"""
+        select owner_id, owner_name, is_active, open_mqls, assignments, resolved_assignments, breached_assignments,
+               sla_breach_rate, median_hours_to_first_touch, owned_leads, opportunity_leads, won_leads,
+               opportunity_rate, win_rate, returned_leads
+        from {OWNER_TABLE} where model_id = ? order by owner_id""", p)
+    data.sla = _optional(con, SLA_TABLE, f"""
+        select window_start_at, window_end_at, resolved_assignments, breached_assignments, breach_rate,
+               breach_rate_warn_limit, breach_rate_error_limit, min_resolved_assignments
+        from {SLA_TABLE} where model_id = ?""", p)
     if table_exists(con, HISTORY_TABLE):
         data.history = _rows(con, f"""select run_id, recorded_at, as_of, ruleset_version, metric, bin, count, share
                                       from {HISTORY_TABLE} where model_id = ? order by recorded_at, run_id""", p)
@@ -257,6 +314,94 @@ def channel_by_source(channel: Sequence[Mapping[str, Any]]) -> list[dict[str, An
                     "win_rate": a["won"] / n if n else None, "converted_leads": a["conv"], "won_leads": a["won"],
                     "won_amount": a["won_amount"]})
     return sorted(out, key=lambda r: (-r["leads"], str(r["lead_source"])))
+
+
+# -- the funnel ------------------------------------------------------------------------------------
+FUNNEL_TRANSITIONS = tuple(zip(("lead_to_mql", "mql_to_accepted", "accepted_to_opportunity", "opportunity_to_won"),
+                               FUNNEL_RATE_NAMES))
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def funnel_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The lead_funnel counts (leads, mql_leads, ..., won_leads, returned_leads) summed over `rows`."""
+    return {c: sum(int(r[c] or 0) for r in rows) for c in FUNNEL_COUNTS}
+
+
+def funnel_steps(totals: Mapping[str, int]) -> list[dict[str, Any]]:
+    """One entry per stage, in order: its leads, the rate from the stage before (None for the first stage or an
+    empty previous stage) and the share of all leads."""
+    steps: list[dict[str, Any]] = []
+    previous: int | None = None
+    for label, column, _ in FUNNEL_STAGES:
+        n = int(totals[column])
+        steps.append({"stage": label, "leads": n,
+                      "rate_from_previous": None if previous is None else _ratio(n, previous),
+                      "share_of_leads": _ratio(n, int(totals["leads"]))})
+        previous = n
+    return steps
+
+
+def funnel_by(rows: Sequence[Mapping[str, Any]], key: str = "lead_source") -> list[dict[str, Any]]:
+    """Funnel counts summed per value of `key` (lead_source or matrix_cell) with the stage-to-stage rates
+    (<transition>_rate, None when the earlier stage is empty) and lead_to_won_rate; biggest group first."""
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r[key], []).append(r)
+    out = []
+    for value, members in groups.items():
+        totals = funnel_totals(members)
+        entry: dict[str, Any] = {key: value, **totals}
+        counts = [totals[c] for _, c, _ in FUNNEL_STAGES]
+        for (name, _), earlier, later in zip(FUNNEL_TRANSITIONS, counts, counts[1:]):
+            entry[f"{name}_rate"] = _ratio(later, earlier)
+        entry["lead_to_won_rate"] = _ratio(totals["won_leads"], totals["leads"])
+        out.append(entry)
+    return sorted(out, key=lambda r: (-r["leads"], str(r[key])))
+
+
+def percentile_cont(values: Sequence[float], q: float) -> float | None:
+    """Continuous percentile with linear interpolation (SQL percentile_cont): None for no values."""
+    ordered = sorted(float(v) for v in values)
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def funnel_durations(hours: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per transition (lead_to_mql, ...): the leads with a duration, the median and the 90th percentile hours."""
+    out = []
+    for name, label in FUNNEL_TRANSITIONS:
+        values = [float(r[name]) for r in hours if r.get(name) is not None]
+        out.append({"transition": name, "label": label, "leads": len(values),
+                    "median_hours": percentile_cont(values, 0.5), "p90_hours": percentile_cont(values, 0.9)})
+    return out
+
+
+# -- owners and SLA --------------------------------------------------------------------------------
+def owners_ordered(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Owners with the most open MQLs first (then by owner id)."""
+    return sorted(rows, key=lambda r: (-int(r["open_mqls"] or 0), str(r["owner_id"])))
+
+
+def sla_status(row: Mapping[str, Any]) -> str:
+    """'error' when the breach rate is above its error limit, 'warn' when above the warn limit, 'ok' otherwise;
+    'too few resolved' when fewer than min_resolved_assignments were resolved (or there is no rate)."""
+    rate = row.get("breach_rate")
+    resolved = int(row.get("resolved_assignments") or 0)
+    if rate is None or resolved < int(row.get("min_resolved_assignments") or 0):
+        return "too few resolved"
+    error, warn = row.get("breach_rate_error_limit"), row.get("breach_rate_warn_limit")
+    if error is not None and float(rate) > float(error):
+        return "error"
+    if warn is not None and float(rate) > float(warn):
+        return "warn"
+    return "ok"
 
 
 def _month(value: Any) -> str:
@@ -450,6 +595,72 @@ def channel_month_figure(channel: Sequence[Mapping[str, Any]], totals: Sequence[
                    height=max(360, 60 + 48 * len(sources)))
 
 
+FUNNEL_COLORS = ("#1f77b4", "#9467bd", "#17becf", "#ff7f0e", "#2ca02c")
+
+
+def funnel_figure(steps: Sequence[Mapping[str, Any]], returned_leads: int | None = None) -> go.Figure:
+    """The funnel lead -> MQL -> accepted -> opportunity -> won: leads per stage with the rate from the stage
+    before; returned leads (not a stage) in the title."""
+    text = [f"{s['leads']:,}" + ("" if s["rate_from_previous"] is None else
+                                 f" ({_pct(s['rate_from_previous'])} of {prev['stage']})")
+            for s, prev in zip(steps, [steps[0], *steps])]
+    fig = go.Figure(go.Funnel(y=[s["stage"] for s in steps], x=[s["leads"] for s in steps], text=text,
+                              textinfo="text", textposition="auto", marker={"color": list(FUNNEL_COLORS)},
+                              customdata=[_pct(s["share_of_leads"]) for s in steps],
+                              hovertemplate="%{y}: %{x:,} leads (%{customdata} of all leads)<extra></extra>"))
+    title = "Lead funnel: leads per stage and conversion from the stage before"
+    if returned_leads is not None:
+        title += f" (returned by sales as not ready: {returned_leads:,})"
+    return _layout(fig, title, height=380)
+
+
+def funnel_channel_figure(groups: Sequence[Mapping[str, Any]], key: str = "lead_source") -> go.Figure:
+    """Stage-to-stage conversion rates per group (lead source or matrix cell), one bar per transition."""
+    names = [esc(g[key]) for g in groups]
+    fig = go.Figure()
+    for (name, label), colour in zip(FUNNEL_TRANSITIONS, FUNNEL_COLORS[1:]):
+        fig.add_trace(go.Bar(x=names, y=[g[f"{name}_rate"] for g in groups], name=label, marker_color=colour,
+                             hovertemplate=f"%{{x}}: {label} %{{y:.1%}}<extra></extra>"))
+    fig.update_yaxes(title_text="conversion from the stage before", tickformat=".0%", range=[0, 1.05])
+    fig.update_xaxes(type="category", title_text=key.replace("_", " "))
+    return _layout(fig, "Funnel conversion by " + key.replace("_", " "))
+
+
+def owners_figure(owners: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Per owner: open MQLs (bars, left axis), SLA breach rate and opportunity rate (markers, right axis)."""
+    names = [esc(o["owner_name"] if o["owner_name"] is not None else o["owner_id"]) for o in owners]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=names, y=[o["open_mqls"] for o in owners], name="open MQLs", marker_color="#1f77b4",
+                         hovertemplate="%{x}: %{y} open MQLs<extra></extra>"), secondary_y=False)
+    for key, label, colour, symbol in (("sla_breach_rate", "SLA breach rate", "#d62728", "x"),
+                                       ("opportunity_rate", "opportunity rate", "#2ca02c", "diamond")):
+        fig.add_trace(go.Scatter(x=names, y=[o[key] for o in owners], name=label, mode="markers",
+                                 marker={"size": 12, "color": colour, "symbol": symbol},
+                                 hovertemplate=f"%{{x}}: {label} %{{y:.1%}}<extra></extra>"), secondary_y=True)
+    fig.update_yaxes(title_text="open MQLs", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text="rate", tickformat=".0%", range=[0, 1.05], secondary_y=True, showgrid=False)
+    fig.update_xaxes(type="category", title_text="owner")
+    return _layout(fig, "Owners: open MQLs, SLA breach rate and opportunity rate")
+
+
+def sla_figure(sla: Mapping[str, Any]) -> go.Figure:
+    """The overall SLA breach rate (bar) against its warn and error limits (lines)."""
+    rate = sla.get("breach_rate")
+    fig = go.Figure(go.Bar(x=[rate], y=["breach rate"], orientation="h", marker_color="#9467bd",
+                           text=[f"{_pct(rate)} ({_num(sla.get('breached_assignments'))} of "
+                                 f"{_num(sla.get('resolved_assignments'))} resolved)"], textposition="auto",
+                           hovertemplate="breach rate %{x:.1%}<extra></extra>"))
+    for key, label, colour in (("breach_rate_warn_limit", "warn", "#ff7f0e"),
+                               ("breach_rate_error_limit", "error", "#d62728")):
+        if sla.get(key) is not None:
+            fig.add_vline(x=float(sla[key]), line_dash="dash", line_color=colour,
+                          annotation_text=f"{label} {_pct(sla[key])}", annotation_position="top")
+    limits = [float(sla[k]) for k in ("breach_rate_warn_limit", "breach_rate_error_limit") if sla.get(k) is not None]
+    fig.update_xaxes(tickformat=".0%", range=[0, max([0.1, float(rate or 0), *limits]) * 1.15],
+                     title_text="assignments that breached their SLA (of those resolved)")
+    return _layout(fig, f"SLA breach rate: {sla_status(sla)}", height=260)
+
+
 # ------------------------------------------------------------------------------------------------
 # Page
 # ------------------------------------------------------------------------------------------------
@@ -493,6 +704,96 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _note(text: str) -> str:
     return f'<p class="note">{text}</p>'
+
+
+MQL_MOMENT_NOTE = ("Hours from lead to MQL and from MQL to accepted are empty: no MQL moment has been observed yet. "
+                   "Every MQL was one already at its first scoring run, so when it crossed the threshold is unknown "
+                   "(docs/sales_touches.md); these fill once the score history sees leads cross between two runs.")
+
+
+ChartFn = Callable[[str, go.Figure], str]
+SectionFn = Callable[..., None]
+
+
+def _funnel_section(data: ReportData, chart: ChartFn, section: SectionFn) -> None:
+    """The "Lead funnel" section: the funnel, conversion by lead source, hours between stages."""
+    title = "Lead funnel"
+    if data.funnel is None:
+        section(title, _note("marts.lead_funnel is not in the warehouse: the funnel appears once the funnel marts "
+                             "are built."))
+        return
+    if not data.funnel:
+        section(title, _note("marts.lead_funnel has no rows for this model."))
+        return
+    totals = funnel_totals(data.funnel)
+    steps = funnel_steps(totals)
+    returned = totals["returned_leads"]
+    parts = [chart("chart-funnel", funnel_figure(steps, returned)),
+             f'<p id="funnel-returned">Returned by sales as not ready (back to nurturing): <b>{returned:,}</b> '
+             f'MQLs ({_pct(_ratio(returned, totals["mql_leads"]))} of MQLs). A return is not a funnel stage; a '
+             "lead counts at a stage only when it reached every stage before it, in order.</p>",
+             _table(["stage", "leads", "conversion from the stage before", "share of all leads"],
+                    [[s["stage"], _num(s["leads"]), _pct(s["rate_from_previous"]), _pct(s["share_of_leads"])]
+                     for s in steps])]
+    by_source = funnel_by(data.funnel, "lead_source")
+    parts.append(chart("chart-funnel-by-channel", funnel_channel_figure(by_source, "lead_source")))
+    parts.append(_table(
+        ["lead source", "leads", "MQL", "accepted", "opportunity", "won", "returned",
+         *FUNNEL_RATE_NAMES, "lead to won"],
+        [[esc(g["lead_source"]), *(_num(g[c]) for c in FUNNEL_COUNTS),
+          *(_pct(g[f"{name}_rate"]) for name, _ in FUNNEL_TRANSITIONS), _pct(g["lead_to_won_rate"])]
+         for g in by_source]))
+    if data.funnel_hours is None:
+        parts.append(_note("intermediate.int_lead_funnel_stages is not in the warehouse: the hours between stages "
+                           "are not shown."))
+    else:
+        durations = funnel_durations(data.funnel_hours)
+        parts.append("<h3>Hours between stages (all leads of the model)</h3>")
+        parts.append(_table(["from stage to stage", "leads with both", "median hours", "90th percentile hours"],
+                            [[d["label"], _num(d["leads"]), _num(d["median_hours"]), _num(d["p90_hours"])]
+                             for d in durations]))
+        if any(d["median_hours"] is None for d in durations[:2]):
+            parts.append(_note(MQL_MOMENT_NOTE))
+    section(title, *parts)
+
+
+def _owner_section(data: ReportData, chart: ChartFn, section: SectionFn) -> None:
+    """The "Owners and SLA" section: the overall breach rate against its limits, and per owner."""
+    title = "Owners and SLA"
+    if data.owners is None and data.sla is None:
+        section(title, _note(SLA_MARTS_NOTE))
+        return
+    parts = []
+    if data.sla is None:
+        parts.append(_note("marts.routing_sla_breach_rate is not in the warehouse."))
+    elif not data.sla:
+        parts.append(_note("marts.routing_sla_breach_rate has no row for this model."))
+    else:
+        sla = data.sla[0]
+        parts.append(chart("chart-sla-breach-rate", sla_figure(sla)))
+        parts.append(
+            f'<p id="sla-summary">Breach rate <b>{_pct(sla["breach_rate"])}</b> ({_num(sla["breached_assignments"])} '
+            f'of {_num(sla["resolved_assignments"])} resolved assignments, window {esc(sla["window_start_at"])} to '
+            f'{esc(sla["window_end_at"])} UTC): <b>{esc(sla_status(sla))}</b> against the warn limit '
+            f'{_pct(sla["breach_rate_warn_limit"])} and the error limit {_pct(sla["breach_rate_error_limit"])} '
+            f'(judged from {_num(sla["min_resolved_assignments"])} resolved assignments).</p>')
+    if data.owners is None:
+        parts.append(_note("marts.owner_performance is not in the warehouse."))
+    elif not data.owners:
+        parts.append(_note("marts.owner_performance has no rows for this model."))
+    else:
+        owners = owners_ordered(data.owners)
+        parts.append(chart("chart-owners", owners_figure(owners)))
+        parts.append(_table(
+            ["owner", "owner id", "active", "open MQLs", "assignments", "resolved", "breached", "breach rate",
+             "median hours to first touch", "owned leads", "opportunity leads", "won leads", "opportunity rate",
+             "win rate", "returned"],
+            [[esc(o["owner_name"]), esc(o["owner_id"]), "yes" if o["is_active"] else "no", _num(o["open_mqls"]),
+              _num(o["assignments"]), _num(o["resolved_assignments"]), _num(o["breached_assignments"]),
+              _pct(o["sla_breach_rate"]), _num(o["median_hours_to_first_touch"]), _num(o["owned_leads"]),
+              _num(o["opportunity_leads"]), _num(o["won_leads"]), _pct(o["opportunity_rate"]), _pct(o["win_rate"]),
+              _num(o["returned_leads"])] for o in owners]))
+    section(title, *parts)
 
 
 def render_report(data: ReportData) -> Page:
@@ -596,6 +897,9 @@ def render_report(data: ReportData) -> Page:
     else:
         section("Channel quality", _note("marts.channel_quality is not in the warehouse (or has no rows for this "
                                          "model)."))
+
+    _funnel_section(data, chart, section)
+    _owner_section(data, chart, section)
 
     as_of = ov["as_of"]
     meta = (f"model <b>{esc(data.model_id)}</b> &middot; scored as of <b>{esc(as_of)} UTC</b> &middot; rule-set "

@@ -27,9 +27,22 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 HOSTILE = "<script>alert(1)</script>"
 ALL_CHARTS = ["chart-score-distributions", "chart-matrix", "chart-conversion-by-band", "chart-conversion-by-decile",
               "chart-auc", "chart-mql-threshold", "chart-drift-percentiles", "chart-drift-psi",
-              "chart-channel-by-source", "chart-channel-by-month"]
+              "chart-channel-by-source", "chart-channel-by-month", "chart-funnel", "chart-funnel-by-channel"]
+SLA_CHARTS = ["chart-sla-breach-rate", "chart-owners"]  # when the SLA marts are in the warehouse
 MODEL = "default"
-REPORTED_MARTS = ("lead_scores", "score_calibration", "score_auc", "mql_threshold_calibration", "channel_quality")
+REPORTED_MARTS = ("lead_scores", "score_calibration", "score_auc", "mql_threshold_calibration", "channel_quality",
+                  "lead_funnel")
+SLA_MARTS = ("owner_performance", "routing_sla_breach_rate")
+OWNER_COLUMNS = {  # marts.owner_performance, as the SLA work defines it
+    "model_id": "varchar", "owner_id": "varchar", "owner_name": "varchar", "is_active": "boolean",
+    "open_mqls": "integer", "assignments": "integer", "resolved_assignments": "integer",
+    "breached_assignments": "integer", "sla_breach_rate": "double", "median_hours_to_first_touch": "double",
+    "owned_leads": "integer", "opportunity_leads": "integer", "won_leads": "integer", "opportunity_rate": "double",
+    "win_rate": "double", "returned_leads": "integer"}
+SLA_COLUMNS = {  # marts.routing_sla_breach_rate
+    "model_id": "varchar", "window_start_at": "timestamp", "window_end_at": "timestamp",
+    "resolved_assignments": "integer", "breached_assignments": "integer", "breach_rate": "double",
+    "breach_rate_warn_limit": "double", "breach_rate_error_limit": "double", "min_resolved_assignments": "integer"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,14 +124,23 @@ def test_data_text_is_escaped_everywhere():
     channel = [{"lead_source": HOSTILE, "created_month": "2026-10-01", "leads": 3, "mean_fit_score": 1.0,
                 "mean_engagement_score": 1.0, "mean_lead_score": 10.0, "mql_leads": 1, "mql_rate": 1 / 3,
                 "converted_leads": 0, "conversion_rate": 0.0, "won_leads": 0, "win_rate": 0.0, "won_amount": 0.0}]
-    data = _tiny_data(model_id='m"<b>x</b>', channel=channel)
+    funnel = [_funnel_row(HOSTILE, "A1", 4, 2, 1, 1, 0, 1)]
+    owners = [_owner("<i>o1</i>", "<svg onload=alert(3)>", 1, 2, 1, 2, 1)]
+    sla = [dict(_sla(2, 1), window_start_at="<u>start</u>")]
+    data = _tiny_data(model_id='m"<b>x</b>', channel=channel, funnel=funnel, owners=owners, sla=sla)
     data.overview["ruleset_version"] = "<img src=x onerror=alert(2)>"
     page = report.render_report(data)
-    for raw in (HOSTILE, "<img src=x", "<b>x</b>"):
+    for raw in (HOSTILE, "<img src=x", "<b>x</b>", "<i>o1</i>", "<svg onload", "<u>start"):
         assert raw not in page.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.html  # in the table and in the chart labels
     assert "&lt;img src=x onerror=alert(2)&gt;" in page.html
-    assert "chart-channel-by-source" in page.charts
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>4</td>" in page.html  # the funnel channel table
+    assert "<td>&lt;svg onload=alert(3)&gt;</td><td>&lt;i&gt;o1&lt;/i&gt;</td>" in page.html  # the owner table
+    assert "&lt;u&gt;start&lt;/u&gt;" in page.html
+    assert {"chart-channel-by-source", "chart-funnel-by-channel", "chart-owners"} <= set(page.charts)
+    by_channel = report.funnel_channel_figure(report.funnel_by(funnel))
+    assert list(by_channel.data[0].x) == ["&lt;script&gt;alert(1)&lt;/script&gt;"]
+    assert list(report.owners_figure(owners).data[0].x) == ["&lt;svg onload=alert(3)&gt;"]
 
 
 def test_page_is_self_contained():
@@ -131,6 +153,198 @@ def test_page_is_self_contained():
     assert not re.search(r"<script[^>]*\bsrc=", rest)  # no CDN
     assert not re.search(r"<link[^>]*\bhref=|\bsrc=\"https?:|https?://", rest)  # nothing from the network
     assert rest.count("<script") == 3  # plotly.js + one per chart
+
+
+def _funnel_row(source, cell, leads, mql, accepted, opportunity, won, returned, month="2026-09-01"):
+    return {"created_month": month, "lead_source": source, "matrix_cell": cell, "leads": leads, "mql_leads": mql,
+            "accepted_leads": accepted, "opportunity_leads": opportunity, "won_leads": won,
+            "returned_leads": returned}
+
+
+FUNNEL_ROWS = [
+    _funnel_row("webinar", "A1", 10, 6, 4, 2, 1, 1),
+    _funnel_row("webinar", "B2", 30, 4, 1, 1, 0, 2, month="2026-10-01"),
+    _funnel_row("social", "D4", 5, 0, 0, 0, 0, 0),
+]
+
+
+def test_funnel_totals_steps_and_rates_by_hand():
+    totals = report.funnel_totals(FUNNEL_ROWS)
+    assert totals == {"leads": 45, "mql_leads": 10, "accepted_leads": 5, "opportunity_leads": 3, "won_leads": 1,
+                      "returned_leads": 3}
+    steps = report.funnel_steps(totals)
+    assert [s["stage"] for s in steps] == ["leads", "MQL", "accepted", "opportunity", "won"]
+    assert [s["leads"] for s in steps] == [45, 10, 5, 3, 1]
+    # 10/45, 5/10, 3/5, 1/3
+    assert steps[0]["rate_from_previous"] is None
+    assert [s["rate_from_previous"] for s in steps[1:]] == pytest.approx([2 / 9, 0.5, 0.6, 1 / 3])
+    assert steps[4]["share_of_leads"] == pytest.approx(1 / 45)
+
+
+def test_funnel_by_source_sums_months_and_cells_by_hand():
+    webinar, social = report.funnel_by(FUNNEL_ROWS, "lead_source")
+    assert webinar["lead_source"] == "webinar" and webinar["leads"] == 40 and webinar["returned_leads"] == 3
+    # 10/40, 5/10, 3/5, 1/3, 1/40
+    assert (webinar["lead_to_mql_rate"], webinar["mql_to_accepted_rate"], webinar["accepted_to_opportunity_rate"],
+            webinar["opportunity_to_won_rate"], webinar["lead_to_won_rate"]) == pytest.approx(
+        (0.25, 0.5, 0.6, 1 / 3, 0.025))
+    # no MQLs: the rates after the first stage are unknown, not 0
+    assert social["lead_to_mql_rate"] == 0.0 and social["mql_to_accepted_rate"] is None
+    assert social["opportunity_to_won_rate"] is None
+    cells = report.funnel_by(FUNNEL_ROWS, "matrix_cell")
+    assert [c["matrix_cell"] for c in cells] == ["B2", "A1", "D4"]  # biggest first
+
+
+def test_percentile_cont_and_durations_by_hand():
+    # percentile_cont(0.9) of (10, 20, 30): position 1.8, 20 + 0.8 x 10 = 28; of (10, 50): 10 + 0.9 x 40 = 46
+    assert report.percentile_cont([30, 10, 20], 0.5) == 20
+    assert report.percentile_cont([30, 10, 20], 0.9) == pytest.approx(28)
+    assert report.percentile_cont([10, 50], 0.9) == pytest.approx(46)
+    assert report.percentile_cont([7], 0.9) == 7 and report.percentile_cont([], 0.5) is None
+    hours = [{"lead_to_mql": None, "mql_to_accepted": None, "accepted_to_opportunity": 10.0, "opportunity_to_won": 5.0},
+             {"lead_to_mql": None, "mql_to_accepted": None, "accepted_to_opportunity": 50.0, "opportunity_to_won": None},
+             {"lead_to_mql": None, "mql_to_accepted": None, "accepted_to_opportunity": None, "opportunity_to_won": None}]
+    durations = {d["transition"]: d for d in report.funnel_durations(hours)}
+    assert durations["lead_to_mql"] == {"transition": "lead_to_mql", "label": "lead to MQL", "leads": 0,
+                                        "median_hours": None, "p90_hours": None}
+    assert (durations["accepted_to_opportunity"]["leads"], durations["accepted_to_opportunity"]["median_hours"],
+            durations["accepted_to_opportunity"]["p90_hours"]) == (2, 30, pytest.approx(46))
+    assert durations["opportunity_to_won"]["median_hours"] == 5
+
+
+def test_funnel_section_renders_charts_numbers_and_the_mql_moment_note():
+    hours = [{"lead_to_mql": None, "mql_to_accepted": None, "accepted_to_opportunity": 12.0,
+              "opportunity_to_won": None}]
+    page = report.render_report(_tiny_data(funnel=FUNNEL_ROWS, funnel_hours=hours))
+    assert page.charts[-2:] == ["chart-funnel", "chart-funnel-by-channel"]
+    figure = report.funnel_figure(report.funnel_steps(report.funnel_totals(FUNNEL_ROWS)), 3)
+    assert list(figure.data[0].x) == [45, 10, 5, 3, 1]
+    assert list(figure.data[0].text) == ["45", "10 (22.2% of leads)", "5 (50.0% of MQL)", "3 (60.0% of accepted)",
+                                         "1 (33.3% of opportunity)"]
+    assert "returned by sales as not ready: 3" in figure.layout.title.text
+    assert "<b>3</b> MQLs (30.0% of MQLs)" in page.html  # 3 of 10
+    assert "<tr><td>MQL</td><td>10</td><td>22.2%</td><td>22.2%</td></tr>" in page.html
+    assert "<tr><td>accepted to opportunity</td><td>1</td><td>12.0</td><td>12.0</td></tr>" in page.html
+    assert report.MQL_MOMENT_NOTE in page.html
+    by_channel = report.funnel_channel_figure(report.funnel_by(FUNNEL_ROWS))
+    assert [t.name for t in by_channel.data] == list(report.FUNNEL_RATE_NAMES)
+    assert list(by_channel.data[0].x) == ["webinar", "social"] and list(by_channel.data[0].y) == [0.25, 0.0]
+
+
+def test_funnel_and_owner_sections_show_notes_without_their_tables():
+    page = report.render_report(_tiny_data())  # funnel, funnel_hours, owners and sla are None
+    assert "marts.lead_funnel is not in the warehouse" in page.html
+    assert report.SLA_MARTS_NOTE in page.html and "SLA marts not built" in page.html
+    assert not [c for c in page.charts if c.startswith(("chart-funnel", "chart-owners", "chart-sla"))]
+    page = report.render_report(_tiny_data(funnel=FUNNEL_ROWS))  # no stages table: counts, no durations
+    assert "int_lead_funnel_stages is not in the warehouse" in page.html and "chart-funnel" in page.charts
+    page = report.render_report(_tiny_data(funnel=[], owners=[], sla=None))
+    assert "marts.lead_funnel has no rows for this model" in page.html
+    assert "marts.routing_sla_breach_rate is not in the warehouse" in page.html
+    assert "marts.owner_performance has no rows for this model" in page.html
+
+
+def _owner(owner_id, name, open_mqls, resolved, breached, owned, opportunities, active=True):
+    return {"owner_id": owner_id, "owner_name": name, "is_active": active, "open_mqls": open_mqls,
+            "assignments": resolved + open_mqls, "resolved_assignments": resolved, "breached_assignments": breached,
+            "sla_breach_rate": breached / resolved if resolved else None, "median_hours_to_first_touch": 3.5,
+            "owned_leads": owned, "opportunity_leads": opportunities, "won_leads": 0,
+            "opportunity_rate": opportunities / owned if owned else None, "win_rate": 0.0 if owned else None,
+            "returned_leads": 1}
+
+
+def _sla(resolved, breached, warn=0.1, error=0.25, min_resolved=20):
+    return {"window_start_at": datetime(2026, 10, 4), "window_end_at": datetime(2026, 11, 1),
+            "resolved_assignments": resolved, "breached_assignments": breached,
+            "breach_rate": breached / resolved if resolved else None, "breach_rate_warn_limit": warn,
+            "breach_rate_error_limit": error, "min_resolved_assignments": min_resolved}
+
+
+def test_sla_status_against_the_limits_by_hand():
+    assert report.sla_status(_sla(100, 5)) == "ok"  # 5 % <= 10 %
+    assert report.sla_status(_sla(100, 10)) == "ok"  # at the warn limit, not above it
+    assert report.sla_status(_sla(100, 11)) == "warn"  # 11 % > 10 %
+    assert report.sla_status(_sla(100, 25)) == "warn"  # at the error limit
+    assert report.sla_status(_sla(100, 40)) == "error"  # 40 % > 25 %
+    assert report.sla_status(_sla(10, 9)) == "too few resolved"  # 10 < 20 resolved: not judged
+    assert report.sla_status(_sla(0, 0, min_resolved=0)) == "too few resolved"  # no rate at all
+
+
+def test_owner_figure_and_table_from_hand_made_rows():
+    owners = [_owner("o-b", "Bea", 2, 10, 1, 8, 2), _owner("o-a", "Al", 5, 4, 2, 5, 1),
+              _owner("o-c", "Cy", 2, 0, 0, 0, 0, active=False)]
+    ordered = report.owners_ordered(owners)
+    assert [o["owner_id"] for o in ordered] == ["o-a", "o-b", "o-c"]  # 5 open MQLs first, then by id
+    figure = report.owners_figure(ordered)
+    bars, breach, opportunity = figure.data
+    assert list(bars.x) == ["Al", "Bea", "Cy"] and list(bars.y) == [5, 2, 2]
+    assert list(breach.y) == [0.5, 0.1, None]  # 2/4, 1/10, nothing resolved
+    assert list(opportunity.y) == [0.2, 0.25, None]  # 1/5, 2/8
+    sla = _sla(40, 6)  # 15 %: above warn 10 %, below error 25 %
+    sla_fig = report.sla_figure(sla)
+    assert list(sla_fig.data[0].x) == [pytest.approx(0.15)]
+    assert sorted(shape.x0 for shape in sla_fig.layout.shapes) == [0.1, 0.25]
+    page = report.render_report(_tiny_data(owners=owners, sla=[sla]))
+    assert page.charts[-2:] == ["chart-sla-breach-rate", "chart-owners"]
+    assert "Breach rate <b>15.0%</b> (6 of 40 resolved assignments" in page.html and "<b>warn</b>" in page.html
+    assert ("<tr><td>Al</td><td>o-a</td><td>yes</td><td>5</td><td>9</td><td>4</td><td>2</td><td>50.0%</td>"
+            "<td>3.5</td><td>5</td><td>1</td><td>0</td><td>20.0%</td><td>0.0%</td><td>1</td></tr>") in page.html
+    assert "<tr><td>Cy</td><td>o-c</td><td>no</td><td>2</td><td>2</td><td>0</td><td>0</td><td>\u2014</td>" in page.html
+
+
+def _scratch_warehouse(path: Path, owners: list[dict], sla: list[dict]) -> None:
+    """A tiny DuckDB: marts.lead_scores with three leads and the two SLA marts from hand-made rows."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema marts")
+        con.execute("create table marts.lead_scores as select * from (values "
+                    "('default', 'L1', true, timestamp '2026-11-01', 'v1', 80.0, 70.0, 76.0, 'A', 1), "
+                    "('default', 'L2', false, timestamp '2026-11-01', 'v1', 20.0, 10.0, 16.0, 'D', 4), "
+                    "('other', 'L3', false, timestamp '2026-11-01', 'v1', 20.0, 10.0, 16.0, 'D', 4)) "
+                    "as t(model_id, lead_id, is_mql, scored_at, ruleset_version, fit_score, engagement_score, "
+                    "lead_score, fit_grade, engagement_level)")
+    finally:
+        con.close()
+    _add_sla_marts(path, owners, sla)
+
+
+def _add_sla_marts(path: Path, owners: list[dict], sla: list[dict]) -> None:
+    """(Re)create marts.owner_performance and marts.routing_sla_breach_rate in `path` from hand-made rows."""
+    con = duckdb.connect(str(path))
+    try:
+        for table, columns, rows in (("owner_performance", OWNER_COLUMNS, owners),
+                                     ("routing_sla_breach_rate", SLA_COLUMNS, sla)):
+            con.execute(f"create or replace table marts.{table} ("
+                        + ", ".join(f"{c} {t}" for c, t in columns.items()) + ")")
+            for row in rows:
+                con.execute(f"insert into marts.{table} values ({', '.join('?' * len(columns))})",
+                            [row[c] for c in columns])
+    finally:
+        con.close()
+
+
+def test_owner_section_reads_hand_made_sla_marts_from_a_scratch_duckdb(tmp_path):
+    db = tmp_path / "sla.duckdb"
+    owners = [dict(_owner("o-a", HOSTILE, 3, 20, 5, 10, 4), model_id="default"),
+              dict(_owner("o-z", "Zed", 9, 1, 1, 1, 0), model_id="other")]
+    sla = [dict(_sla(20, 6), model_id="default"), dict(_sla(50, 1), model_id="other")]
+    _scratch_warehouse(db, owners, sla)
+    out = tmp_path / "r.html"
+    assert report.main(["--database", str(db), "--out", str(out)]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        data = report.load_report_data(con)
+    finally:
+        con.close()
+    assert data.model_id == "default" and data.funnel is None and data.funnel_hours is None
+    assert [o["owner_id"] for o in data.owners] == ["o-a"]  # the other model's owner is not shown
+    assert len(data.sla) == 1 and data.sla[0]["breach_rate"] == pytest.approx(0.3)  # 6 / 20
+    html = out.read_text(encoding="utf-8")
+    assert "Breach rate <b>30.0%</b> (6 of 20 resolved assignments" in html
+    assert "<b>error</b>" in html  # 30 % > 25 %
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>o-a</td><td>yes</td><td>3</td>" in html
+    assert HOSTILE not in html and "Zed" not in html
+    assert "marts.lead_funnel is not in the warehouse" in html and report.SLA_MARTS_NOTE not in html
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,6 +443,82 @@ def test_calibration_and_channel_charts_show_the_mart_rows(report_db, loaded):
         assert r["mql_rate"] == pytest.approx(mql.get(r["lead_source"], 0) / by_source[r["lead_source"]])
 
 
+def _expected_charts(db) -> list[str]:
+    """The charts of a report on `db`: ALL_CHARTS, plus the SLA charts once the SLA marts are built with rows."""
+    tables = {r["t"] for r in query(db, "select table_name as t from information_schema.tables "
+                                        "where table_schema = 'marts'")}
+    if set(SLA_MARTS) <= tables and all(query(db, f"select count(*) as n from marts.{t} where model_id = ?",
+                                              [MODEL])[0]["n"] for t in SLA_MARTS):
+        return ALL_CHARTS + SLA_CHARTS
+    return list(ALL_CHARTS)
+
+
+def _rendered_table(html: str, first_header: str, after: str = "<main>") -> list[list[str]]:
+    """The body cells of the first table after `after` whose first header is `first_header`."""
+    start = html.index(f"<table><thead><tr><th>{first_header}</th>", html.index(after))
+    body = html[html.index("<tbody>", start): html.index("</tbody>", start)]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def test_funnel_numbers_equal_a_group_by_of_lead_funnel_and_the_lead_stages(report_db, tmp_path):
+    db = report_db["db"]
+    out = tmp_path / "funnel.html"
+    assert report.main(["--database", str(db), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    # independent 1: the mart's rows grouped in SQL
+    mart = query(db, "select sum(leads) as leads, sum(mql_leads) as mql, sum(accepted_leads) as accepted, "
+                     "sum(opportunity_leads) as opportunity, sum(won_leads) as won, sum(returned_leads) as returned "
+                     "from marts.lead_funnel where model_id = ?", [MODEL])[0]
+    # independent 2: the lead-level stages, counted in Python (a stage counts only after every earlier one)
+    stages = query(db, "select created_at, mql_at, accepted_at, opportunity_at, won_at, returned_at "
+                       "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+    chain = ("created_at", "mql_at", "accepted_at", "opportunity_at", "won_at")
+    counted = [sum(1 for r in stages if all(r[c] is not None for c in chain[: i + 1])) for i in range(len(chain))]
+    returned = sum(1 for r in stages if r["returned_at"] is not None)
+    expected = [int(mart[k]) for k in ("leads", "mql", "accepted", "opportunity", "won")]
+    assert expected == counted and int(mart["returned"]) == returned
+    assert all(n > 0 for n in expected), expected  # the data reach every stage
+    rows = _rendered_table(html, "stage", after='data-chart="chart-funnel"')
+    assert [r[0] for r in rows] == ["leads", "MQL", "accepted", "opportunity", "won"]
+    assert [int(r[1].replace(",", "")) for r in rows] == expected
+    assert [r[2] for r in rows[1:]] == [f"{b / a * 100:.1f}%" for a, b in zip(expected, expected[1:])]
+    assert f"<b>{returned:,}</b> MQLs ({returned / expected[1] * 100:.1f}% of MQLs)" in html
+    # by lead source: counts per channel from the lead stages
+    by_source = {r[0]: [int(c.replace(",", "")) for c in r[1:7]] for r in _rendered_table(
+        html, "lead source", after='data-chart="chart-funnel-by-channel"')}
+    lead_rows = query(db, "select lead_source, mql_at, accepted_at, opportunity_at, won_at, returned_at "
+                          "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+    want: dict[str, list[int]] = {}
+    for r in lead_rows:
+        reached = [True] + [all(r[c] is not None for c in chain[1: i + 1]) for i in range(1, len(chain))]
+        acc = want.setdefault(r["lead_source"], [0] * 6)
+        for i, ok in enumerate(reached):
+            acc[i] += ok
+        acc[5] += r["returned_at"] is not None
+    assert by_source == want
+
+
+def test_funnel_hours_equal_numpy_percentiles_of_the_lead_stages(report_db, loaded):
+    import numpy as np
+
+    rows = query(report_db["db"], "select is_mql_at_observed, accepted_at, opportunity_at, won_at "
+                                  "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+    spans = {"accepted_to_opportunity": [(r["opportunity_at"] - r["accepted_at"]).total_seconds() / 3600
+                                         for r in rows if r["opportunity_at"] is not None],
+             "opportunity_to_won": [(r["won_at"] - r["opportunity_at"]).total_seconds() / 3600
+                                    for r in rows if r["won_at"] is not None]}
+    durations = {d["transition"]: d for d in report.funnel_durations(loaded.funnel_hours)}
+    for name, values in spans.items():
+        assert values, name
+        assert durations[name]["leads"] == len(values)
+        assert durations[name]["median_hours"] == pytest.approx(float(np.percentile(values, 50)))
+        assert durations[name]["p90_hours"] == pytest.approx(float(np.percentile(values, 90)))
+    # one history run: no MQL moment is observed, so the two durations at it are empty and the page says why
+    assert not any(r["is_mql_at_observed"] for r in rows)
+    assert durations["lead_to_mql"]["median_hours"] is None and durations["mql_to_accepted"]["leads"] == 0
+    assert report.MQL_MOMENT_NOTE in report.render_report(loaded).html
+
+
 def test_empty_history_on_the_warehouse_renders_the_note(warehouse, tmp_path):
     con = duckdb.connect(str(warehouse.db_path), read_only=True)
     try:
@@ -243,7 +533,7 @@ def test_cli_writes_the_report_and_fails_clearly_without_a_warehouse(report_db, 
     out = tmp_path / "sub" / "report.html"
     assert report.main(["--database", str(report_db["db"]), "--out", str(out)]) == 0
     assert out.stat().st_size > 1_000_000  # plotly.js is embedded
-    assert "10 charts" in capsys.readouterr().out
+    assert f"{len(_expected_charts(report_db['db']))} charts" in capsys.readouterr().out
     assert report.main(["--database", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
     assert "build the warehouse first" in capsys.readouterr().err
 
@@ -253,7 +543,8 @@ def test_scoring_report_is_wired_downstream_of_the_marts_it_reads():
 
     graph = defs.resolve_asset_graph()
     node = graph.get(dg.AssetKey("scoring_report"))
-    expected = {dg.AssetKey(m) for m in REPORTED_MARTS} | {dg.AssetKey("score_distribution_history")}
+    expected = {dg.AssetKey(m) for m in (*REPORTED_MARTS, "int_lead_funnel_stages", "score_distribution_history")}
+    expected |= {dg.AssetKey(m) for m in SLA_MARTS if graph.has(dg.AssetKey(m))}  # once dbt builds them
     assert set(node.parent_keys) == expected
     assert all(graph.get(k).is_materializable for k in expected)  # the dbt marts, not dangling keys
     assert node.group_name == "reporting"
@@ -268,7 +559,7 @@ def test_dagster_asset_writes_the_report_with_metadata(report_db, tmp_path):
     assert result.success
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
-    assert metadata["chart count"].value == len(ALL_CHARTS)
+    assert metadata["chart count"].value == len(_expected_charts(report_db["db"]))
     assert metadata["path"].value == str(out) and out.exists()
     assert scoring_report.op.pool == mon.POOL
     assert {dg.AssetKey("lead_scores"), dg.AssetKey("score_distribution_history"),
@@ -312,21 +603,31 @@ def test_report_renders_in_headless_chromium(report_db, tmp_path):
     try:  # a raw lead source with markup in it: must show as text, not run
         con.execute("update marts.channel_quality set lead_source = ? where lead_source = "
                     "(select min(lead_source) from marts.channel_quality)", [HOSTILE])
+        con.execute("update marts.lead_funnel set lead_source = ? where lead_source = "
+                    "(select min(lead_source) from marts.lead_funnel)", [HOSTILE])
     finally:
         con.close()
+    # the SLA marts, hand-made (replacing the built ones, if any), with a hostile owner name
+    owners = [dict(_owner("o-1", HOSTILE, 4, 20, 3, 9, 3), model_id=MODEL),
+              dict(_owner("o-2", "Dana Lee", 7, 10, 4, 6, 1), model_id=MODEL)]
+    _add_sla_marts(db, owners, [dict(_sla(30, 7), model_id=MODEL)])
+    funnel = query(db, "select sum(leads) as a, sum(mql_leads) as b, sum(accepted_leads) as c, "
+                       "sum(opportunity_leads) as d, sum(won_leads) as e from marts.lead_funnel where model_id = ?",
+                   [MODEL])[0]
     html_path = tmp_path / "scoring_report.html"
     assert report.main(["--database", str(db), "--out", str(html_path)]) == 0
     url = html_path.as_uri()
 
     dom = _chromium("--dump-dom", url).stdout
     slices = _chart_slices(dom)
-    assert list(slices) == ALL_CHARTS
+    charts = ALL_CHARTS + SLA_CHARTS
+    assert list(slices) == charts
     rendered = [cid for cid, part in slices.items()
                 if "js-plotly-plot" in part and 'class="main-svg"' in part and re.search(r'class="trace[ "]|class="hm"', part)]
-    assert rendered == ALL_CHARTS, f"charts without a rendered plot: {sorted(set(ALL_CHARTS) - set(rendered))}"
-    for cid in ALL_CHARTS:  # every chart drew data: bars/markers as points, lines, heat-map images and labels
+    assert rendered == charts, f"charts without a rendered plot: {sorted(set(charts) - set(rendered))}"
+    for cid in charts:  # every chart drew data: bars/markers as points, lines, heat-map images and labels
         assert re.search(r'class="point"|<image[^>]*href="data:image|class="js-line"', slices[cid]), cid
-    assert re.search(r'<meta name="chart-count" content="10"', dom)
+    assert re.search(f'<meta name="chart-count" content="{len(charts)}"', dom)
 
     # data values on the page: the matrix cell counts and a band tick label
     counts = Counter((r["g"], str(r["l"])) for r in query(db, "select fit_grade as g, engagement_level as l "
@@ -347,10 +648,23 @@ def test_report_renders_in_headless_chromium(report_db, tmp_path):
     assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-channel-by-month"]  # and in the table
     assert ">&amp;lt;script" not in dom  # no text node shows the entity itself (escaped once, not twice)
 
+    # the funnel: one drawn bar per stage, labelled with the counts of an independent sum and the rates
+    counts = [int(funnel[k]) for k in "abcde"]
+    labels = [f"{counts[0]:,}"] + [f"{b:,} ({b / a * 100:.1f}% of {stage})" for a, b, stage in
+                                   zip(counts, counts[1:], ("leads", "MQL", "accepted", "opportunity"))]
+    for label in labels:
+        assert f">{label}<" in slices["chart-funnel"], label
+    assert len(re.findall(r'class="point"', slices["chart-funnel"])) == 5
+    assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-funnel-by-channel"]  # tick label, as text
+    # owners and SLA: hand-made rows, the hostile owner name as text, 7 of 30 = 23.3 % between warn and error
+    assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-owners"] and ">Dana Lee<" in slices["chart-owners"]
+    assert ">23.3% (7 of 30 resolved)<" in slices["chart-sla-breach-rate"]
+    assert ">SLA breach rate: warn<" in slices["chart-sla-breach-rate"]
+
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "scoring_report.png"
     shot.unlink(missing_ok=True)
-    _chromium("--hide-scrollbars", "--window-size=1400,6400", f"--screenshot={shot}", url)
+    _chromium("--hide-scrollbars", "--window-size=1400,9000", f"--screenshot={shot}", url)
     assert shot.exists()
-    assert _png_size(shot) == (1400, 6400)
+    assert _png_size(shot) == (1400, 9000)
     assert shot.stat().st_size > 150_000  # a blank page of this size compresses to a few kB
