@@ -50,7 +50,17 @@ REPORT ?= warehouse/scoring_report.html
 report: setup
 	$(BIN)/python -m orchestration.report --database $(DB) --out $(REPORT)
 
-demo: data build summary report
+# Score history before the last build: weekly scoring runs over the BACKFILL_WEEKS before AS_OF (oldest first;
+# runs the history already has are skipped), each recorded in the drift history, then the full build at AS_OF.
+# MQL moments, SLA clocks and the drift check then have earlier runs to work from.
+BACKFILL_WEEKS ?= 4
+
+.PHONY: backfill
+backfill: setup
+	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.backfill --end "$(AS_OF)" \
+		--weeks $(BACKFILL_WEEKS) --build-end
+
+demo: data backfill summary report
 
 # Suggested rule points from historical conversions (review them, then copy them to seeds/ by hand).
 SUGGESTIONS_DIR ?= warehouse/suggestions

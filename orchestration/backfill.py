@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -102,7 +102,8 @@ def invoke_dbt(args: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.backfill", description=__doc__.split("\n")[0])
-    parser.add_argument("--end", required=True, help="the last instant (UTC), e.g. '2026-11-01 00:00:00'")
+    parser.add_argument("--end", default="", help="the last instant (UTC), e.g. '2026-11-01 00:00:00'; "
+                        "empty: now")
     parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
     parser.add_argument("--every-days", type=int, default=7, help="days between runs (default 7)")
     parser.add_argument("--build-end", action="store_true", help="finish with a full dbt build at --end")
@@ -114,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
     warehouse = WarehouseResource()
     try:
-        end = parse_instant(args.end)
+        end = parse_instant(args.end) if args.end.strip() else \
+            datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         steps, skipped = plan(end, args.weeks, args.every_days, latest_recorded_as_of(warehouse), args.build_end)
     except ValueError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
