@@ -9,14 +9,16 @@ warehouse is first deployed on data that already spans weeks:
     python -m orchestration.backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
                                      [-- <extra dbt flags>]
 
-It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run` on the history models and
-everything upstream of them with that `as_of` (events after it are invisible to that run, as they were then),
-then records the score distribution of that run in the monitoring history (run id `backfill <as_of>`,
-`recorded_at` = the as_of). With `--build-end` it finishes with a full `dbt build` at `end` (every model and
-test) and records that run too. Instants at or before the newest run already in the history are skipped: the
-history only appends (a replay would add nothing), so a backfill can be re-run or resumed safely.
+It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run`
+on the history models and everything upstream of them with that `as_of` (events and lead rows from after it
+are invisible to that run, as they were then), then records the score distribution of that run in the
+monitoring history (run id `backfill <as_of>`, `recorded_at` = the as_of). With `--build-end` it finishes
+with a full `dbt build` at `end` (every model and test) and records that run too. Instants at or before the
+newest run already in the history are skipped: the history only appends (a replay would add nothing), so a
+backfill can be re-run or resumed safely.
 
-dbt runs in a child process, one command at a time. `LEAD_SCORING_DUCKDB_PATH` and `DBT_PROFILES_DIR` are read as for `make build`.
+dbt runs in a child process, one command at a time. `LEAD_SCORING_DUCKDB_PATH` and `DBT_PROFILES_DIR` are
+read as for `make build`.
 """
 from __future__ import annotations
 

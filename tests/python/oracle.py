@@ -460,8 +460,14 @@ class StagingCounts:
         quarantined.append((key, reason))
 
 
-def stage_leads(raw_rows, dictionaries):
-    """-> (staged leads {lead_id: attributes}, StagingCounts, quarantined [(lead_id, reason)])."""
+def is_after(value, as_of):
+    moment = to_datetime(value)
+    return as_of is not None and moment is not None and moment > as_of
+
+
+def stage_leads(raw_rows, dictionaries, as_of=None):
+    """-> (staged leads {lead_id: attributes}, StagingCounts, quarantined [(lead_id, reason)]).
+    With `as_of`, rows created or updated after it are quarantined as after_as_of (not known yet)."""
     counts = StagingCounts(raw_rows=len(raw_rows))
     quarantined = []
     by_id = defaultdict(list)
@@ -469,6 +475,9 @@ def stage_leads(raw_rows, dictionaries):
         lead_id = clean_text(raw.get("lead_id"))
         if lead_id is None:
             counts.quarantine(quarantined, None, "missing_lead_id")
+            continue
+        if is_after(raw.get("created_at"), as_of) or is_after(raw.get("updated_at"), as_of):
+            counts.quarantine(quarantined, lead_id, "after_as_of")
             continue
         by_id[lead_id].append(raw)
 
@@ -900,7 +909,7 @@ def run_oracle(db_path, seeds_dir, as_of, raw=None):
     if raw is None:
         raw = fetch_raw(db_path)
     dictionaries = Dictionaries.from_seeds(seeds)
-    leads, lead_counts, _ = stage_leads(raw["leads"], dictionaries)
+    leads, lead_counts, _ = stage_leads(raw["leads"], dictionaries, as_of)
     events, event_counts, _ = stage_events(raw["events"], set(leads), dictionaries.event_types, as_of)
     events_by_lead = defaultdict(list)
     for e in events:

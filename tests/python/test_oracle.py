@@ -498,6 +498,35 @@ def test_stage_lifecycle_and_overrides():
     assert set(oracle.pick_overrides(active, "L2", None)) == {"exclude"}
 
 
+def test_stage_leads_hides_rows_from_after_as_of():
+    d = oracle.Dictionaries.from_seeds(oracle.load_seeds(SEEDS_DIR))
+    t = dt.datetime(2026, 10, 1)
+
+    def row(lead_id, **kw):
+        base = {c: None for c in oracle.LEAD_CONTRACT_COLUMNS}
+        base.update(lead_id=lead_id, created_at=t - dt.timedelta(days=5), updated_at=t, _loaded_at=t,
+                    is_deleted=False)
+        base.update(kw)
+        return base
+
+    rows = [
+        row("L1", email="old@acme.com", updated_at=t - dt.timedelta(days=1)),
+        row("L1", email="new@acme.com"),                                  # updated after as_of
+        row("L2", email="a@acme.com", created_at=t, updated_at=t),        # created after as_of
+        row("L3", email="c@acme.com", created_at=t, updated_at=None),     # created after, never updated
+        row("L4", email="d@acme.com", updated_at=t - dt.timedelta(days=2)),
+    ]
+    as_of = t - dt.timedelta(hours=12)
+    staged, counts, quarantined = oracle.stage_leads(rows, d, as_of)
+    assert sorted(staged) == ["L1", "L4"] and staged["L1"]["email"] == "old@acme.com"
+    assert sorted(quarantined) == [("L1", "after_as_of"), ("L2", "after_as_of"), ("L3", "after_as_of")]
+    assert (counts.staged_rows, counts.quarantined_rows, counts.superseded_rows) == (2, 3, 0)
+    # without as_of (or at t) every row is known
+    staged_now, counts_now, _ = oracle.stage_leads(rows, d, t)
+    assert sorted(staged_now) == ["L1", "L2", "L3", "L4"] and staged_now["L1"]["email"] == "new@acme.com"
+    assert counts_now.superseded_rows == 1
+
+
 def test_stage_leads_versions_and_quarantine():
     d = oracle.Dictionaries.from_seeds(oracle.load_seeds(SEEDS_DIR))
     t = dt.datetime(2026, 10, 1)

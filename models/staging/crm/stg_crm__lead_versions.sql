@@ -67,6 +67,19 @@ parsed as (
 
 ),
 
+timed as (
+
+    {#- A row that says it was created or updated after as_of was not known at as_of: a replay or backfill
+        (or a clock error in the CRM) must not score it yet. -#}
+    select
+        *,
+        coalesce(created_at > {{ as_of_timestamp() }} or updated_at > {{ as_of_timestamp() }}, false)
+            as is_after_as_of
+
+    from parsed
+
+),
+
 ranked as (
 
     select
@@ -74,6 +87,7 @@ ranked as (
         row_number() over (
             partition by lead_id
             order by
+                is_after_as_of asc,
                 updated_at desc nulls last,
                 loaded_at desc nulls last,
                 is_deleted_raw desc nulls last,
@@ -81,7 +95,7 @@ ranked as (
                 version_content_hash asc
         ) as version_rank
 
-    from parsed
+    from timed
 
 ),
 
@@ -94,12 +108,14 @@ final as (
         version_rank,
         case
             when lead_id is null then 'quarantined'
+            when is_after_as_of then 'quarantined'
             when version_rank > 1 then 'superseded'
             when is_deleted then 'quarantined'
             else 'staged'
         end as version_status,
         case
             when lead_id is null then 'missing_lead_id'
+            when is_after_as_of then 'after_as_of'
             when version_rank = 1 and is_deleted then 'soft_deleted'
         end as quarantine_reason,
         email,
