@@ -145,8 +145,10 @@ def history_runs(tmp_path_factory) -> HistoryRuns:
     con = duckdb.connect(str(db_path))
     try:
         con.execute(
-            "insert into raw.leads select * replace (true as is_deleted, timestamp '2027-01-01' as updated_at, "
-            "timestamp '2027-01-01' as _loaded_at) from raw.leads where lead_id = ? limit 1", [deleted_lead])
+            # at the third run's as_of: a row from after it would not be known to that run yet
+            "insert into raw.leads select * replace (true as is_deleted, cast(? as timestamp) as updated_at, "
+            "cast(? as timestamp) as _loaded_at) from raw.leads where lead_id = ? limit 1",
+            [AS_OFS[2], AS_OFS[2], deleted_lead])
     finally:
         con.close()
     dbt("seed", as_of=AS_OFS[2])
@@ -214,12 +216,14 @@ def test_rows_are_appended_only_for_changed_leads(history_runs):
         per_run[r["valid_from"]].add((r["model_id"], r["lead_id"]))
     assert per_run.keys() == {_ts(a) for a in AS_OFS}
     assert per_run[_ts(AS_OFS[0])] == set(s1)  # first run: every lead is new
-    expected_second = changed_keys(s1, s2)
+    # changed leads, leads created since the first run (not known to it) and leads no longer scored
+    expected_second = changed_keys(s1, s2) | (s2.keys() ^ s1.keys())
     assert per_run[_ts(AS_OFS[1])] == expected_second
+    assert s2.keys() - s1.keys(), "leads created between the runs appear in the second run"
     assert 0 < len(expected_second) < len(s2), "some leads changed and some did not"
     # the third run changed the rule set (ruleset_version is part of the state): every live lead, plus the removal
     assert {s3[k]["ruleset_version"] for k in s3} != {s2[k]["ruleset_version"] for k in s2}
-    assert per_run[_ts(AS_OFS[2])] == changed_keys(s2, s3) | (s2.keys() - s3.keys())
+    assert per_run[_ts(AS_OFS[2])] == changed_keys(s2, s3) | (s2.keys() ^ s3.keys())
     assert per_run[_ts(AS_OFS[2])] == set(s3) | {k for k in s2 if k[1] == history_runs.deleted_lead}
 
 
@@ -307,7 +311,8 @@ def test_ruleset_change_is_attributed_to_the_changed_rule_only(history_runs):
     changes = query(history_runs.db_path, """
         select is_ruleset_change, count(*) as n from marts.lead_score_changes
         where changed_at = ? and change_type = 'rescored' group by all""", [_ts(AS_OFS[2])])
-    assert [(r["is_ruleset_change"], r["n"]) for r in changes] == [(True, len(history_runs.scores[2]))]
+    rescored = history_runs.scores[1].keys() & history_runs.scores[2].keys()  # leads new to the third run are new_lead
+    assert [(r["is_ruleset_change"], r["n"]) for r in changes] == [(True, len(rescored))]
 
 
 def test_replaying_an_old_as_of_does_not_alter_history(history_runs):
