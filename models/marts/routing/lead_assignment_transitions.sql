@@ -136,6 +136,7 @@ final as (
 
     select
         {{ surrogate_key(['model_id', 'lead_id', 'transition_number']) }} as transition_id,
+        {{ surrogate_key(['model_id', 'lead_id']) }} as lead_assignment_id,
         model_id,
         lead_id,
         transition_number,

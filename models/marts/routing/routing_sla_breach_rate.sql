@@ -71,8 +71,8 @@ window_counts as (
     left join spells
         on
             windows.model_id = spells.model_id
-            and spells.sla_resolved_at > windows.window_start_at
-            and spells.sla_resolved_at <= windows.window_end_at
+            and windows.window_start_at < spells.sla_resolved_at
+            and windows.window_end_at >= spells.sla_resolved_at
     group by windows.model_id
 
 ),

@@ -2,44 +2,24 @@
     bad row fails the build with a message naming the file, the row and the fix. -#}
 {%- set seed = 'routing_sla_settings' -%}
 {%- set key = seed_row_ref(['model_id']) -%}
-{%- set whole_numbers = [
-    ('max_reassignments', 0, 10, 'a whole number of reassignments from 0 to 10 (3 reassigns a breached lead at most three times).'),
-    ('breach_rate_window_days', 1, none, 'a whole number of days above 0 (7 = the last week).'),
-    ('min_resolved_assignments', 0, none, 'a whole number of assignments, 0 or more (20 = grade the rate once 20 assignments resolved).'),
-] -%}
 {%- set checks -%}
     {{ check_unique(seed, ['model_id']) }}
     union all
     {{ check_not_blank(seed, key, 'model_id', "name the scoring model (a model_id of seeds/scoring_models.csv) the settings are for.") }}
     union all
     {{ check_model_exists(seed, key, optional=true) }}
-    {%- for column, min_value, max_value, fix in whole_numbers %}
     union all
-    select
-        {{ key }} as row_ref,
-        '{{ column }} is ''' || coalesce({{ clean_text(column) }}, '') || ''', which is not a whole number{{ (" from " ~ min_value ~ " to " ~ max_value) if max_value is not none else (" of at least " ~ min_value) }}.' as problem,
-        'put {{ fix }}' as fix
-    from {{ ref(seed) }}
-    where
-        {{ to_number(column) }} is null
-        or {{ to_number(column) }} <> floor({{ to_number(column) }})
-        or {{ to_number(column) }} < {{ min_value }}
-        {%- if max_value is not none %}
-        or {{ to_number(column) }} > {{ max_value }}
-        {%- endif %}
-    {%- endfor %}
-    {%- for column in ['breach_rate_warn_limit', 'breach_rate_error_limit'] %}
+    {{ check_whole_number(seed, key, 'max_reassignments', 0, 10,
+        'a whole number of reassignments from 0 to 10 (3 reassigns a breached lead at most three times).') }}
     union all
-    select
-        {{ key }} as row_ref,
-        '{{ column }} is ''' || coalesce({{ clean_text(column) }}, '') || ''', which is not a rate from 0 to 1.' as problem,
-        'put a share from 0 to 1 in {{ column }} (0.2 = 20% of resolved assignments breached).' as fix
-    from {{ ref(seed) }}
-    where
-        {{ to_number(column) }} is null
-        or {{ to_number(column) }} < 0
-        or {{ to_number(column) }} > 1
-    {%- endfor %}
+    {{ check_whole_number(seed, key, 'breach_rate_window_days', 1, none, 'a whole number of days above 0 (7 = the last week).') }}
+    union all
+    {{ check_whole_number(seed, key, 'min_resolved_assignments', 0, none,
+        'a whole number of assignments, 0 or more (20 = grade the rate once 20 assignments resolved).') }}
+    union all
+    {{ check_rate(seed, key, 'breach_rate_warn_limit') }}
+    union all
+    {{ check_rate(seed, key, 'breach_rate_error_limit') }}
     union all
     select
         {{ key }} as row_ref,
