@@ -1,6 +1,6 @@
 """SLA and recycling (docs/sla.md) over a multi-run warehouse, against an independent Python replay.
 
-A small generated data set is scored at four increasing as_of values, so leads cross the MQL threshold between
+A small generated data set is scored at three increasing as_of values, so leads cross the MQL threshold between
 runs and the score history dates their MQL moment (observed). Before a last rebuild at the final as_of, the sales
 touches of five chosen leads are replaced by touches with known times (a lead recycled to the pool and then touched,
 a q_strategic lead handed to the next member, a lead touched one hour after assignment, a lead returned to
@@ -29,7 +29,7 @@ from test_funnel import touch_outcome
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
-AS_OFS = ("2026-10-01 00:00:00", "2026-10-15 00:00:00", "2026-10-25 00:00:00", "2026-11-01 00:00:00")
+AS_OFS = ("2026-10-12 00:00:00", "2026-10-22 00:00:00", "2026-11-01 00:00:00")
 FINAL_AS_OF = dt.datetime.fromisoformat(AS_OFS[-1])
 DATAGEN_ARGS = dict(leads=600, events_per_lead=20, days=180, seed=7, as_of=AS_OFS[-1])
 SELECT = ("+mql_threshold_crossings", "+lead_funnel", "+lead_assignment_transitions", "+lead_routing_status",
