@@ -648,3 +648,32 @@ def test_funnel_mql_durations_use_the_observed_leads(sla_runs):
                 assert math.isclose(got, want, abs_tol=TOLERANCE), (key, name, got, want)
                 checked += 1
     assert checked >= 5 and set(groups) <= set(rows)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bad settings fail the build
+
+
+def test_bad_sla_settings_fail_the_build_naming_file_row_and_fix(tmp_path):
+    project = tmp_path / "project"
+    copy_project(PROJECT_ROOT, project)
+    (project / "seeds" / "routing_sla_settings.csv").write_text(
+        "model_id,max_reassignments,breach_rate_window_days,breach_rate_warn_limit,breach_rate_error_limit,"
+        "min_resolved_assignments,description\n"
+        "default,12,7,0.5,0.35,20,too many and warn above error\n"
+        "ghost,3,1.5,0.2,1.2,x,unknown model\n")
+    proc = run_dbt(project, tmp_path / "empty.duckdb", "build", "--select", "+stg_rules__routing_sla_settings",
+                   vars={"as_of": AS_OFS[-1]}, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    out = proc.stdout
+    assert proc.returncode != 0
+    prefix = "seeds/routing_sla_settings.csv, row model_id = "
+    for line in (
+        "default: max_reassignments is '12', which is not a whole number from 0 to 10. Fix: put a whole number",
+        "default: breach_rate_warn_limit (0.5) is above breach_rate_error_limit (0.35). Fix: make the warn limit",
+        "ghost: model_id is 'ghost', which is not a model in seeds/scoring_models.csv. Fix:",
+        "ghost: breach_rate_window_days is '1.5', which is not a whole number of at least 1. Fix:",
+        "ghost: min_resolved_assignments is 'x', which is not a whole number of at least 0. Fix:",
+        "ghost: breach_rate_error_limit is '1.2', which is not a rate from 0 to 1. Fix:",
+    ):
+        assert prefix + line in out, line
+    assert "breach_rate_warn_limit is" not in out  # 0.5 and 0.2 are valid rates
