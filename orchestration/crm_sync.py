@@ -47,7 +47,8 @@ GROUP = "crm_sync"
 EXPORT_COLUMNS: tuple[str, ...] = (
     "crm_sync_key", "crm_external_id", "scoring_model_id", "lead_score", "fit_score", "fit_grade",
     "engagement_score", "engagement_level", "matrix_cell", "lifecycle_stage", "is_mql", "top_reasons",
-    "queue_id", "owner_id", "routing_rule_id", "ruleset_version", "scored_at", "sync_hash", "change_type",
+    "queue_id", "owner_id", "routing_rule_id", "routing_status", "sla_due_at", "routing_status_reason",
+    "ruleset_version", "scored_at", "sync_hash", "change_type",
 )
 # file extension -> DuckDB COPY options
 FORMATS: Mapping[str, str] = {

@@ -27,7 +27,9 @@ CHANGED_RULE, OLD_POINTS, NEW_POINTS = "fit_industry_software", "15", "25"
 # The CRM-facing fields of lead_scores, in the order of the sync hash (numbers compared with a tolerance).
 NUMERIC_FIELDS = ("lead_score", "fit_score", "engagement_score")
 SCORE_TEXT_FIELDS = ("fit_grade", "engagement_level", "matrix_cell", "lifecycle_stage", "is_mql", "top_reasons")
-ROUTING_FIELDS = ("queue_id", "owner_id", "routing_rule_id")  # from marts.lead_assignments; null for non-MQLs
+# Routing: the rule from marts.lead_assignments, the current queue and owner and the SLA state from
+# marts.lead_routing_status (docs/sla.md); null for non-MQLs; a lead returned to nurture goes without owner.
+ROUTING_FIELDS = ("queue_id", "owner_id", "routing_rule_id", "routing_status", "sla_due_at", "routing_status_reason")
 TEXT_FIELDS = SCORE_TEXT_FIELDS + ROUTING_FIELDS
 BUILD = ("build", "--select", "+crm_lead_sync", "--resource-type", "seed", "--resource-type", "model")
 
@@ -44,18 +46,24 @@ def _export(db, out, **kwargs):
 
 
 def _crm_fields(db):
-    """(model_id, lead_id) -> CRM-facing fields straight from marts.lead_scores and marts.lead_assignments (reasons
-    cut as the CRM gets them)."""
+    """(model_id, lead_id) -> CRM-facing fields straight from marts.lead_scores, marts.lead_assignments and
+    marts.lead_routing_status (reasons cut as the CRM gets them; a lead returned to nurture is sent as a nurture
+    lead without owner, queue or rule, with its return reason, docs/sla.md)."""
     score_fields = ", ".join(f"s.{f}" for f in ("model_id", "lead_id") + NUMERIC_FIELDS + SCORE_TEXT_FIELDS)
-    routing_fields = ", ".join(f"a.{f}" for f in ROUTING_FIELDS)
-    rows = query(db, f"select {score_fields}, {routing_fields} from marts.lead_scores as s "
-                     "left join marts.lead_assignments as a on s.model_id = a.model_id and s.lead_id = a.lead_id")
+    rows = query(db, f"select {score_fields}, a.routing_rule_id, r.queue_id, r.owner_id, r.routing_status, "
+                     "r.sla_due_at, r.returned_status, r.return_reason from marts.lead_scores as s "
+                     "left join marts.lead_assignments as a on s.model_id = a.model_id and s.lead_id = a.lead_id "
+                     "left join marts.lead_routing_status as r on s.model_id = r.model_id and s.lead_id = r.lead_id")
     out = {}
     for r in rows:
         reasons = r["top_reasons"]
         if reasons is not None and len(reasons) > 255:
             reasons = reasons[:252] + "..."
-        out[(r["model_id"], r["lead_id"])] = {**r, "top_reasons": reasons}
+        fields = {**r, "top_reasons": reasons, "routing_status_reason": None}
+        if r["routing_status"] == "returned_to_nurture":
+            fields.update(lifecycle_stage="nurture", is_mql=False, queue_id=None, owner_id=None, routing_rule_id=None,
+                          routing_status_reason=r["return_reason"] or f"returned as {r['returned_status']}")
+        out[(r["model_id"], r["lead_id"])] = fields
     return out
 
 

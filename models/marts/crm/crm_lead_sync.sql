@@ -19,6 +19,12 @@ lead_assignments as (
 
 ),
 
+routing_states as (
+
+    select * from {{ ref('lead_routing_status') }}
+
+),
+
 sync_state as (
 
     select * from {{ source('crm_sync', 'crm_sync_state') }}
@@ -27,16 +33,29 @@ sync_state as (
 
 routed as (
 
+    {#- The current owner after the SLA replay (docs/sla.md); a lead sales returned to nurture is sent as nurture
+        (not an MQL), without owner, queue or rule, with its return reason. -#}
     select
         lead_scores.*,
-        lead_assignments.queue_id,
-        lead_assignments.owner_id,
-        lead_assignments.routing_rule_id
+        case when routing_states.routing_status <> 'returned_to_nurture' then lead_assignments.routing_rule_id end
+            as routing_rule_id,
+        routing_states.routing_status,
+        routing_states.sla_due_at,
+        coalesce(routing_states.routing_status = 'returned_to_nurture', false) as is_returned_to_nurture,
+        case when routing_states.routing_status <> 'returned_to_nurture' then routing_states.queue_id end as queue_id,
+        case when routing_states.routing_status <> 'returned_to_nurture' then routing_states.owner_id end as owner_id,
+        case
+            when routing_states.routing_status = 'returned_to_nurture'
+                then coalesce(routing_states.return_reason, {{ dbt.concat(["'returned as '", 'routing_states.returned_status']) }})
+        end as routing_status_reason
 
     from lead_scores
     left join lead_assignments
         on lead_scores.model_id = lead_assignments.model_id
             and lead_scores.lead_id = lead_assignments.lead_id
+    left join routing_states
+        on lead_scores.model_id = routing_states.model_id
+            and lead_scores.lead_id = routing_states.lead_id
 
 ),
 
@@ -51,8 +70,8 @@ crm_fields as (
         round(engagement_score, 2) as engagement_score,
         engagement_level,
         matrix_cell,
-        lifecycle_stage,
-        is_mql,
+        case when is_returned_to_nurture then 'nurture' else lifecycle_stage end as lifecycle_stage,
+        is_mql and not is_returned_to_nurture as is_mql,
         case
             when {{ dbt.length('top_reasons') }} > {{ reasons_max_length }}
                 then {{ dbt.concat(['substring(top_reasons, 1, ' ~ (reasons_max_length - 3) ~ ')', "'...'"]) }}
@@ -61,6 +80,9 @@ crm_fields as (
         queue_id,
         owner_id,
         routing_rule_id,
+        routing_status,
+        sla_due_at,
+        routing_status_reason,
         ruleset_version,
         scored_at
 
@@ -75,7 +97,7 @@ hashed as (
         {{ surrogate_key([
             'scoring_model_id', 'crm_external_id', 'lead_score', 'fit_score', 'fit_grade', 'engagement_score',
             'engagement_level', 'matrix_cell', 'lifecycle_stage', 'is_mql', 'top_reasons',
-            'queue_id', 'owner_id', 'routing_rule_id'
+            'queue_id', 'owner_id', 'routing_rule_id', 'routing_status', 'sla_due_at', 'routing_status_reason'
         ]) }} as sync_hash
 
     from crm_fields
@@ -120,6 +142,9 @@ final as (
         queue_id,
         owner_id,
         routing_rule_id,
+        routing_status,
+        sla_due_at,
+        routing_status_reason,
         ruleset_version,
         scored_at,
         sync_hash,

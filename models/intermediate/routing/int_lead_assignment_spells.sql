@@ -1,0 +1,425 @@
+{#- One row per scoring model, routed lead and spell (model_id, lead_id, spell_number): who had the lead from when,
+    its SLA due time and how the spell ended (docs/sla.md). Spell 0 starts at the MQL moment with the owner of
+    lead_assignments; a spell with no sales touch by its SLA due time breaches, and unless the model's
+    max_reassignments is reached the next spell starts at that due time with the pool (recycle_to_pool) or the
+    previous owner (return_to_previous_owner). The replay is a fixed unroll over spell numbers 0..10 (each step
+    one group of CTEs), not a recursive CTE, so it runs on any warehouse; max_reassignments (at most 10) caps it
+    in the data. -#}
+{%- set max_spell_number = 10 -%}
+
+with
+
+assignments as (
+
+    select * from {{ ref('lead_assignments') }}
+
+),
+
+funnel_stages as (
+
+    select * from {{ ref('int_lead_funnel_stages') }}
+
+),
+
+sales_touches as (
+
+    select * from {{ ref('int_lead_sales_touches') }}
+
+),
+
+queues as (
+
+    select * from {{ ref('stg_rules__routing_queues') }}
+
+),
+
+queue_members as (
+
+    select * from {{ ref('stg_rules__routing_queue_members') }}
+
+),
+
+sla_settings as (
+
+    select * from {{ ref('stg_rules__routing_sla_settings') }}
+
+),
+
+scoring_models as (
+
+    select * from {{ ref('stg_rules__scoring_models') }}
+
+),
+
+model_settings as (
+
+    {#- A model without its own row uses the row of model default. -#}
+    select
+        scoring_models.model_id,
+        coalesce(own_settings.max_reassignments, default_settings.max_reassignments, 0) as max_reassignments
+
+    from scoring_models
+    left join sla_settings as own_settings
+        on scoring_models.model_id = own_settings.model_id
+    left join sla_settings as default_settings
+        on default_settings.model_id = 'default'
+
+),
+
+queue_slas as (
+
+    select
+        queue_id,
+        sla_hours,
+        cast(round(sla_hours * 3600) as {{ dbt.type_bigint() }}) as sla_seconds,
+        breach_action,
+        pool_queue_id
+
+    from queues
+
+),
+
+active_members as (
+
+    select
+        queue_id,
+        owner_id,
+        owner_name,
+        count(*) over (partition by queue_id) as active_member_count
+
+    from queue_members
+    where is_active
+
+),
+
+touches as (
+
+    select
+        event_id,
+        lead_id,
+        touch_type,
+        occurred_at,
+        owner_id as touched_by,
+        is_returning,
+        new_status,
+        status_reason
+
+    from sales_touches
+    where occurred_at <= {{ as_of_timestamp() }}
+
+),
+
+spells_0 as (
+
+    select
+        assignments.model_id,
+        assignments.lead_id,
+        0 as spell_number,
+        assignments.queue_id,
+        assignments.owner_id,
+        assignments.owner_name,
+        cast(null as {{ dbt.type_string() }}) as previous_queue_id,
+        cast(null as {{ dbt.type_string() }}) as previous_owner_id,
+        cast(null as {{ dbt.type_string() }}) as previous_owner_name,
+        'assigned' as start_transition_type,
+        assignments.routing_reason as start_reason,
+        funnel_stages.mql_at as spell_started_at,
+        queue_slas.sla_hours,
+        {{ dbt.dateadd('second', 'queue_slas.sla_seconds', 'funnel_stages.mql_at') }} as sla_due_at,
+        queue_slas.breach_action,
+        queue_slas.pool_queue_id,
+        model_settings.max_reassignments
+
+    from assignments
+    inner join funnel_stages
+        on
+            assignments.model_id = funnel_stages.model_id
+            and assignments.lead_id = funnel_stages.lead_id
+    inner join queue_slas
+        on assignments.queue_id = queue_slas.queue_id
+    inner join model_settings
+        on assignments.model_id = model_settings.model_id
+    where funnel_stages.mql_at is not null
+
+),
+
+{%- for k in range(max_spell_number + 1) %}
+
+    spell_touches_{{ k }} as (
+
+        {#- The touches at or after the start of spell {{ k }}, ranked in time (ties by event_id). -#}
+        select
+            spells_{{ k }}.model_id,
+            spells_{{ k }}.lead_id,
+            touches.event_id,
+            touches.touch_type,
+            touches.occurred_at,
+            touches.touched_by,
+            touches.is_returning,
+            touches.new_status,
+            touches.status_reason,
+            touches.occurred_at <= spells_{{ k }}.sla_due_at as is_within_sla,
+            row_number() over (
+                partition by spells_{{ k }}.model_id, spells_{{ k }}.lead_id
+                order by touches.occurred_at, touches.event_id
+            ) as touch_rank,
+            row_number() over (
+                partition by spells_{{ k }}.model_id, spells_{{ k }}.lead_id, touches.is_returning
+                order by touches.occurred_at, touches.event_id
+            ) as outcome_rank
+
+        from spells_{{ k }}
+        inner join touches
+            on
+                spells_{{ k }}.lead_id = touches.lead_id
+                and spells_{{ k }}.spell_started_at <= touches.occurred_at
+
+    ),
+
+    outcomes_{{ k }} as (
+
+        {#- Spell {{ k }}: touched within its SLA, breached (due time passed without a touch) or open. -#}
+        select
+            spells_{{ k }}.*,
+            first_touches.event_id as first_touch_event_id,
+            first_touches.touch_type as first_touch_type,
+            first_touches.touched_by,
+            first_touches.occurred_at as first_touched_at,
+            first_returns.event_id as return_event_id,
+            first_returns.occurred_at as return_candidate_at,
+            first_returns.touched_by as returned_by,
+            first_returns.new_status as return_candidate_status,
+            first_returns.status_reason as return_candidate_reason,
+            case
+                when first_touches.event_id is not null then 'touched'
+                when spells_{{ k }}.sla_due_at <= {{ as_of_timestamp() }} then 'breached'
+                else 'open'
+            end as sla_outcome
+
+        from spells_{{ k }}
+        left join spell_touches_{{ k }} as first_touches
+            on
+                spells_{{ k }}.model_id = first_touches.model_id
+                and spells_{{ k }}.lead_id = first_touches.lead_id
+                and first_touches.touch_rank = 1
+                and first_touches.is_within_sla
+        left join spell_touches_{{ k }} as first_returns
+            on
+                spells_{{ k }}.model_id = first_returns.model_id
+                and spells_{{ k }}.lead_id = first_returns.lead_id
+                and first_returns.is_returning
+                and first_returns.outcome_rank = 1
+
+    ),
+
+    resolved_{{ k }} as (
+
+        {#- A return counts in a touched spell, or after the breach of the last allowed spell; a breach before the cap
+            opens the next spell. -#}
+        select
+            *,
+            sla_outcome = 'breached' and spell_number < max_reassignments as is_reassigned,
+            return_candidate_at is not null
+            and (sla_outcome = 'touched' or (sla_outcome = 'breached' and spell_number >= max_reassignments))
+                as is_returned
+
+        from outcomes_{{ k }}
+
+    ),
+
+    {%- if k < max_spell_number %}
+
+        breached_{{ k }} as (
+
+            select * from resolved_{{ k }}
+            where is_reassigned
+
+        ),
+
+        candidates_{{ k }} as (
+
+            {#- Who may take the lead after the breach of spell {{ k }}: the pool's active members except the breaching
+                owner (unless that leaves none), the previous owner, or (no previous owner) the next active member of the
+                same queue after the breaching owner by owner_id, wrapping. -#}
+            select
+                breached_{{ k }}.model_id,
+                breached_{{ k }}.lead_id,
+                breached_{{ k }}.queue_id,
+                breached_{{ k }}.owner_id,
+                breached_{{ k }}.owner_name,
+                breached_{{ k }}.sla_due_at,
+                breached_{{ k }}.sla_hours,
+                breached_{{ k }}.max_reassignments,
+                breached_{{ k }}.pool_queue_id as next_queue_id,
+                pool_members.owner_id as next_owner_id,
+                pool_members.owner_name as next_owner_name,
+                'recycled_to_pool' as next_transition_type,
+                {{ dbt.concat([
+                    "'recycled to pool '", 'breached_' ~ k ~ '.pool_queue_id', "', member '", 'pool_members.owner_id'
+                ]) }} as reassignment_note,
+                row_number() over (
+                    partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id
+                    order by pool_members.owner_id
+                ) - 1 as candidate_index,
+                count(*) over (partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id) as candidate_count
+
+            from breached_{{ k }}
+            inner join active_members as pool_members
+                on breached_{{ k }}.pool_queue_id = pool_members.queue_id
+            where
+                breached_{{ k }}.breach_action = 'recycle_to_pool'
+                and (pool_members.owner_id <> breached_{{ k }}.owner_id or pool_members.active_member_count = 1)
+
+            union all
+
+            select
+                model_id,
+                lead_id,
+                queue_id,
+                owner_id,
+                owner_name,
+                sla_due_at,
+                sla_hours,
+                max_reassignments,
+                previous_queue_id as next_queue_id,
+                previous_owner_id as next_owner_id,
+                previous_owner_name as next_owner_name,
+                'returned_to_previous_owner' as next_transition_type,
+                {{ dbt.concat(["'returned to previous owner '", 'previous_owner_id', "' in queue '", 'previous_queue_id']) }}
+                    as reassignment_note,
+                0 as candidate_index,
+                1 as candidate_count
+
+            from breached_{{ k }}
+            where breach_action = 'return_to_previous_owner' and previous_owner_id is not null
+
+            union all
+
+            select
+                breached_{{ k }}.model_id,
+                breached_{{ k }}.lead_id,
+                breached_{{ k }}.queue_id,
+                breached_{{ k }}.owner_id,
+                breached_{{ k }}.owner_name,
+                breached_{{ k }}.sla_due_at,
+                breached_{{ k }}.sla_hours,
+                breached_{{ k }}.max_reassignments,
+                breached_{{ k }}.queue_id as next_queue_id,
+                queue_members.owner_id as next_owner_id,
+                queue_members.owner_name as next_owner_name,
+                'returned_to_previous_owner' as next_transition_type,
+                {{ dbt.concat([
+                    "'no previous owner: next active member '", 'queue_members.owner_id', "' of queue '",
+                    'breached_' ~ k ~ '.queue_id'
+                ]) }} as reassignment_note,
+                row_number() over (
+                    partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id
+                    order by case when queue_members.owner_id > breached_{{ k }}.owner_id then 0 else 1 end, queue_members.owner_id
+                ) - 1 as candidate_index,
+                1 as candidate_count
+
+            from breached_{{ k }}
+            inner join active_members as queue_members
+                on breached_{{ k }}.queue_id = queue_members.queue_id
+            where breached_{{ k }}.breach_action = 'return_to_previous_owner' and breached_{{ k }}.previous_owner_id is null
+
+        ),
+
+        chosen_{{ k }} as (
+
+            select * from candidates_{{ k }}
+            where
+                candidate_index = case
+                    when next_transition_type = 'recycled_to_pool'
+                        then {{ hash_bucket(dbt.concat(['lead_id', "':'", "'" ~ (k + 1) ~ "'"]), 'candidate_count') }}
+                    else 0
+                end
+
+        ),
+
+        spells_{{ k + 1 }} as (
+
+            select
+                chosen_{{ k }}.model_id,
+                chosen_{{ k }}.lead_id,
+                {{ k + 1 }} as spell_number,
+                chosen_{{ k }}.next_queue_id as queue_id,
+                chosen_{{ k }}.next_owner_id as owner_id,
+                chosen_{{ k }}.next_owner_name as owner_name,
+                chosen_{{ k }}.queue_id as previous_queue_id,
+                chosen_{{ k }}.owner_id as previous_owner_id,
+                chosen_{{ k }}.owner_name as previous_owner_name,
+                chosen_{{ k }}.next_transition_type as start_transition_type,
+                {{ dbt.concat([
+                    "'no sales touch within '", 'cast(chosen_' ~ k ~ '.sla_hours as ' ~ dbt.type_string() ~ ')',
+                    "' hours: SLA of queue '", 'chosen_' ~ k ~ '.queue_id', "' breached by '", 'chosen_' ~ k ~ '.owner_id',
+                    "'; '", 'chosen_' ~ k ~ '.reassignment_note'
+                ]) }} as start_reason,
+                chosen_{{ k }}.sla_due_at as spell_started_at,
+                queue_slas.sla_hours,
+                {{ dbt.dateadd('second', 'queue_slas.sla_seconds', 'chosen_' ~ k ~ '.sla_due_at') }} as sla_due_at,
+                queue_slas.breach_action,
+                queue_slas.pool_queue_id,
+                chosen_{{ k }}.max_reassignments
+
+            from chosen_{{ k }}
+            inner join queue_slas
+                on chosen_{{ k }}.next_queue_id = queue_slas.queue_id
+
+        ),
+
+    {%- endif %}
+{%- endfor %}
+
+all_spells as (
+
+    {%- for k in range(max_spell_number + 1) %}
+        select * from resolved_{{ k }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+
+),
+
+final as (
+
+    select
+        model_id,
+        lead_id,
+        spell_number,
+        queue_id,
+        owner_id,
+        owner_name,
+        previous_queue_id,
+        previous_owner_id,
+        start_transition_type,
+        start_reason,
+        spell_started_at,
+        sla_hours,
+        sla_due_at,
+        sla_outcome,
+        first_touch_event_id,
+        first_touch_type,
+        touched_by,
+        first_touched_at,
+        is_returned,
+        is_reassigned,
+        max_reassignments,
+        sla_outcome = 'breached' as is_sla_breached,
+        case
+            when sla_outcome = 'touched' then first_touched_at
+            when sla_outcome = 'breached' then sla_due_at
+        end as sla_resolved_at,
+        case when is_returned then return_event_id end as return_event_id,
+        case when is_returned then returned_by end as returned_by,
+        case when is_returned then return_candidate_at end as returned_at,
+        case when is_returned then return_candidate_status end as returned_status,
+        case when is_returned then return_candidate_reason end as return_reason,
+        not is_reassigned as is_current_spell
+
+    from all_spells
+
+)
+
+select * from final
