@@ -578,8 +578,8 @@ def test_owner_performance_equals_the_replay(sla_runs, expected):
     assert rows["own_kim"]["assignments"] == 0 and not rows["own_kim"]["is_active"]  # inactive, zero-filled
 
 
-def test_breach_rate_equals_the_replay(sla_runs, expected):
-    [row] = _mart(sla_runs.db_path, "routing_sla_breach_rate")
+def _window_counts(expected: Expected) -> tuple[dt.datetime, int, int]:
+    """(window start, resolved, breached) of the replay: spells whose SLA resolved in (start, as_of]."""
     settings = expected.routing.settings["default"]
     start = FINAL_AS_OF - dt.timedelta(days=int(settings["breach_rate_window_days"]))
     resolved = breached = 0
@@ -589,12 +589,58 @@ def test_breach_rate_equals_the_replay(sla_runs, expected):
             if at is not None and start < at <= FINAL_AS_OF:
                 resolved += 1
                 breached += s.outcome == "breached"
+    return start, resolved, breached
+
+
+def test_breach_rate_equals_the_replay(sla_runs, expected):
+    [row] = _mart(sla_runs.db_path, "routing_sla_breach_rate")
+    settings = expected.routing.settings["default"]
+    start, resolved, breached = _window_counts(expected)
     assert (row["window_start_at"], row["window_end_at"], row["resolved_assignments"], row["breached_assignments"]) == \
         (start, FINAL_AS_OF, resolved, breached)
     assert resolved > 0 and math.isclose(row["breach_rate"], breached / resolved, abs_tol=TOLERANCE)
     assert (row["breach_rate_warn_limit"], row["breach_rate_error_limit"], row["min_resolved_assignments"]) == \
         (float(settings["breach_rate_warn_limit"]), float(settings["breach_rate_error_limit"]),
          int(settings["min_resolved_assignments"]))
+
+
+def _run_breach_check(db_path: Path):
+    import dagster as dg
+
+    from orchestration import monitoring, sla_checks
+
+    ctx = dg.build_asset_check_context(
+        resources={"warehouse": monitoring.WarehouseResource(database_path=str(db_path))})
+    return sla_checks.sla_breach_rate_within_limit(ctx)
+
+
+def test_the_dagster_breach_check_grades_the_configured_limits(sla_runs, expected, tmp_path):
+    """The shipped settings need 20 resolved assignments; with the minimum lowered to 5 in the seed (a real
+    rebuild of a copy), the same window's breach rate is graded against the 0.2 / 0.35 limits."""
+    _, resolved, breached = _window_counts(expected)
+    assert 5 <= resolved < 20 and breached / resolved > 0.35, (resolved, breached)  # what this data gives
+    shipped = _run_breach_check(sla_runs.db_path)
+    assert shipped.passed and "not enough data" in shipped.description
+
+    project, db_copy = tmp_path / "project", tmp_path / "wh.duckdb"
+    copy_project(PROJECT_ROOT, project)
+    db_copy.write_bytes(sla_runs.db_path.read_bytes())
+    settings = project / "seeds" / "routing_sla_settings.csv"
+    rows = list(csv.DictReader(settings.open(newline="")))
+    for r in rows:
+        r["min_resolved_assignments"] = "5"
+    with settings.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    paths = dict(target_path=tmp_path / "target", log_path=tmp_path / "logs", vars={"as_of": AS_OFS[-1]})
+    assert_dbt_ok(run_dbt(project, db_copy, "seed", "--select", "routing_sla_settings", **paths), "dbt seed")
+    assert_dbt_ok(run_dbt(project, db_copy, "run", "--select", "routing_sla_settings+", **paths), "dbt run")
+    graded = _run_breach_check(db_copy)
+    assert not graded.passed
+    assert graded.severity.value == "ERROR"
+    assert f"{breached} of {resolved}" in graded.description and "above the error limit 35%" in graded.description
+    assert graded.metadata["default breach rate"].value == pytest.approx(breached / resolved)
 
 
 # --------------------------------------------------------------------------------------------------------------
