@@ -38,8 +38,10 @@ data: setup
 	$(BIN)/python -m orchestration.datagen --database $(DB) --leads $(LEADS) \
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
+# Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
 build: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dbt build --vars '{as_of: "$(AS_OF)"}'
+	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.warehouse_lock --database $(DB) -- \
+		$(BIN)/dbt build --vars '{as_of: "$(AS_OF)"}'
 
 summary: setup
 	$(BIN)/python -m orchestration.summary --database $(DB)

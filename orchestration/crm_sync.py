@@ -6,7 +6,8 @@ successful sync, or never synced), written to ``<export dir>/crm_lead_sync__<bat
 Safety on failure and retry:
 
 - all three files are written to temporary names in the export folder and renamed into place (``os.replace``,
-  atomic on one file system) only once all three were written; a failure removes the temporary files;
+  atomic on one file system) only once all three were written; a failure removes the temporary files, and the
+  next export removes those a killed export (SIGKILL) left behind;
 - the sync state (``crm_sync.crm_sync_state``: last synced hash per model and lead) and the batch log
   (``crm_sync.crm_sync_batches``) are written in one transaction *after* the files, so a failure at any point
   before it leaves the state untouched and the view still lists the same rows;
@@ -85,6 +86,14 @@ def batch_file_names(batch_id: str) -> dict[str, str]:
 def temp_file_name(name: str) -> str:
     """The temporary name a file is written under before its atomic rename (hidden, same folder)."""
     return f".{name}.tmp"
+
+
+def stale_temp_files(export_dir: Path) -> list[Path]:
+    """Temporary batch files (``.crm_lead_sync__*.tmp``) left in `export_dir` by an export that was killed before
+    its cleanup ran (SIGKILL, power loss). They were never renamed into place, so no reader takes them."""
+    if not export_dir.is_dir():
+        return []
+    return sorted(p for p in export_dir.glob(f".{FILE_PREFIX}*.tmp") if p.is_file())
 
 
 def resolve_export_dir(out: str | os.PathLike[str] | None, database: Path,
@@ -173,6 +182,10 @@ def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = Non
     con.execute("update crm_batch set batch_id = ?", [batch_id])
 
     export_dir.mkdir(parents=True, exist_ok=True)
+    # A killed export leaves its temporary files; this export holds the warehouse's write lock, so no other
+    # export of this warehouse is writing them now.
+    for stale in stale_temp_files(export_dir):
+        stale.unlink(missing_ok=True)
     names = batch_file_names(batch_id)
     temps = {ext: export_dir / temp_file_name(name) for ext, name in names.items()}
     finals = {ext: export_dir / name for ext, name in names.items()}
