@@ -730,7 +730,7 @@ def _funnel_section(data: ReportData, chart: ChartFn, section: SectionFn) -> Non
     returned = totals["returned_leads"]
     parts = [chart("chart-funnel", funnel_figure(steps, returned)),
              f'<p id="funnel-returned">Returned by sales as not ready (back to nurturing): <b>{returned:,}</b> '
-             f'MQLs ({_pct(_ratio(returned, totals["mql_leads"]))} of MQLs). A return is not a funnel stage; a '
+             f'{"MQL" if returned == 1 else "MQLs"} ({_pct(_ratio(returned, totals["mql_leads"]))} of MQLs). A return is not a funnel stage; a '
              "lead counts at a stage only when it reached every stage before it, in order.</p>",
              _table(["stage", "leads", "conversion from the stage before", "share of all leads"],
                     [[s["stage"], _num(s["leads"]), _pct(s["rate_from_previous"]), _pct(s["share_of_leads"])]

@@ -223,6 +223,8 @@ def test_funnel_section_renders_charts_numbers_and_the_mql_moment_note():
                                          "1 (33.3% of opportunity)"]
     assert "returned by sales as not ready: 3" in figure.layout.title.text
     assert "<b>3</b> MQLs (30.0% of MQLs)" in page.html  # 3 of 10
+    one_returned = report.render_report(_tiny_data(funnel=FUNNEL_ROWS[:1], funnel_hours=hours))
+    assert "<b>1</b> MQL (16.7% of MQLs)" in one_returned.html  # 1 of 6
     assert "<tr><td>MQL</td><td>10</td><td>22.2%</td><td>22.2%</td></tr>" in page.html
     assert "<tr><td>accepted to opportunity</td><td>1</td><td>12.0</td><td>12.0</td></tr>" in page.html
     assert report.MQL_MOMENT_NOTE in page.html
@@ -482,7 +484,8 @@ def test_funnel_numbers_equal_a_group_by_of_lead_funnel_and_the_lead_stages(repo
     assert [r[0] for r in rows] == ["leads", "MQL", "accepted", "opportunity", "won"]
     assert [int(r[1].replace(",", "")) for r in rows] == expected
     assert [r[2] for r in rows[1:]] == [f"{b / a * 100:.1f}%" for a, b in zip(expected, expected[1:])]
-    assert f"<b>{returned:,}</b> MQLs ({returned / expected[1] * 100:.1f}% of MQLs)" in html
+    noun = "MQL" if returned == 1 else "MQLs"
+    assert f"<b>{returned:,}</b> {noun} ({returned / expected[1] * 100:.1f}% of MQLs)" in html
     # by lead source: counts per channel from the lead stages
     by_source = {r[0]: [int(c.replace(",", "")) for c in r[1:7]] for r in _rendered_table(
         html, "lead source", after='data-chart="chart-funnel-by-channel"')}
