@@ -39,30 +39,20 @@ queue_members as (
 
 ),
 
-sla_settings as (
+sla_model_settings as (
 
-    select * from {{ ref('stg_rules__routing_sla_settings') }}
-
-),
-
-scoring_models as (
-
-    select * from {{ ref('stg_rules__scoring_models') }}
+    select * from {{ ref('int_routing_sla_model_settings') }}
 
 ),
 
 model_settings as (
 
-    {#- A model without its own row uses the row of model default. -#}
+    {#- max_reassignments of the model, or of model default; 0 when neither has a row. -#}
     select
-        scoring_models.model_id,
-        coalesce(own_settings.max_reassignments, default_settings.max_reassignments, 0) as max_reassignments
+        model_id,
+        coalesce(max_reassignments, 0) as max_reassignments
 
-    from scoring_models
-    left join sla_settings as own_settings
-        on scoring_models.model_id = own_settings.model_id
-    left join sla_settings as default_settings
-        on default_settings.model_id = 'default'
+    from sla_model_settings
 
 ),
 

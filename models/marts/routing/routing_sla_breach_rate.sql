@@ -11,37 +11,9 @@ spells as (
 
 ),
 
-sla_settings as (
-
-    select * from {{ ref('stg_rules__routing_sla_settings') }}
-
-),
-
-scoring_models as (
-
-    select * from {{ ref('stg_rules__scoring_models') }}
-
-),
-
 model_settings as (
 
-    {#- A model without its own row uses the row of model default. -#}
-    select
-        scoring_models.model_id,
-        coalesce(own_settings.breach_rate_window_days, default_settings.breach_rate_window_days)
-            as breach_rate_window_days,
-        coalesce(own_settings.breach_rate_warn_limit, default_settings.breach_rate_warn_limit)
-            as breach_rate_warn_limit,
-        coalesce(own_settings.breach_rate_error_limit, default_settings.breach_rate_error_limit)
-            as breach_rate_error_limit,
-        coalesce(own_settings.min_resolved_assignments, default_settings.min_resolved_assignments)
-            as min_resolved_assignments
-
-    from scoring_models
-    left join sla_settings as own_settings
-        on scoring_models.model_id = own_settings.model_id
-    left join sla_settings as default_settings
-        on default_settings.model_id = 'default'
+    select * from {{ ref('int_routing_sla_model_settings') }}
 
 ),
 
