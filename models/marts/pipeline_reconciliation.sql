@@ -1,5 +1,6 @@
 {#- Nothing is lost silently: per raw table, raw rows = staged + quarantined + superseded (older lead versions,
-    re-delivered events, older opportunity versions). Each count is taken independently. -#}
+    re-delivered events, older opportunity versions). Each count is taken independently; an empty raw table
+    counts 0 everywhere and reconciles. -#}
 
 with
 
@@ -21,8 +22,8 @@ counts as (
         'leads' as source_table,
         (select count(*) from {{ source('crm', 'leads') }}) as raw_rows,
         (select count(*) from {{ ref('stg_crm__leads') }}) as staged_rows,
-        sum(case when version_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
-        sum(case when version_status = 'superseded' then 1 else 0 end) as superseded_rows
+        coalesce(sum(case when version_status = 'quarantined' then 1 else 0 end), 0) as quarantined_rows,
+        coalesce(sum(case when version_status = 'superseded' then 1 else 0 end), 0) as superseded_rows
 
     from lead_versions
 
@@ -32,8 +33,8 @@ counts as (
         'events' as source_table,
         (select count(*) from {{ source('crm', 'events') }}) as raw_rows,
         (select count(*) from {{ ref('stg_crm__events') }}) as staged_rows,
-        sum(case when delivery_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
-        sum(case when delivery_status = 'duplicate' then 1 else 0 end) as superseded_rows
+        coalesce(sum(case when delivery_status = 'quarantined' then 1 else 0 end), 0) as quarantined_rows,
+        coalesce(sum(case when delivery_status = 'duplicate' then 1 else 0 end), 0) as superseded_rows
 
     from event_deliveries
 
@@ -43,7 +44,8 @@ counts as (
         'opportunities' as source_table,
         count(*) as raw_rows,
         (select count(*) from {{ ref('stg_crm__opportunities') }}) as staged_rows,
-        sum(case when {{ clean_text('opportunity_id') }} is null then 1 else 0 end) as quarantined_rows,
+        coalesce(sum(case when {{ clean_text('opportunity_id') }} is null then 1 else 0 end), 0)
+            as quarantined_rows,
         count({{ clean_text('opportunity_id') }}) - count(distinct {{ clean_text('opportunity_id') }}) as superseded_rows
 
     from {{ source('crm', 'opportunities') }}
