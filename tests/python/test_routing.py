@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,10 +167,29 @@ def test_crm_sync_carries_the_assignment(warehouse, routed):
     sync = query(warehouse.db_path, "select scoring_model_id, crm_external_id, is_mql, queue_id, owner_id, "
                                     "routing_rule_id from marts.crm_lead_sync")
     assert sync  # nothing synced yet in the session warehouse: every lead is listed as new
+    # What the SLA replay did after routing (docs/sla.md, proven against its own Python replay in test_sla.py):
+    # a lead returned to nurture goes without owner; a recycled lead goes with its current owner.
+    status = {(r["model_id"], r["lead_id"]): r for r in query(
+        warehouse.db_path, "select model_id, lead_id, routing_status, breach_count, queue_id, owner_id "
+                           "from marts.lead_routing_status")}
+    kinds = Counter()
     for r in sync:
-        a = routed["expected"].get((r["scoring_model_id"], r["crm_external_id"]))
+        key = (r["scoring_model_id"], r["crm_external_id"])
+        a, st = routed["expected"].get(key), status.get(key)
         got = (r["queue_id"], r["owner_id"], r["routing_rule_id"])
-        assert got == ((a.queue_id, a.owner_id, a.routing_rule_id) if a else (None, None, None))
+        if a is None:
+            kinds["not routed"] += 1
+            assert got == (None, None, None) and st is None
+        elif st["routing_status"] == "returned_to_nurture":
+            kinds["returned"] += 1
+            assert got == (None, None, None) and not r["is_mql"]
+        elif st["breach_count"] == 0:
+            kinds["as routed"] += 1
+            assert got == (a.queue_id, a.owner_id, a.routing_rule_id)
+        else:
+            kinds["reassigned"] += 1
+            assert got == (st["queue_id"], st["owner_id"], a.routing_rule_id)
+    assert kinds["as routed"] > 0 and kinds["not routed"] > 0, kinds
 
 
 # --------------------------------------------------------------------------------------------------
