@@ -42,7 +42,9 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from orchestration.monitoring import HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PSI_METRICS, QUANTILES_TABLE, psi
+from orchestration.monitoring import ERROR, HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PASS, PSI_METRICS, QUANTILES_TABLE, \
+    WARN, psi
+from orchestration.sla_checks import breach_severity
 
 GRADES = ("A", "B", "C", "D")
 LEVELS = ("1", "2", "3", "4")
@@ -397,11 +399,9 @@ def sla_status(row: Mapping[str, Any]) -> str:
     if rate is None or resolved < int(row.get("min_resolved_assignments") or 0):
         return "too few resolved"
     error, warn = row.get("breach_rate_error_limit"), row.get("breach_rate_warn_limit")
-    if error is not None and float(rate) > float(error):
-        return "error"
-    if warn is not None and float(rate) > float(warn):
-        return "warn"
-    return "ok"
+    severity = breach_severity(float(rate), None if warn is None else float(warn),
+                               None if error is None else float(error))  # the Dagster check's rule
+    return {PASS: "ok", WARN: "warn", ERROR: "error"}[severity]
 
 
 def _month(value: Any) -> str:

@@ -38,6 +38,15 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def breach_severity(rate: float, warn_limit: float | None, error_limit: float | None) -> str:
+    """ERROR above the error limit, WARN above the warn limit, else PASS (a rate equal to a limit is within it)."""
+    if error_limit is not None and rate > error_limit:
+        return ERROR
+    if warn_limit is not None and rate > warn_limit:
+        return WARN
+    return PASS
+
+
 def grade_breach_rate(row: Mapping[str, Any]) -> BreachGrade:
     """Grade one row of marts.routing_sla_breach_rate (one scoring model)."""
     model_id = str(row["model_id"])
@@ -55,13 +64,13 @@ def grade_breach_rate(row: Mapping[str, Any]) -> BreachGrade:
     if stored is None or math.isnan(stored) or abs(stored - rate) > 1e-9:
         return BreachGrade(model_id, ERROR, f"{model_id}: breach_rate {stored} does not equal "
                                             f"{breached}/{resolved}: the mart is inconsistent")
-    if error_limit is not None and rate > error_limit:
-        severity, limit_text = ERROR, f"above the error limit {error_limit:.0%}"
-    elif warn_limit is not None and rate > warn_limit:
-        severity, limit_text = WARN, f"above the warning limit {warn_limit:.0%}"
+    severity = breach_severity(rate, warn_limit, error_limit)
+    if severity == ERROR:
+        limit_text = f"above the error limit {error_limit:.0%}"
+    elif severity == WARN:
+        limit_text = f"above the warning limit {warn_limit:.0%}"
     else:
-        severity, limit_text = PASS, f"within the warning limit {warn_limit:.0%}" if warn_limit is not None \
-            else "no limit set"
+        limit_text = f"within the warning limit {warn_limit:.0%}" if warn_limit is not None else "no limit set"
     return BreachGrade(model_id, severity, f"{model_id}: {breached} of {resolved} assignments resolved {window} "
                                            f"breached their SLA ({rate:.1%}), {limit_text}")
 
