@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestration.monitoring import WarehouseResource, record_distribution
-from orchestration.weights import dbt_executable
+from orchestration.dbt_cli import dbt_executable
+from orchestration.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HISTORY_SELECTION = ("+path:models/intermediate/history", "+path:models/marts/history")
@@ -94,12 +94,15 @@ def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
             "--project-dir", str(PROJECT_ROOT), *extra]
 
 
-def invoke_dbt(args: Sequence[str]) -> None:
+def invoke_dbt(database: Path, args: Sequence[str]) -> None:
     """Run one dbt command in a child process (its output goes to this one's), so no DuckDB connection of dbt's
-    stays open in this process between the runs and the monitoring writes."""
-    proc = subprocess.run([dbt_executable(), *args], cwd=str(PROJECT_ROOT), check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt {args[0]} exited with {proc.returncode} (see its output above)")
+    stays open in this process between the runs and the monitoring writes. It goes through the warehouse-lock
+    guard, as `make build` does: if another process writes `database`, it says who instead of dbt's traceback."""
+    code = run_guarded(database, [dbt_executable(), *args], cwd=PROJECT_ROOT)
+    if code == EXIT_LOCKED:
+        raise RuntimeError(f"dbt {args[0]} was not run: the warehouse is busy (see the message above)")
+    if code != 0:
+        raise RuntimeError(f"dbt {args[0]} exited with {code} (see its output above)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = list(args.dbt_flags)
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
     warehouse = WarehouseResource()
+    database = warehouse.resolved_path()
+    holder = find_lock_holder(database)
+    if holder is not None:  # even reading the history needs the file: say who holds it, change nothing
+        print(lock_message(str(database), holder), file=sys.stderr)
+        return EXIT_LOCKED
     try:
         end = parse_instant(args.end) if args.end.strip() else \
             datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -130,14 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run or not steps:
         return 0
     try:
-        invoke_dbt(["seed", "--project-dir", str(PROJECT_ROOT), *extra])
+        invoke_dbt(database, ["seed", "--project-dir", str(PROJECT_ROOT), *extra])
     except RuntimeError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 1
     for step in steps:
         started = time.monotonic()
         try:
-            invoke_dbt(dbt_args(step, extra))
+            invoke_dbt(database, dbt_args(step, extra))
         except RuntimeError as exc:
             print(f"backfill stopped at {step.as_of:{TIME_FORMAT}}: {exc}. Fix it and re-run: the runs before "
                   "it are kept and will be skipped.", file=sys.stderr)

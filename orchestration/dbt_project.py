@@ -39,6 +39,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.dbt_cli import VENV_BIN, dbt_executable
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
@@ -67,10 +69,9 @@ def duckdb_path() -> Path:
 # --------------------------------------------------------------------------------------------------
 # The dbt project, parsed once at import
 # --------------------------------------------------------------------------------------------------
-_VENV_BIN = Path(sys.executable).parent
-if shutil.which("dbt") is None and (_VENV_BIN / "dbt").exists():
+if shutil.which("dbt") is None and (VENV_BIN / "dbt").exists():
     # `.venv/bin/dagster dev` without an activated venv: the project preparer runs plain `dbt parse`.
-    os.environ["PATH"] = f"{_VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
 # `dagster dev` re-parses the project (dbt parse) so the manifest matches the working tree.
@@ -274,12 +275,6 @@ def lead_scoring_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource,
         yield event
     if error is not None:
         raise error
-
-
-def dbt_executable() -> str:
-    """The dbt of this interpreter's venv (works without activating it), else `dbt` on PATH."""
-    candidate = _VENV_BIN / "dbt"
-    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
 # The dbt subprocess inherits os.environ, hence LEAD_SCORING_DUCKDB_PATH and the other LEAD_SCORING_* settings.

@@ -75,9 +75,10 @@ def find_lock_holder(database: Path) -> LockHolder | None:
     return None
 
 
-def run_guarded(database: Path, command: Sequence[str]) -> int:
+def run_guarded(database: Path, command: Sequence[str], cwd: Path | None = None) -> int:
     """Refuse with the message if `database` is held, else run `command` (output streamed) and translate a lock
-    failure in its output into the message. Returns the exit code (EXIT_LOCKED when refused)."""
+    failure in its output into the message. Returns the exit code (EXIT_LOCKED when refused). `cwd`: the
+    command's working directory (default: this process's)."""
     holder = find_lock_holder(database)
     if holder is not None:
         print(lock_message(str(database), holder), file=sys.stderr)
@@ -86,7 +87,8 @@ def run_guarded(database: Path, command: Sequence[str]) -> int:
         return 0
     seen: LockHolder | None = None
     saw_marker = False
-    with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          cwd=None if cwd is None else str(cwd)) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             sys.stdout.write(line)

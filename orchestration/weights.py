@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from orchestration.dbt_cli import dbt_executable
 from orchestration.project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -407,11 +408,6 @@ def coefficients_to_points(coef: Mapping[str, float], axis_weight: Mapping[str, 
 # --------------------------------------------------------------------------------------------------
 # Re-scoring with the suggested seeds (--verify)
 # --------------------------------------------------------------------------------------------------
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
-
-
 def rescore(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch: Path,
             as_of: str) -> Path:
     """Build the scoring path of a copy of the project, with `seed_texts` (file name -> CSV text) swapped in,

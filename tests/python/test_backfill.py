@@ -66,3 +66,36 @@ def test_a_backfill_records_each_run_once(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("skip ") == 2 and "done " not in out
     assert query(db, "select count(distinct run_id) as n from monitoring.score_distribution_history") == [{"n": 2}]
+
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_backfill_on_a_busy_warehouse_says_who_holds_it_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    from orchestration.warehouse_lock import EXIT_LOCKED
+
+    db = tmp_path / "wh.duckdb"
+    generate(str(db), leads=40, events_per_lead=5, days=60, seed=3, as_of="2026-11-01 00:00:00")
+    before = db.read_bytes()
+    monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code = backfill.main(["--end", "2026-11-01", "--weeks", "1", "--build-end",
+                              "--", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")])
+        err = capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == EXIT_LOCKED
+    assert f"another run is writing the warehouse {db} (pid {holder.pid}" in err
+    assert not (tmp_path / "target").exists()  # no dbt command was started
+    assert db.read_bytes() == before
