@@ -249,6 +249,8 @@ def test_injection_text_in_seeds_is_inert_and_custom_columns_are_scorable(projec
                            [INJECTED_RULE_ID])
     assert fired_injected == [{"lead_id": target, "points": 4.0}]
     assert query(db, "select count(*) as n from raw.events")[0]["n"] > 0
+    recon = query(db, "select source_table, is_reconciled from marts.pipeline_reconciliation")
+    assert len(recon) == 3 and all(r["is_reconciled"] for r in recon), recon
 
     # The custom CRM column is scored through a seed row alone: exactly the strategic leads get the rule.
     strategic = {r["lead_id"] for r in query(
