@@ -696,6 +696,10 @@ def test_run_oracle_hand_worked_leads():
 # (5) hand-made raw data on the edges of the spec (the generated data rarely hits a boundary exactly)
 # --------------------------------------------------------------------------------------------------
 EDGE_LEAD_COLUMNS = oracle.LEAD_CONTRACT_COLUMNS + ("crm_segment",)
+# 10,000 characters (code points) of mixed scripts and emoji, and an emoji text with a ZWJ sequence and a flag
+EDGE_LONG_TEXT = ("Ünïcödé 市场总监 🚀 Société Générale ∑ " * 400)[:9_999] + "Z"
+EDGE_EMOJI_TEXT = "🚀 Rocket Labs 👩\u200d💻 市场 🇩🇪 GmbH"
+EDGE_EMOJI_TITLE = "Chief 🦄 Officer"
 
 
 def _edge_raw():
@@ -759,6 +763,22 @@ def _edge_raw():
     lead("E_deleted_old_version", is_deleted=True, updated_at=base - dt.timedelta(days=1))
     lead("E_deleted_old_version")
     lead(" ", email="blank-id@edge.com")
+    # read straight from stg_crm__leads (test_edge_stg_crm_leads_direct_checks): garbage counts, a negative
+    # revenue, ISO codes, long and emoji text, timestamps out of order, an event before its lead existed
+    lead("E_emp_negative", employee_count="-5")
+    lead("E_emp_word", employee_count="lots")
+    lead("E_rev_minus_1e6", annual_revenue=-1e6)
+    lead("E_country_iso_us", country="US")
+    lead("E_country_iso_de", country="de")
+    lead("E_text_long", company_name=EDGE_LONG_TEXT)
+    lead("E_text_emoji", company_name=EDGE_EMOJI_TEXT, job_title=EDGE_EMOJI_TITLE)
+    lead("E_updated_before_created", created_at=base, updated_at=base - dt.timedelta(days=10))
+    lead("E_event_before_created", created_at=ago(5), updated_at=ago(5))
+    ev("E_event_before_created", "email_click", ago(20), channel="email")
+    # landed after as_of, happened before it: a replay at as_of still counts it (_loaded_at is not a clock)
+    lead("E_loaded_after_as_of")
+    ev("E_loaded_after_as_of", "email_click", ago(2), channel="email", event_id="late_loaded",
+       _loaded_at=as_of + dt.timedelta(days=3))
     # engagement boundaries
     lead("E_window_29")
     ev("E_window_29", "site_search", ago(29), search_term="widgets")
@@ -882,11 +902,11 @@ def edge_warehouse(tmp_path_factory):
     _write_raw(db_path, raw)
     project = root / "project_snapshot"
     copy_project(PROJECT_ROOT, project)
-    # seeds and models only: the data tests are not the point here, and hand-made edge rows may trip them
-    for args in (("seed",), ("run",)):
-        proc = run_dbt(project, db_path, *args, vars={"as_of": AS_OF},
-                       target_path=root / "target", log_path=root / "logs")
-        assert_dbt_ok(proc, f"dbt {args[0]} on the edge-case data")
+    # A real `dbt build`, so every data test runs on the edge rows too (none needs excluding). The unit tests
+    # are left out: they read mocked inputs, never these rows, and the main CI build runs them.
+    proc = run_dbt(project, db_path, "build", "--exclude", "test_type:unit", vars={"as_of": AS_OF},
+                   target_path=root / "target", log_path=root / "logs")
+    assert_dbt_ok(proc, "dbt build on the edge-case data")
     return db_path, oracle.run_oracle(db_path, project / "seeds", AS_OF)
 
 
@@ -985,3 +1005,195 @@ def test_edge_cases_accounts_match_oracle(edge_warehouse):
     assert expected_result.accounts[("default", "acct-a.com")]["is_researching"] is True
     assert expected_result.accounts[("default", "acct-b.com")]["engaged_lead_count"] == 2
     _check_accounts(db_path, expected_result)
+
+
+def test_edge_set_reconciles(edge_warehouse):
+    """After the bad rows, every raw row is staged, quarantined or superseded: raw = staged + quarantined +
+    superseded, per table, and the counts are the ones the raw rows give (independently of the mart)."""
+    db_path, _ = edge_warehouse
+    rows = query(db_path, "select * from marts.pipeline_reconciliation order by source_table")
+    assert [r["source_table"] for r in rows] == ["events", "leads", "opportunities"]
+    assert all(r["is_reconciled"] for r in rows), rows
+    raw = _edge_raw()
+    by_table = {r["source_table"]: r for r in rows}
+    for table in ("leads", "events", "opportunities"):
+        r = by_table[table]
+        assert r["raw_rows"] == len(raw[table]) == r["staged_rows"] + r["quarantined_rows"] + r["superseded_rows"]
+
+
+def _latest_raw_versions(raw_leads, as_of):
+    """The raw row staged for each lead id, by the spec's version order (oracle helpers), as {lead_id: row}."""
+    by_id = {}
+    for row in raw_leads:
+        lead_id = oracle.clean_text(row["lead_id"])
+        if lead_id is None or oracle.is_after(row["created_at"], as_of) or oracle.is_after(row["updated_at"], as_of):
+            continue
+        by_id.setdefault(lead_id, []).append(row)
+    return {lead_id: oracle.order_lead_versions(rows)[0] for lead_id, rows in by_id.items()}
+
+
+def test_edge_stg_crm_leads_direct_checks(edge_warehouse):
+    """Hand-made rows read back from stg_crm__leads (expected values by hand from docs/scoring_rules.md)."""
+    db_path, r = edge_warehouse
+    ids = ["E_emp_negative", "E_emp_word", "E_rev_minus_1e6", "E_country_iso_us", "E_country_iso_de", "E_text_long",
+           "E_text_emoji", "E_updated_before_created", "E_event_before_created", "E_emp_plus"]
+    got = {row["lead_id"]: row for row in query(
+        db_path, "select * from staging.stg_crm__leads where lead_id in (select unnest(?))", [ids])}
+    assert sorted(got) == sorted(ids)
+    # employee counts: a negative number and a word give no count and no size band; the text is kept
+    for lead_id, text in (("E_emp_negative", "-5"), ("E_emp_word", "lots")):
+        assert (got[lead_id]["employee_count"], got[lead_id]["company_size_band"]) == (None, None)
+        assert got[lead_id]["employee_count_raw"] == text
+    assert (got["E_emp_plus"]["employee_count"], got["E_emp_plus"]["company_size_band"]) == (1000, "201-1000")
+    # revenue -1e6: null and no band in the staged lead, the raw value kept in the version model
+    assert (got["E_rev_minus_1e6"]["annual_revenue"], got["E_rev_minus_1e6"]["revenue_band"]) == (None, None)
+    kept = query(db_path, "select annual_revenue_raw, version_status from staging.stg_crm__lead_versions "
+                          "where lead_id = 'E_rev_minus_1e6'")
+    assert kept == [{"annual_revenue_raw": -1e6, "version_status": "staged"}]
+    # ISO codes in either case map through map_countries
+    assert (got["E_country_iso_us"]["country_code"], got["E_country_iso_us"]["region"]) == ("US", "north_america")
+    assert (got["E_country_iso_de"]["country_code"], got["E_country_iso_de"]["region"]) == ("DE", "europe")
+    assert got["E_country_iso_de"]["country_raw"] == "de"
+    # long and emoji text come back byte for byte (no truncation, no re-encoding); the emoji title is unmapped
+    assert len(EDGE_LONG_TEXT) == 10_000
+    assert got["E_text_long"]["company_name"].encode("utf-8") == EDGE_LONG_TEXT.encode("utf-8")
+    assert got["E_text_emoji"]["company_name"].encode("utf-8") == EDGE_EMOJI_TEXT.encode("utf-8")
+    assert got["E_text_emoji"]["job_title"].encode("utf-8") == EDGE_EMOJI_TITLE.encode("utf-8")
+    title_rows = query(db_path, "select raw_value from marts.unmapped_dictionary_values "
+                                "where example_lead_id = 'E_text_emoji'")
+    assert title_rows and all(row["raw_value"] == EDGE_EMOJI_TITLE.lower() for row in title_rows)
+    # updated_at before created_at: staged as is, both timestamps unchanged, no quarantine row
+    assert got["E_updated_before_created"]["created_at"] == dt.datetime(2026, 1, 1)
+    assert got["E_updated_before_created"]["updated_at"] == dt.datetime(2025, 12, 22)
+    assert not query(db_path, "select * from marts.quarantined_leads where lead_id = 'E_updated_before_created'")
+    # an event 15 days before its lead was created is staged and scored: email_click, 3 points, exponential
+    # half-life 21 days, age 20 days (date arithmetic) -> 3 * 0.5 ** (20 / 21); below the rule cap (12)
+    assert query(db_path, "select count(*) as n from staging.stg_crm__events where lead_id = 'E_event_before_created'"
+                 ) == [{"n": 1}]
+    points = query(db_path, "select rule_id, points from marts.lead_score_reasons "
+                            "where lead_id = 'E_event_before_created' and axis = 'engagement'")
+    assert len(points) == 1 and points[0]["rule_id"] == "eng_email_click"
+    assert points[0]["points"] == pytest.approx(3 * 0.5 ** (20 / 21), abs=1e-6)
+    # an event loaded 3 days after as_of (occurred 2 days before it) counts in a run at that as_of
+    late = query(db_path, "select points from marts.lead_score_reasons "
+                          "where lead_id = 'E_loaded_after_as_of' and rule_id = 'eng_email_click'")
+    assert late == [{"points": pytest.approx(3 * 0.5 ** (2 / 21), abs=1e-6)}]
+    assert r.leads["E_updated_before_created"]["updated_at"] < r.leads["E_updated_before_created"]["created_at"]
+
+
+def _expected_unmapped(raw_leads, as_of, dictionaries):
+    """unmapped_dictionary_values worked out in Python from the raw rows and the seeds (oracle helpers)."""
+    groups = {}
+    for lead_id, row in _latest_raw_versions(raw_leads, as_of).items():
+        if oracle.parse_bool(row.get("is_deleted")) is True:
+            continue
+        seen = oracle.to_datetime(row["updated_at"]) or oracle.to_datetime(row["created_at"])
+        values = []
+        industry = oracle.lower_or_none(row.get("industry"))
+        if industry is not None and industry not in dictionaries.industries:
+            values.append(("industry", industry))
+        title = oracle.clean_text(row.get("job_title"))
+        for dimension, name in (("seniority", "job_title_seniority"), ("job_function", "job_title_function")):
+            if title is not None and oracle.map_job_title(title, dictionaries.job_titles, dimension) == "unmapped":
+                values.append((name, title.lower()))
+        country = oracle.lower_or_none(row.get("country"))
+        if country is not None and country not in dictionaries.countries:
+            values.append(("country", country))
+        employees = oracle.clean_text(row.get("employee_count"))
+        if employees is not None and oracle.parse_employee_count(employees) is None:
+            values.append(("employee_count", employees.lower().replace(",", "").replace(" ", "")))
+        for key in values:
+            groups.setdefault(key, []).append((lead_id, seen))
+    return {
+        key: dict(lead_count=len(v), example_lead_id=min(i for i, _ in v),
+                  first_seen_at=min(s for _, s in v), last_seen_at=max(s for _, s in v))
+        for key, v in groups.items()
+    }
+
+
+def test_edge_unmapped_dictionary_values(edge_warehouse):
+    """The unmapped-values mart lists exactly what the seeds do not map, per dictionary and value."""
+    db_path, r = edge_warehouse
+    dictionaries = oracle.Dictionaries.from_seeds(oracle.load_seeds(db_path.parent / "project_snapshot" / "seeds"))
+    expected = _expected_unmapped(_edge_raw()["leads"], r.as_of, dictionaries)
+    rows = query(db_path, "select * from marts.unmapped_dictionary_values")
+    got = {(row["dictionary_name"], row["raw_value"]): dict(
+        lead_count=row["lead_count"], example_lead_id=row["example_lead_id"],
+        first_seen_at=row["first_seen_at"], last_seen_at=row["last_seen_at"]) for row in rows}
+    assert got == expected
+    # by hand, for a few of the rows above
+    assert got[("industry", "basket weaving")]["example_lead_id"] == "E_industry_unknown"
+    assert ("country", "atlantis") in got and ("country", "us") not in got and ("country", "de") not in got
+    assert {v for d, v in got if d == "employee_count"} == {"10000001", "0-10", "50.5", "-5", "lots"}
+    assert ("job_title_seniority", "internal auditor") in got
+
+
+# --------------------------------------------------------------------------------------------------
+# (6) a late event: landed after the edge build (T1), dated before it; the next run (T2) counts it
+# --------------------------------------------------------------------------------------------------
+LATE_T2 = "2026-11-01 12:00:00"  # same date as AS_OF: no other bucket ages (age_days is date arithmetic)
+LATE_LEAD = "E_linear_half"  # content group at 3 points of its 30: neither a cap nor the 0-100 bound binds
+
+
+@pytest.fixture(scope="module")
+def late_event_warehouse(edge_warehouse, tmp_path_factory):
+    """A copy of the edge warehouse as built at T1 = AS_OF, one late content_download appended to raw.events
+    (occurred 10 days before T1, loaded 6 hours after it), then `dbt build` at T2 = T1 + 12 h of the scores,
+    the score history and the reconciliation (their data tests included)."""
+    import duckdb
+
+    edge_db, _ = edge_warehouse
+    root = tmp_path_factory.mktemp("late_event")
+    db_path = root / "late.duckdb"
+    shutil.copy2(edge_db, db_path)
+    project = edge_db.parent / "project_snapshot"
+    before = query(db_path, "select lead_id, engagement_score from marts.lead_scores where model_id = 'default'")
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute(
+            "insert into raw.events (event_id, lead_id, event_type, channel, occurred_at, _loaded_at) "
+            "values ('late_1', ?, 'content_download', 'website', ?, ?)",
+            [LATE_LEAD, dt.datetime(2026, 10, 22, 12), dt.datetime(2026, 11, 1, 6)],
+        )
+    finally:
+        con.close()
+    proc = run_dbt(project, db_path, "build", "--select", "+lead_score_change_reasons", "+pipeline_reconciliation",
+                   "--exclude", "test_type:unit", vars={"as_of": LATE_T2},
+                   target_path=root / "target", log_path=root / "logs")
+    assert_dbt_ok(proc, "dbt build at T2 after the late event")
+    return db_path, {r["lead_id"]: r["engagement_score"] for r in before}
+
+
+def test_late_event_counts_in_the_next_run_as_new_events(late_event_warehouse):
+    db_path, before = late_event_warehouse
+    after = {r["lead_id"]: r["engagement_score"] for r in
+             query(db_path, "select lead_id, engagement_score from marts.lead_scores where model_id = 'default'")}
+    # by hand: eng_content_download is 8 points, exponential, half-life 60 days (seeds/scoring_engagement_rules.csv);
+    # occurred 2026-10-22, scored on 2026-11-01: age 10 days
+    expected_points = 8 * 0.5 ** (10 / 60)
+    assert after[LATE_LEAD] - before[LATE_LEAD] == pytest.approx(expected_points, abs=1e-6)
+    # the history holds both runs and attributes the change to the new event
+    changes = query(db_path, f"""
+        select change_type, engagement_score_delta from marts.lead_score_changes
+        where model_id = 'default' and lead_id = '{LATE_LEAD}' and changed_at = timestamp '{LATE_T2}'""")
+    assert changes == [{"change_type": "rescored", "engagement_score_delta": pytest.approx(expected_points, abs=1e-6)}]
+    reasons = query(db_path, f"""
+        select rule_id, change_cause, old_event_count, new_event_count, points_delta
+        from marts.lead_score_change_reasons
+        where model_id = 'default' and lead_id = '{LATE_LEAD}' and changed_at = timestamp '{LATE_T2}'""")
+    assert reasons == [{"rule_id": "eng_content_download", "change_cause": "new_events", "old_event_count": None,
+                        "new_event_count": 1, "points_delta": pytest.approx(expected_points, abs=1e-6)}]
+    # no other score changed: nothing aged (same date); E_events' demo request at AS_OF + 1 s is staged now, but
+    # the one at AS_OF already fills intent_demo_request's cap (30 points), so its score stays
+    changed = {r["lead_id"] for r in query(db_path, f"""
+        select lead_id from marts.lead_score_changes where changed_at = timestamp '{LATE_T2}'""")}
+    assert changed == {LATE_LEAD}
+    newly_due = query(db_path, "select count(*) as n from staging.stg_crm__events "
+                               "where lead_id = 'E_events' and event_type = 'demo_request'")
+    assert newly_due == [{"n": 2}]
+    # every raw row is still accounted for, the late one staged
+    recon = query(db_path, "select * from marts.pipeline_reconciliation")
+    assert all(r["is_reconciled"] for r in recon), recon
+    events = next(r for r in recon if r["source_table"] == "events")
+    assert events["raw_rows"] == len(_edge_raw()["events"]) + 1
+    assert query(db_path, "select count(*) as n from staging.stg_crm__events where event_id = 'late_1'") == [{"n": 1}]

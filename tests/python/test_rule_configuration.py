@@ -11,6 +11,7 @@ import pytest
 from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
 
 INJECTION = "x'); drop table leads; --"
+INJECTED_RULE_ID = "eng_x'); drop table raw.events; --"
 
 
 def edit_seed(project: Path, seed: str, edit) -> None:
@@ -120,12 +121,88 @@ BAD_SEEDS = [
 
 @pytest.mark.parametrize("seed, model, edit, expected", BAD_SEEDS)
 def test_bad_seed_fails_build_with_a_message_naming_seed_row_and_fix(project, seed, model, edit, expected):
+    db = project.parent / "wh.duckdb"
+    raw_before = _raw_fingerprint(db)
     edit_seed(project, seed, edit)
     proc = build(project, f"+{model}")
     assert proc.returncode != 0, "the build should fail on a bad seed"
     output = proc.stdout + proc.stderr
     for fragment in expected:
         assert fragment in output, f"{fragment!r} not in the build output:\n{output[-3000:]}"
+    # ... and it did nothing else: the validating model was not created, and the raw tables are as they were
+    assert not query(db, "select 1 from information_schema.tables where table_name = ?", [model])
+    assert _raw_fingerprint(db) == raw_before
+
+
+def test_more_bad_seed_variants_fail_one_build_each_with_its_message(project):
+    """Four more variants, fed together to save three builds: each validating model lists every bad row of its
+    seed in one message. A zero half-life and injection text as rule_id and points (the message echoes the text
+    verbatim); equal fit cut-offs and engagement levels out of order."""
+    db = project.parent / "wh.duckdb"
+    raw_before = _raw_fingerprint(db)
+    edit_seed(project, "scoring_engagement_rules", lambda rows: [
+        dict(r, decay_days="0") if r["rule_id"] == "eng_email_click"
+        else dict(r, rule_id=INJECTION, points=INJECTION) if r["rule_id"] == "eng_email_open"
+        else r for r in rows])
+    edit_seed(project, "scoring_score_bands", lambda rows: [
+        dict(r, min_score="75") if (r["axis"], r["band"]) == ("fit", "B")
+        else dict(r, min_score="70") if (r["axis"], r["band"]) == ("engagement", "2")
+        else r for r in rows])
+    proc = build(project, "+stg_rules__engagement_rules", "+stg_rules__score_bands")
+    assert proc.returncode != 0, "the build should fail on bad seeds"
+    output = proc.stdout + proc.stderr
+    expected = [
+        "Invalid scoring configuration in seeds/scoring_engagement_rules.csv (2 problem(s))",
+        # zero half-life
+        "seeds/scoring_engagement_rules.csv, row model_id = default, rule_id = eng_email_click: decay_method "
+        "exponential needs decay_days above 0, and it is '0'.",
+        # injection text, echoed verbatim (row reference and value)
+        f"seeds/scoring_engagement_rules.csv, row model_id = default, rule_id = {INJECTION}: points is '{INJECTION}', "
+        "which is blank or not a number.",
+        "Invalid scoring configuration in seeds/scoring_score_bands.csv (2 problem(s))",
+        # equal cut-offs: A's 75 is not above B's 75
+        "row model_id = default, axis = fit, band = A: min_score 75",
+        # engagement levels out of order: level 1's 60 is not above level 2's 70
+        "row model_id = default, axis = engagement, band = 1: min_score 60",
+    ]
+    for fragment in expected:
+        assert fragment in output, f"{fragment!r} not in the build output:\n{output[-4000:]}"
+    lines = [line for line in output.splitlines() if "is not above the next band's" in line]
+    assert len([line for line in lines if "band = A:" in line and "overlap" in line]) >= 1, lines
+    assert len([line for line in lines if "band = 1:" in line]) >= 1, lines
+    # ... and the build did nothing else: neither model was created, the raw tables are as they were
+    for model in ("stg_rules__engagement_rules", "stg_rules__score_bands"):
+        assert not query(db, "select 1 from information_schema.tables where table_name = ?", [model])
+    assert _raw_fingerprint(db) == raw_before
+
+
+def _raw_fingerprint(db: Path):
+    """Row count and an order-independent content hash of each raw table."""
+    return {table: query(db, f"select count(*) as n, sum(hash(t)) as h from raw.{table} as t")[0]
+            for table in ("leads", "events", "opportunities")}
+
+
+def _plant_injected_lead(db: Path) -> str:
+    """Give one lead with a single, live version the injection text as industry and inside its job title, and a
+    page view whose URL holds it; returns its lead_id."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        lead_id = con.execute(f"""
+            select lead_id from raw.leads
+            group by lead_id
+            having count(*) = 1 and not bool_or(coalesce(is_deleted, false))
+                and max(greatest(created_at, updated_at)) < timestamp '{AS_OF}'
+            order by lead_id limit 1""").fetchone()[0]
+        con.execute("update raw.leads set industry = ?, job_title = ? where lead_id = ?",
+                    [INJECTION, f"Head of {INJECTION}", lead_id])
+        con.execute("insert into raw.events (event_id, lead_id, event_type, channel, occurred_at, page_url, _loaded_at) "
+                    f"values ('injected_1', ?, 'page_view', 'website', timestamp '{AS_OF}' - interval 1 day, ?, "
+                    f"timestamp '{AS_OF}' - interval 1 day)", [lead_id, f"/blog/{INJECTION}"])
+    finally:
+        con.close()
+    return lead_id
 
 
 def test_injection_text_in_seeds_is_inert_and_custom_columns_are_scorable(project):
@@ -141,8 +218,17 @@ def test_injection_text_in_seeds_is_inert_and_custom_columns_are_scorable(projec
     edit_seed(project, "scoring_overrides", lambda rows: rows + [dict(
         override_id=INJECTION, model_id="", lead_id=INJECTION, company_domain="", action="exclude", value="",
         reason=INJECTION, valid_until="")])
-    assert_dbt_ok(build(project))
+    # injection text as a rule_id, inside LIKE patterns (an engagement rule, a job title) and as a dictionary label
+    edit_seed(project, "scoring_engagement_rules", lambda rows: rows + [dict(
+        rows[0], rule_id=INJECTED_RULE_ID, rule_group="web", event_type="page_view", match_field="page_url",
+        pattern=f"%{INJECTION}%", points="4", decay_method="none", decay_days="", max_points="",
+        description=INJECTION)])
+    edit_seed(project, "map_job_titles", lambda rows: rows + [dict(
+        pattern=f"%{INJECTION}%", dimension="seniority", value="vp", priority="0")])
+    edit_seed(project, "map_industries", lambda rows: rows + [dict(raw_label=INJECTION, industry="software")])
     db = project.parent / "wh.duckdb"
+    target = _plant_injected_lead(db)
+    assert_dbt_ok(build(project))
 
     # The raw table the injection text names is untouched.
     raw_before = query(db, "select count(*) as n from raw.leads")[0]["n"]
@@ -152,6 +238,19 @@ def test_injection_text_in_seeds_is_inert_and_custom_columns_are_scorable(projec
     assert rules == [{"rule_id": "fit_injection", "rule_value": INJECTION}]
     fired = query(db, "select count(*) as n from marts.lead_score_reasons where rule_id = 'fit_injection'")[0]["n"]
     assert fired == 0
+
+    # The injected patterns and label are data: they map and match exactly the raw text that holds them.
+    assert query(db, "select rule_id, match_pattern from staging.stg_rules__engagement_rules "
+                     "where rule_description = ?", [INJECTION]) == [
+        {"rule_id": INJECTED_RULE_ID, "match_pattern": f"%{INJECTION}%"}]
+    staged = query(db, "select industry, seniority from staging.stg_crm__leads where lead_id = ?", [target])
+    assert staged == [{"industry": "software", "seniority": "vp"}]
+    fired_injected = query(db, "select lead_id, points from marts.lead_score_reasons where rule_id = ?",
+                           [INJECTED_RULE_ID])
+    assert fired_injected == [{"lead_id": target, "points": 4.0}]
+    assert query(db, "select count(*) as n from raw.events")[0]["n"] > 0
+    recon = query(db, "select source_table, is_reconciled from marts.pipeline_reconciliation")
+    assert len(recon) == 3 and all(r["is_reconciled"] for r in recon), recon
 
     # The custom CRM column is scored through a seed row alone: exactly the strategic leads get the rule.
     strategic = {r["lead_id"] for r in query(
