@@ -16,6 +16,12 @@ event_deliveries as (
 
 ),
 
+opportunity_versions as (
+
+    select version_status from {{ ref('stg_crm__opportunity_versions') }}
+
+),
+
 counts as (
 
     select
@@ -42,13 +48,12 @@ counts as (
 
     select
         'opportunities' as source_table,
-        count(*) as raw_rows,
+        (select count(*) from {{ source('crm', 'opportunities') }}) as raw_rows,
         (select count(*) from {{ ref('stg_crm__opportunities') }}) as staged_rows,
-        coalesce(sum(case when {{ clean_text('opportunity_id') }} is null then 1 else 0 end), 0)
-            as quarantined_rows,
-        count({{ clean_text('opportunity_id') }}) - count(distinct {{ clean_text('opportunity_id') }}) as superseded_rows
+        coalesce(sum(case when version_status = 'quarantined' then 1 else 0 end), 0) as quarantined_rows,
+        coalesce(sum(case when version_status = 'superseded' then 1 else 0 end), 0) as superseded_rows
 
-    from {{ source('crm', 'opportunities') }}
+    from opportunity_versions
 
 ),
 

@@ -156,7 +156,9 @@ def lead_stages(created_at: dt.datetime, mql_bound_at: dt.datetime | None, touch
         return Stages(mql_at, None, returned_at, None, None)
     after = [o for o in opportunities if o.created_at is not None and o.created_at >= accepted_at]
     opportunity_at = earliest(o.created_at for o in after)
-    won_at = earliest(o.closed_at for o in after if o.is_won and o.closed_at is not None and o.closed_at >= o.created_at)
+    # a won deal counts as won at its close, or at its creation when the close date is missing or earlier
+    won_at = earliest(o.closed_at if o.closed_at is not None and o.closed_at >= o.created_at else o.created_at
+                      for o in after if o.is_won)
     return Stages(mql_at, accepted_at, returned_at, opportunity_at, won_at)
 
 
@@ -245,6 +247,10 @@ def test_lead_stages_keep_order():
     assert stages == Stages(dt.datetime(2026, 9, 1), dt.datetime(2026, 9, 1), dt.datetime(2026, 9, 5),
                             dt.datetime(2026, 9, 10), dt.datetime(2026, 10, 1))
     assert lead_stages(created, None, touches, opportunities) == Stages(None, None, None, None, None)
+    # won without a close date (or closed before it was created): won at its creation, as int_lead_outcomes says
+    undated = [Opportunity("L", dt.datetime(2026, 9, 20), None, True),
+               Opportunity("L", dt.datetime(2026, 9, 25), dt.datetime(2026, 9, 1), True)]
+    assert lead_stages(created, dt.datetime(2026, 11, 1), touches, undated).won_at == dt.datetime(2026, 9, 20)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ opportunities_per_lead as (
         count(case when is_won then 1 end) as won_opportunity_count,
         sum(case when is_won and amount > 0 then amount else 0 end) as won_amount,
         min(created_at) as first_opportunity_at,
-        min(case when is_won then coalesce(closed_at, created_at) end) as first_won_at
+        min(won_at) as first_won_at
 
     from opportunities
     where lead_id is not null

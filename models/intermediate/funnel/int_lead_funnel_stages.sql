@@ -10,7 +10,9 @@
       accepted_at     the first accepting touch at or after mql_at;
       returned_at     the first returning touch at or after mql_at, with its reason;
       opportunity_at  the creation of the first opportunity created at or after accepted_at;
-      won_at          the earliest close of a won opportunity created at or after accepted_at. -#}
+      won_at          the earliest won_at of a won opportunity created at or after accepted_at: its close, or
+                      its creation when the close date is missing (stg_crm__opportunity_versions), the same
+                      moment int_lead_outcomes uses. -#}
 
 with
 
@@ -201,8 +203,7 @@ funnel_opportunities as (
         accepted_stage.model_id,
         accepted_stage.lead_id,
         opportunities.created_at,
-        opportunities.closed_at,
-        opportunities.is_won
+        opportunities.won_at
 
     from accepted_stage
     inner join opportunities
@@ -217,7 +218,7 @@ opportunity_stage as (
         model_id,
         lead_id,
         min(created_at) as opportunity_at,
-        min(case when is_won and closed_at >= created_at then closed_at end) as won_at
+        min(won_at) as won_at
 
     from funnel_opportunities
     group by model_id, lead_id
