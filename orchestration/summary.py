@@ -2,10 +2,10 @@
 
     python -m orchestration.summary --database PATH [--model default]
 
-It reads, read-only: ``marts.lead_scores``, ``marts.quarantined_leads``, ``marts.quarantined_events`` and
-``marts.pipeline_reconciliation``, and prints: how many leads were scored, the 4x4 fit/engagement matrix
-(grades A-D by levels 1-4), lifecycle stage counts, the top 10 leads with their matrix cell and top
-reasons, quarantine counts by reason, and the reconciliation of every source table.
+It reads, read-only: ``marts.lead_scores``, ``marts.quarantined_leads``, ``marts.quarantined_events``,
+``marts.quarantined_opportunities`` and ``marts.pipeline_reconciliation``, and prints: how many leads were
+scored, the 4x4 fit/engagement matrix (grades A-D by levels 1-4), lifecycle stage counts, the top 10 leads
+with their matrix cell and top reasons, quarantine counts by reason, and the reconciliation of every source table.
 
 A missing table or column, or a model without scores, is reported in one clear line on stderr with exit
 code 1. :func:`render_summary` returns the text, for tests and for other tools.
@@ -28,6 +28,7 @@ REQUIRED = {
                     "matrix_cell", "lead_score", "lifecycle_stage", "top_reasons", "ruleset_version", "scored_at"),
     "quarantined_leads": ("reason_code",),
     "quarantined_events": ("reason_code",),
+    "quarantined_opportunities": ("reason_code",),
     "pipeline_reconciliation": ("source_table", "raw_rows", "staged_rows", "quarantined_rows", "superseded_rows",
                                 "is_reconciled"),
 }
@@ -176,7 +177,8 @@ def render_summary(con, model_id: str = "default") -> str:
         align="rlrlrrll"))
 
     # -- quarantine ---------------------------------------------------------------------------------
-    for table, label in (("quarantined_leads", "leads"), ("quarantined_events", "events")):
+    for table, label in (("quarantined_leads", "leads"), ("quarantined_events", "events"),
+                         ("quarantined_opportunities", "opportunities")):
         reasons = _reason_counts(con, table)
         total = sum(n for _, n in reasons)
         out.append("")

@@ -35,6 +35,7 @@ def _fake_scores():
 
 QUARANTINED_LEADS = ["missing_lead_id"] * 4 + ["soft_deleted"] * 7
 QUARANTINED_EVENTS = ["anonymous"] * 9 + ["future_event"] * 2 + ["unknown_lead"] * 5 + ["missing_occurred_at"] * 1
+QUARANTINED_OPPORTUNITIES = ["unknown_lead"] * 1
 RECONCILIATION = [
     ("events", 1000, 950, 17, 33, True),
     ("leads", 120, 100, 11, 9, True),
@@ -57,6 +58,9 @@ def _build(path, *, drop=None, scores=None):
     con.execute("CREATE TABLE marts.quarantined_events (event_id VARCHAR, reason_code VARCHAR)")
     con.executemany("INSERT INTO marts.quarantined_events VALUES (?, ?)",
                     [(f"E{i}", r) for i, r in enumerate(QUARANTINED_EVENTS)])
+    con.execute("CREATE TABLE marts.quarantined_opportunities (opportunity_id VARCHAR, reason_code VARCHAR)")
+    con.executemany("INSERT INTO marts.quarantined_opportunities VALUES (?, ?)",
+                    [(f"O{i}", r) for i, r in enumerate(QUARANTINED_OPPORTUNITIES)])
     con.execute("""CREATE TABLE marts.pipeline_reconciliation (source_table VARCHAR, raw_rows BIGINT,
         staged_rows BIGINT, quarantined_rows BIGINT, superseded_rows BIGINT, is_reconciled BOOLEAN)""")
     con.executemany("INSERT INTO marts.pipeline_reconciliation VALUES (?, ?, ?, ?, ?, ?)", RECONCILIATION)
@@ -128,7 +132,8 @@ def test_lifecycle_quarantine_and_reconciliation(fake_db):
     assert shown == dict(stages)
     assert [line.split()[0] for line in body] == sorted(stages, key=lambda s: (-stages[s], s))
 
-    for label, reasons in (("leads", QUARANTINED_LEADS), ("events", QUARANTINED_EVENTS)):
+    for label, reasons in (("leads", QUARANTINED_LEADS), ("events", QUARANTINED_EVENTS),
+                           ("opportunities", QUARANTINED_OPPORTUNITIES)):
         assert f"Quarantined {label}: {len(reasons)}" in text
         lines = _section(text, f"Quarantined {label}:")[2:]
         assert {line.split()[0]: int(line.split()[1]) for line in lines} == dict(Counter(reasons))
