@@ -334,9 +334,11 @@ def test_extra_columns_are_ignored_in_events_and_opportunities_and_carried_in_le
         built,
         "alter table raw.events add column utm_campaign varchar default 'spring'",
         "alter table raw.opportunities add column win_probability double default 0.5",
+        # a column name that is no plain identifier: never quoted into SQL, skipped with a log line
+        """alter table raw.leads add column "Segment'); drop table raw.leads; --" varchar default 'x'""",
     )
-    models = ["stg_crm__event_deliveries", "stg_crm__events", "stg_crm__opportunity_versions",
-              "stg_crm__opportunities", "pipeline_reconciliation"]
+    models = ["stg_crm__lead_versions", "stg_crm__leads", "stg_crm__event_deliveries", "stg_crm__events",
+              "stg_crm__opportunity_versions", "stg_crm__opportunities", "pipeline_reconciliation"]
     proc = _dbt(built, db, "build", "--select", *models, *UNIT_EXCLUDE)
     assert_dbt_ok(proc, "dbt build with extra raw columns")
     out = proc.stdout
@@ -351,6 +353,10 @@ def test_extra_columns_are_ignored_in_events_and_opportunities_and_carried_in_le
     assert ("stg_crm__events", "utm_campaign") not in columns
     assert ("stg_crm__opportunities", "win_probability") not in columns
     assert ("stg_crm__leads", "crm_segment") in columns
+    assert ("lead_scoring: raw leads column 'Segment'); drop table raw.leads; --' is not a plain identifier and is "
+            "not carried through") in out
+    assert not any("segment')" in name.lower() for _, name in columns)
+    assert query(db, "select count(*) as n from raw.leads") == [{"n": built.expected["leads"]["raw_rows"]}]
     got = _reconciliation(db)
     for table, expected in built.expected.items():
         assert {k: got[table][k] for k in expected} == expected, table
