@@ -135,3 +135,28 @@
 {% macro spark__percentile_cont(expr, fraction) -%}
     percentile({{ expr }}, {{ fraction }})
 {%- endmacro %}
+
+{#- Exact decimal type for summing float points: 38 digits, 12 after the point. Sums of decimals are exact, so
+    they do not depend on the order in which a parallel engine adds the rows (float sums do, in the last bits). -#}
+{% macro type_fixed_point() -%}
+    {{ return(adapter.dispatch('type_fixed_point', 'lead_scoring')()) }}
+{%- endmacro %}
+
+{% macro default__type_fixed_point() -%}
+    decimal(38, 12)
+{%- endmacro %}
+
+{% macro postgres__type_fixed_point() -%}
+    numeric(38, 12)
+{%- endmacro %}
+
+{#- Order-independent sum of a float expression: each value is cast to type_fixed_point() (rounded to 1e-12),
+    summed exactly, and the total cast back to double. Two runs on the same data give bit-identical totals. -#}
+{% macro exact_sum(expr) -%}
+    cast(sum(cast({{ expr }} as {{ type_fixed_point() }})) as {{ type_double() }})
+{%- endmacro %}
+
+{#- Order-independent mean of a float expression (nulls ignored, as avg does): exact_sum / count. -#}
+{% macro exact_avg(expr) -%}
+    ({{ exact_sum(expr) }} / nullif(count({{ expr }}), 0))
+{%- endmacro %}

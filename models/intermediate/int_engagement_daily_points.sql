@@ -96,7 +96,7 @@ final as (
         activity_date,
         rule_id,
         count(*) as event_count,
-        sum(points) as base_points,
+        {{ exact_sum('points') }} as base_points,
         max(occurred_at) as last_occurred_at
 
     from matched

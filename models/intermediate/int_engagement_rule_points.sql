@@ -59,7 +59,7 @@ per_rule as (
         lead_id,
         rule_id,
         sum(event_count) as event_count,
-        sum(decayed_points) as decayed_points,
+        {{ exact_sum('decayed_points') }} as decayed_points,
         max(last_occurred_at) as last_occurred_at
 
     from decayed

@@ -54,10 +54,10 @@ per_axis as (
         model_id,
         lead_id,
         axis,
-        sum(positive_points) as positive_points,
-        sum(negative_points) as negative_points,
-        sum(capped_positive_points) as group_capped_positive_points,
-        sum(capped_negative_points) as group_capped_negative_points
+        {{ exact_sum('positive_points') }} as positive_points,
+        {{ exact_sum('negative_points') }} as negative_points,
+        {{ exact_sum('capped_positive_points') }} as group_capped_positive_points,
+        {{ exact_sum('capped_negative_points') }} as group_capped_negative_points
 
     from group_points
     group by 1, 2, 3

@@ -21,8 +21,8 @@ per_group as (
         lead_id,
         axis,
         rule_group,
-        sum(case when points > 0 then points else 0 end) as positive_points,
-        sum(case when points < 0 then points else 0 end) as negative_points
+        {{ exact_sum('case when points > 0 then points else 0 end') }} as positive_points,
+        {{ exact_sum('case when points < 0 then points else 0 end') }} as negative_points
 
     from rule_points
     group by 1, 2, 3, 4

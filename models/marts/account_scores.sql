@@ -68,8 +68,8 @@ rolled_up as (
         model_id,
         company_domain,
         max(fit_score) as account_fit_score,
-        least(100.0, sum(engagement_score)) as account_engagement_score,
-        avg(lead_score) as mean_lead_score,
+        least(100.0, {{ exact_sum('engagement_score') }}) as account_engagement_score,
+        {{ exact_avg('lead_score') }} as mean_lead_score,
         max(case when lead_rank = 1 then lead_id end) as best_lead_id
 
     from ranked_leads

@@ -21,7 +21,7 @@ opportunities_per_lead as (
         lead_id,
         count(*) as opportunity_count,
         count(case when is_won then 1 end) as won_opportunity_count,
-        sum(case when is_won and amount > 0 then amount else 0 end) as won_amount,
+        {{ exact_sum('case when is_won and amount > 0 then amount else 0 end') }} as won_amount,
         min(created_at) as first_opportunity_at,
         min(won_at) as first_won_at
 

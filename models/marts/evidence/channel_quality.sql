@@ -34,13 +34,13 @@ aggregated as (
         lead_source,
         created_month,
         count(*) as leads,
-        round(avg(fit_score), 6) as mean_fit_score,
-        round(avg(engagement_score), 6) as mean_engagement_score,
-        round(avg(lead_score), 6) as mean_lead_score,
+        round({{ exact_avg('fit_score') }}, 6) as mean_fit_score,
+        round({{ exact_avg('engagement_score') }}, 6) as mean_engagement_score,
+        round({{ exact_avg('lead_score') }}, 6) as mean_lead_score,
         count(case when is_mql then 1 end) as mql_leads,
         count(case when is_converted then 1 end) as converted_leads,
         count(case when is_won then 1 end) as won_leads,
-        sum(won_amount) as won_amount
+        {{ exact_sum('won_amount') }} as won_amount
 
     from channel_leads
     group by model_id, lead_source, created_month
