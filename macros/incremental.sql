@@ -4,6 +4,7 @@
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
 {% macro event_deliveries_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro engagement_buckets_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro engagement_bursts_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of
@@ -62,15 +63,15 @@
     "<model>: full rebuild: <reason>" when it is not incremental. `checks` is a list of (condition, reason)
     evaluated in order by the caller. -#}
 {% macro log_full_rebuild(reason) -%}
-    {%- if execute and reason is not none -%}
-        {{ log(this.identifier ~ ": full rebuild: " ~ reason, info=true) }}
+    {%- if execute and reason is not none and model.resource_type != 'unit_test' -%}
+        {{ log(model.name ~ ": full rebuild: " ~ reason, info=true) }}
     {%- endif -%}
 {%- endmacro %}
 
 {% macro not_incremental_reason() -%}
     {%- if flags.FULL_REFRESH -%}
         {{ return('--full-refresh') }}
-    {%- elif load_relation(this) is none -%}
+    {%- elif this is none or load_relation(this) is none -%}
         {{ return('the table does not exist yet') }}
     {%- else -%}
         {{ return('the relation is not a table') }}
@@ -132,16 +133,17 @@
     {{ return(state) }}
 {%- endmacro %}
 
-{#- The state relation of int_engagement_daily_points: one row per lead staged at the latest bucket build,
-    with that build's rule-set version, as_of, delivery batch and generation (docs/incremental.md). -#}
-{% macro engagement_buckets_state_relation() -%}
+{#- The models stored per (lead, day) - int_engagement_daily_points, int_engagement_daily_bursts - keep their
+    build state in <model>_state: one row per lead staged at the latest build, with that build's rule-set
+    version, as_of, the delivery batch read, the deliveries generation and the layout (docs/incremental.md). -#}
+{% macro lead_day_state_relation() -%}
     {{ return(api.Relation.create(database=this.database, schema=this.schema,
-        identifier='int_engagement_daily_points_state', type='table')) }}
+        identifier=this.identifier ~ '_state', type='table')) }}
 {%- endmacro %}
 
-{#- State of int_engagement_daily_points for this run: dict with reason (none = incremental), and for an
-    incremental run the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). -#}
-{% macro engagement_buckets_state(deliveries_relation, ruleset_relation) -%}
+{#- State of a lead-day model for this run: dict with reason (none = incremental), and for an incremental run
+    the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). -#}
+{% macro lead_day_state(deliveries_relation, ruleset_relation, layout) -%}
     {%- set state = {'reason': none, 'prev_as_of': none, 'batch_through': none} -%}
     {%- if not execute -%}{{ return(state) }}{%- endif -%}
     {%- if not is_incremental() -%}
@@ -149,14 +151,18 @@
         {%- do log_full_rebuild(state.reason) -%}
         {{ return(state) }}
     {%- endif -%}
-    {%- set state_relation = load_relation(engagement_buckets_state_relation()) -%}
+    {%- set state_relation = load_relation(lead_day_state_relation()) -%}
     {%- set as_of_text = as_of_datetime().strftime('%Y-%m-%d %H:%M:%S') -%}
+    {%- set state_columns = adapter.get_columns_in_relation(state_relation) | map(attribute='name') | map('lower') | list
+        if state_relation is not none else [] -%}
     {%- if state_relation is none -%}
-        {%- do state.update({'reason': 'its state table ' ~ engagement_buckets_state_relation().identifier ~ ' is missing'}) -%}
+        {%- do state.update({'reason': 'its state table ' ~ lead_day_state_relation().identifier ~ ' is missing'}) -%}
+    {%- elif 'state_layout' not in state_columns -%}
+        {%- do state.update({'reason': 'its state table has an older layout (no column state_layout)'}) -%}
     {%- else -%}
         {%- set stored = run_query(
             "select max(ruleset_version), min(ruleset_version), max(built_as_of), max(delivery_batch_through),"
-            ~ " max(deliveries_build_id), min(buckets_layout), max(buckets_layout), count(*) from " ~ state_relation
+            ~ " max(deliveries_build_id), min(state_layout), max(state_layout), count(*) from " ~ state_relation
         ).rows[0] -%}
         {%- set current = run_query(
             "select (select max(ruleset_version) from " ~ ruleset_relation ~ "),"
@@ -165,16 +171,16 @@
         ).rows[0] -%}
         {%- if stored[7] == 0 -%}
             {%- do state.update({'reason': 'its state is empty (no lead was staged at the last build)'}) -%}
-        {%- elif stored[5] != engagement_buckets_layout() or stored[6] != engagement_buckets_layout() -%}
-            {%- do state.update({'reason': 'the stored buckets have an older layout (version ' ~ stored[5] ~ ', now '
-                ~ engagement_buckets_layout() ~ ')'}) -%}
+        {%- elif stored[5] != layout or stored[6] != layout -%}
+            {%- do state.update({'reason': 'the stored table has an older layout (version ' ~ stored[5] ~ ', now '
+                ~ layout ~ ')'}) -%}
         {%- elif stored[0] != current[0] or stored[1] != current[0] -%}
             {%- do state.update({'reason': 'the rule-set version changed from ' ~ stored[0] ~ ' to ' ~ current[0]}) -%}
         {%- elif stored[2] is none or stored[2].strftime('%Y-%m-%d %H:%M:%S') > as_of_text -%}
-            {%- do state.update({'reason': 'as_of ' ~ as_of_text ~ ' is earlier than the build''s as_of '
+            {%- do state.update({'reason': 'as_of ' ~ as_of_text ~ " is earlier than the build's as_of "
                 ~ (stored[2].strftime('%Y-%m-%d %H:%M:%S') if stored[2] is not none else 'none')}) -%}
         {%- elif stored[4] != current[1] or current[2] is none or stored[3] > current[2] -%}
-            {%- do state.update({'reason': 'the event deliveries were rebuilt since the buckets were built'}) -%}
+            {%- do state.update({'reason': 'the event deliveries were rebuilt since this table was built'}) -%}
         {%- else -%}
             {%- do state.update({'prev_as_of': stored[2].strftime('%Y-%m-%d %H:%M:%S'), 'batch_through': stored[3]}) -%}
         {%- endif -%}
@@ -183,17 +189,101 @@
     {{ return(state) }}
 {%- endmacro %}
 
-{#- Post-hook of int_engagement_daily_points: record the build's state (the staged leads, rule-set version,
-    as_of, delivery batch read and deliveries generation) for the next run's decisions. -#}
-{% macro save_engagement_buckets_state(leads_relation, deliveries_relation, ruleset_relation) -%}
-    create or replace table {{ engagement_buckets_state_relation() }} as
+{#- The CTEs previous_leads ... touched_days of an incremental lead-day run: the (lead_id, activity_date) pairs
+    to recompute - days of deliveries written after the batch the build read (new, re-delivered, re-read in
+    the look-back window, or re-ranked), days of events that were after the build's as_of and are not after
+    this one, every delivered day of a lead that became staged or stopped being staged, and every stored day
+    of such a lead. Ends with a comma. -#}
+{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation) -%}
+    previous_leads as (
+
+        select lead_id from {{ state_relation }}
+
+    ),
+
+    current_leads as (
+
+        select lead_id from {{ leads_relation }}
+
+    ),
+
+    changed_leads as (
+
+        select coalesce(current_leads.lead_id, previous_leads.lead_id) as lead_id
+
+        from current_leads
+        full outer join previous_leads
+            on current_leads.lead_id = previous_leads.lead_id
+        where current_leads.lead_id is null or previous_leads.lead_id is null
+
+    ),
+
+    touched_by_deliveries as (
+
+        select distinct
+            deliveries.lead_id,
+            deliveries.activity_date
+
+        from {{ deliveries_relation }} as deliveries
+        where
+            deliveries.lead_id is not null
+            and deliveries.activity_date is not null
+            and (
+                deliveries.delivery_batch > {{ state.batch_through }}
+                or (
+                    deliveries.occurred_at > cast('{{ state.prev_as_of }}' as {{ dbt.type_timestamp() }})
+                    and deliveries.occurred_at <= {{ as_of_timestamp() }}
+                )
+            )
+
+    ),
+
+    touched_by_changed_leads as (
+
+        select distinct
+            deliveries.lead_id,
+            deliveries.activity_date
+
+        from {{ deliveries_relation }} as deliveries
+        inner join changed_leads
+            on deliveries.lead_id = changed_leads.lead_id
+        where deliveries.activity_date is not null
+
+    ),
+
+    stored_days_of_changed_leads as (
+
+        select distinct
+            stored.lead_id,
+            stored.activity_date
+
+        from {{ this }} as stored
+        inner join changed_leads
+            on stored.lead_id = changed_leads.lead_id
+
+    ),
+
+    touched_days as (
+
+        select * from touched_by_deliveries
+        union
+        select * from touched_by_changed_leads
+        union
+        select * from stored_days_of_changed_leads
+
+    ),
+{%- endmacro %}
+
+{#- Post-hook of the lead-day models: record the build's state for the next run's decisions. -#}
+{% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
+    create or replace table {{ lead_day_state_relation() }} as
     select
         leads.lead_id,
         ruleset.ruleset_version,
         {{ as_of_timestamp() }} as built_as_of,
         deliveries.delivery_batch_through,
         deliveries.deliveries_build_id,
-        {{ engagement_buckets_layout() }} as buckets_layout
+        {{ layout }} as state_layout
     from {{ leads_relation }} as leads
     cross join (select max(ruleset_version) as ruleset_version from {{ ruleset_relation }}) as ruleset
     cross join (

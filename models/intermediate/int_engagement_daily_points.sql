@@ -11,9 +11,9 @@
     incremental_strategy='replace_keys',
     unique_key=['lead_id', 'activity_date'],
     on_schema_change='ignore',
-    post_hook="{{ save_engagement_buckets_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version')) }}",
+    post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) }}",
 ) }}
-{%- set state = engagement_buckets_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version')) %}
+{%- set state = lead_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) %}
 {%- set incremental_run = is_incremental() and state.reason is none %}
 
 with
@@ -42,89 +42,12 @@ burst_rules as (
 
 {%- if incremental_run %}
 
-    deliveries as (
-
-        select * from {{ ref('stg_crm__event_deliveries_ranked') }}
-
-    ),
-
-    leads as (
-
-        select lead_id from {{ ref('stg_crm__leads') }}
-
-    ),
-
-    previous_leads as (
-
-        select lead_id from {{ engagement_buckets_state_relation() }}
-
-    ),
-
-    changed_leads as (
-
-        select coalesce(leads.lead_id, previous_leads.lead_id) as lead_id
-
-        from leads
-        full outer join previous_leads
-            on leads.lead_id = previous_leads.lead_id
-        where leads.lead_id is null or previous_leads.lead_id is null
-
-    ),
-
-    touched_by_deliveries as (
-
-        select distinct
-            deliveries.lead_id,
-            deliveries.activity_date
-
-        from deliveries
-        where
-            deliveries.lead_id is not null
-            and deliveries.activity_date is not null
-            and (
-                deliveries.delivery_batch > {{ state.batch_through }}
-                or (
-                    deliveries.occurred_at > cast('{{ state.prev_as_of }}' as {{ dbt.type_timestamp() }})
-                    and deliveries.occurred_at <= {{ as_of_timestamp() }}
-                )
-            )
-
-    ),
-
-    touched_by_new_leads as (
-
-        select distinct
-            deliveries.lead_id,
-            deliveries.activity_date
-
-        from deliveries
-        inner join changed_leads
-            on deliveries.lead_id = changed_leads.lead_id
-        where deliveries.activity_date is not null
-
-    ),
-
-    touched_by_gone_leads as (
-
-        select distinct
-            stored.lead_id,
-            stored.activity_date
-
-        from {{ this }} as stored
-        inner join changed_leads
-            on stored.lead_id = changed_leads.lead_id
-
-    ),
-
-    touched_days as (
-
-        select * from touched_by_deliveries
-        union
-        select * from touched_by_new_leads
-        union
-        select * from touched_by_gone_leads
-
-    ),
+    {{ touched_lead_days_ctes(
+        state,
+        ref('stg_crm__event_deliveries_ranked'),
+        ref('stg_crm__leads'),
+        lead_day_state_relation()
+    ) }}
 
     scoped_events as (
 
