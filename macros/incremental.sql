@@ -79,11 +79,11 @@
 {%- endmacro %}
 
 {#- State of stg_crm__event_deliveries_ranked for this run: dict with
-    reason (none = incremental), cutoff (text timestamp: deliveries loaded at or after it, or without a
-    _loaded_at, are read again), batch (the delivery_batch of the rows written now) and build_id (the
+    reason (none = incremental), cutoff (text timestamp: deliveries loaded at or after it - after it when
+    cutoff_inclusive is false -, or without a _loaded_at, are read again), batch (the delivery_batch of the rows written now) and build_id (the
     deliveries_build_id of the stored generation). -#}
 {% macro event_deliveries_state() -%}
-    {%- set state = {'reason': none, 'cutoff': none, 'batch': 1, 'build_id': invocation_id} -%}
+    {%- set state = {'reason': none, 'cutoff': none, 'cutoff_inclusive': true, 'batch': 1, 'build_id': invocation_id} -%}
     {%- if not execute -%}{{ return(state) }}{%- endif -%}
     {%- if not is_incremental() -%}
         {%- do state.update({'reason': not_incremental_reason()}) -%}
@@ -121,7 +121,21 @@
                     ~ counts[0] ~ ' but ' ~ counts[1] ~ ' are stored: rows landed later than the look-back window'
                     ~ ' or raw rows were removed'}) -%}
             {%- else -%}
-                {%- do state.update({'cutoff': cutoff, 'batch': stored[1] + 1, 'build_id': stored[2]}) -%}
+                {#- Inside the window: when raw and stored agree up to the watermark, nothing landed late in it, so
+                    only rows loaded after the watermark are new; otherwise the whole window is read again. -#}
+                {%- set watermark = stored[0].strftime('%Y-%m-%d %H:%M:%S.%f') -%}
+                {%- set window_counts = run_query(
+                    "select (select count(*) from " ~ source('crm', 'events')
+                    ~ " where cast(_loaded_at as " ~ dbt.type_timestamp() ~ ") <= cast('" ~ watermark ~ "' as "
+                    ~ dbt.type_timestamp() ~ ")), (select count(*) from " ~ this
+                    ~ " where loaded_at <= cast('" ~ watermark ~ "' as " ~ dbt.type_timestamp() ~ "))"
+                ).rows[0] -%}
+                {%- if window_counts[0] == window_counts[1] -%}
+                    {%- do state.update({'cutoff': watermark, 'cutoff_inclusive': false}) -%}
+                {%- else -%}
+                    {%- do state.update({'cutoff': cutoff, 'cutoff_inclusive': true}) -%}
+                {%- endif -%}
+                {%- do state.update({'batch': stored[1] + 1, 'build_id': stored[2]}) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

@@ -201,8 +201,8 @@ def runs(lab, picks) -> dict:
 
 def test_base_build_is_a_full_build_with_its_log_lines(lab):
     lines = rebuild_lines(lab.logs["base"])
-    assert "stg_crm__event_deliveries_ranked: full rebuild: the table does not exist yet" in lines
-    assert "int_engagement_daily_points: full rebuild: the table does not exist yet" in lines
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: the table does not exist yet" in lines
 
 
 @pytest.mark.parametrize("step", ["t1", "t2"])
@@ -210,12 +210,14 @@ def test_an_incremental_run_equals_a_full_refresh(runs, step):
     log, diffs = runs[step]
     assert rebuild_lines(log) == [], "the run was meant to be incremental"
     assert "marts.lead_scores" in diffs and "intermediate.int_engagement_daily_points" in diffs
-    assert "staging.stg_crm__event_deliveries_ranked" in diffs
+    assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_daily_bursts" in diffs
     assert differing(diffs) == {}
 
 
 def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):
-    assert "int_engagement_daily_points: full rebuild: --full-refresh" in rebuild_lines(lab.logs["t1_full"])
+    lines = rebuild_lines(lab.logs["t1_full"])
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: --full-refresh" in lines
 
 
 def test_the_batches_changed_what_they_were_meant_to(lab, picks, runs):
@@ -260,8 +262,8 @@ def test_a_row_loaded_before_the_look_back_window_triggers_a_full_rebuild(lab, r
     lines = rebuild_lines(log)
     assert any(line.startswith("stg_crm__event_deliveries_ranked: full rebuild: raw events loaded before")
                for line in lines), lines
-    assert "int_engagement_daily_points: full rebuild: the event deliveries were rebuilt since the buckets were built" \
-        in lines
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: the event deliveries were rebuilt since this table was built" in lines
     assert differing(diffs) == {}
 
 
@@ -276,16 +278,17 @@ def test_a_seed_change_triggers_a_full_rebuild(lab, runs):
     rules.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
     log, diffs = lab.step("t3_seed", T3, seed=True)
     lines_ = rebuild_lines(log)
-    assert any(line.startswith("int_engagement_daily_points: full rebuild: the rule-set version changed from")
-               for line in lines_), lines_
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert any(line.startswith(f"{model}: full rebuild: the rule-set version changed from")
+                   for line in lines_), lines_
     assert not any(line.startswith("stg_crm__event_deliveries_ranked") for line in lines_)
     assert differing(diffs) == {}
 
 
 def test_an_earlier_as_of_triggers_a_full_rebuild(lab, runs):
     log, diffs = lab.step("earlier", EARLIER)
-    assert f"int_engagement_daily_points: full rebuild: as_of {EARLIER} is earlier than the build's as_of {T3}" \
-        in rebuild_lines(log)
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: as_of {EARLIER} is earlier than the build's as_of {T3}" in rebuild_lines(log)
     assert differing(diffs) == {}
 
 

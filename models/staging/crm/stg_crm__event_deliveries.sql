@@ -46,17 +46,27 @@ checked as (
 
 ),
 
+with_status as (
+
+    select
+        *,
+        case
+            when quarantine_reason is not null then 'quarantined'
+            when delivery_rank > 1 then 'duplicate'
+            else 'staged'
+        end as delivery_status
+
+    from checked
+
+),
+
 final as (
 
     select
         event_delivery_key,
         event_id,
         delivery_rank,
-        case
-            when quarantine_reason is not null then 'quarantined'
-            when delivery_rank > 1 then 'duplicate'
-            else 'staged'
-        end as delivery_status,
+        delivery_status,
         quarantine_reason,
         lead_id,
         event_type,
@@ -68,7 +78,7 @@ final as (
         properties,
         loaded_at
 
-    from checked
+    from with_status
 
 )
 

@@ -1,6 +1,7 @@
 {#- Every raw event delivery, cleaned and ranked among the deliveries of its event_id, stored incrementally:
-    a run reads only the raw rows loaded since the latest stored _loaded_at minus the look-back window
-    (var event_lookback_days), plus rows without a _loaded_at, and re-ranks every delivery of the event_ids they
+    a run reads only the raw rows loaded after the latest stored _loaded_at - or, when rows landed late inside
+    the look-back window (var event_lookback_days), since that watermark minus the window - plus rows without a
+    _loaded_at, and re-ranks every delivery of the event_ids they
     carry (the stored ones included), so a re-delivery never counts twice and a late first delivery still
     wins. Nothing here depends on the run's context (leads, seeds, as_of): stg_crm__event_deliveries adds it.
     Rebuilds itself in full, with a log line, when the table is missing, empty or of an older layout, or when
@@ -22,7 +23,8 @@ source as (
     select * from {{ source('crm', 'events') }}
     {%- if incremental_run %}
         where
-            cast(_loaded_at as {{ timestamp_type }}) >= cast('{{ state.cutoff }}' as {{ timestamp_type }})
+            cast(_loaded_at as {{ timestamp_type }}) {{ '>=' if state.cutoff_inclusive else '>' }}
+            cast('{{ state.cutoff }}' as {{ timestamp_type }})
             or _loaded_at is null
     {%- endif %}
 
@@ -71,7 +73,7 @@ cleaned_source as (
         from {{ this }} as stored
         inner join touched_events
             on stored.event_id is not distinct from touched_events.event_id
-        where stored.loaded_at < cast('{{ state.cutoff }}' as {{ timestamp_type }})
+        where stored.loaded_at {{ '<' if state.cutoff_inclusive else '<=' }} cast('{{ state.cutoff }}' as {{ timestamp_type }})
 
     ),
 
@@ -124,8 +126,8 @@ final as (
         delivery_content_hash,
         {{ state.batch }} as delivery_batch,
         '{{ state.build_id }}' as deliveries_build_id,
-        {{ event_deliveries_layout() }} as deliveries_layout
-        {%- if is_incremental() %},
+        {{ event_deliveries_layout() }} as deliveries_layout{{ ',' if is_incremental() }}
+        {%- if is_incremental() %}
             'row' as incremental_change
         {%- endif %}
 
