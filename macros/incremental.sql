@@ -268,12 +268,12 @@
     stored_days_of_changed_leads as (
 
         select distinct
-            stored.lead_id,
-            stored.activity_date
+            stored_rows.lead_id,
+            stored_rows.activity_date
 
-        from {{ this }} as stored
+        from {{ this }} as stored_rows
         inner join changed_leads
-            on stored.lead_id = changed_leads.lead_id
+            on stored_rows.lead_id = changed_leads.lead_id
 
     ),
 

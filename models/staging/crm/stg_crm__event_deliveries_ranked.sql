@@ -59,21 +59,21 @@ cleaned_source as (
     stored_deliveries as (
 
         select
-            stored.event_id,
-            stored.lead_id,
-            stored.event_type,
-            stored.channel,
-            stored.occurred_at,
-            stored.page_url,
-            stored.search_term,
-            stored.properties,
-            stored.loaded_at,
-            stored.delivery_content_hash
+            stored_rows.event_id,
+            stored_rows.lead_id,
+            stored_rows.event_type,
+            stored_rows.channel,
+            stored_rows.occurred_at,
+            stored_rows.page_url,
+            stored_rows.search_term,
+            stored_rows.properties,
+            stored_rows.loaded_at,
+            stored_rows.delivery_content_hash
 
-        from {{ this }} as stored
+        from {{ this }} as stored_rows
         inner join touched_events
-            on stored.event_id is not distinct from touched_events.event_id
-        where stored.loaded_at {{ '<' if state.cutoff_inclusive else '<=' }} cast('{{ state.cutoff }}' as {{ timestamp_type }})
+            on stored_rows.event_id is not distinct from touched_events.event_id
+        where stored_rows.loaded_at {{ '<' if state.cutoff_inclusive else '<=' }} cast('{{ state.cutoff }}' as {{ timestamp_type }})
 
     ),
 
