@@ -1,5 +1,20 @@
 {#- Per model, lead, day and engagement rule: how many events matched and the points before decay.
-    Scoring reads these small daily buckets, not raw events; decay is applied at scoring time against as_of. -#}
+    Scoring reads these small daily buckets, not raw events; decay is applied at scoring time against as_of.
+    Incremental (docs/incremental.md): a run recomputes only the (lead, day) pairs touched since the last build -
+    days of deliveries written since (new, re-delivered or re-read in the look-back window), days of events that
+    were in the future at the last as_of and are not now, and every day of a lead that became staged or stopped
+    being staged - from all of that lead-day's staged events (bursts count per lead-minute, inside one day).
+    It rebuilds itself in full, with a log line, when the rule-set version changed, as_of moved earlier, the
+    deliveries were rebuilt, or the table or its state is missing, empty or of an older layout. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id', 'activity_date'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) }}",
+) }}
+{%- set state = lead_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) %}
+{%- set incremental_run = is_incremental() and state.reason is none %}
 
 with
 
@@ -25,6 +40,36 @@ burst_rules as (
 
 ),
 
+{%- if incremental_run %}
+
+    {{ touched_lead_days_ctes(
+        state,
+        ref('stg_crm__event_deliveries_ranked'),
+        ref('stg_crm__leads'),
+        lead_day_state_relation()
+    ) }}
+
+    scoped_events as (
+
+        select events.*
+
+        from events
+        inner join touched_days
+            on events.lead_id = touched_days.lead_id
+                and events.activity_date = touched_days.activity_date
+
+    ),
+
+{%- else %}
+
+    scoped_events as (
+
+        select * from events
+
+    ),
+
+{%- endif %}
+
 events_per_minute as (
 
     select
@@ -32,7 +77,7 @@ events_per_minute as (
         {{ dbt.date_trunc('minute', 'occurred_at') }} as event_minute,
         count(*) as events_in_minute
 
-    from events
+    from scoped_events
     group by 1, 2
 
 ),
@@ -40,19 +85,19 @@ events_per_minute as (
 events_with_minute_counts as (
 
     select
-        events.lead_id,
-        events.event_type,
-        events.channel,
-        events.page_url,
-        events.search_term,
-        events.activity_date,
-        events.occurred_at,
+        scoped_events.lead_id,
+        scoped_events.event_type,
+        scoped_events.channel,
+        scoped_events.page_url,
+        scoped_events.search_term,
+        scoped_events.activity_date,
+        scoped_events.occurred_at,
         events_per_minute.events_in_minute
 
-    from events
+    from scoped_events
     inner join events_per_minute
-        on events.lead_id = events_per_minute.lead_id
-            and {{ dbt.date_trunc('minute', 'events.occurred_at') }} = events_per_minute.event_minute
+        on scoped_events.lead_id = events_per_minute.lead_id
+            and {{ dbt.date_trunc('minute', 'scoped_events.occurred_at') }} = events_per_minute.event_minute
 
 ),
 
@@ -88,7 +133,7 @@ matched as (
 
 ),
 
-final as (
+buckets as (
 
     select
         model_id,
@@ -101,6 +146,52 @@ final as (
 
     from matched
     group by 1, 2, 3, 4
+
+),
+
+final as (
+
+    {%- if is_incremental() %}
+
+        select
+            *,
+            'row' as incremental_change
+        from buckets
+
+        union all
+
+        {%- if incremental_run %}
+
+            select
+                null as model_id,
+                lead_id,
+                activity_date,
+                null as rule_id,
+                null as event_count,
+                null as base_points,
+                null as last_occurred_at,
+                'delete' as incremental_change
+            from touched_days
+
+        {%- else %}
+
+            select
+                null as model_id,
+                null as lead_id,
+                null as activity_date,
+                null as rule_id,
+                null as event_count,
+                null as base_points,
+                null as last_occurred_at,
+                'reset' as incremental_change
+
+        {%- endif %}
+
+    {%- else %}
+
+        select * from buckets
+
+    {%- endif %}
 
 )
 

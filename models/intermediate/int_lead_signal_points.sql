@@ -8,9 +8,9 @@ leads as (
 
 ),
 
-events as (
+daily_bursts as (
 
-    select * from {{ ref('stg_crm__events') }}
+    select * from {{ ref('int_engagement_daily_bursts') }}
 
 ),
 
@@ -87,38 +87,25 @@ inactivity_fired as (
 
 ),
 
-event_minutes as (
-
-    select
-        lead_id,
-        {{ dbt.date_trunc('minute', 'occurred_at') }} as event_minute,
-        min(activity_date) as activity_date,
-        count(*) as events_in_minute
-
-    from events
-    group by 1, 2
-
-),
-
 burst_fired as (
 
     select
         signal_rules.model_id,
-        event_minutes.lead_id,
+        daily_bursts.lead_id,
         signal_rules.rule_id,
         {{ dbt.concat([
-            "cast(count(*) as " ~ dbt.type_string() ~ ")",
+            "cast(sum(daily_bursts.burst_minute_count) as " ~ dbt.type_string() ~ ")",
             "' burst minute(s), up to '",
-            "cast(max(event_minutes.events_in_minute) as " ~ dbt.type_string() ~ ")",
+            "cast(max(daily_bursts.max_events_in_minute) as " ~ dbt.type_string() ~ ")",
             "' events in one minute'"
         ]) }} as evidence
 
-    from event_minutes
+    from daily_bursts
     inner join signal_rules
-        on signal_rules.signal = 'burst'
-            and event_minutes.events_in_minute >= signal_rules.threshold
+        on daily_bursts.model_id = signal_rules.model_id
+            and signal_rules.signal = 'burst'
     where signal_rules.window_days is null
-        or {{ days_between('event_minutes.activity_date', as_of_date()) }}
+        or {{ days_between('daily_bursts.activity_date', as_of_date()) }}
         < signal_rules.window_days
     group by 1, 2, 3
 

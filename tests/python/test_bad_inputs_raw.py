@@ -337,7 +337,8 @@ def test_extra_columns_are_ignored_in_events_and_opportunities_and_carried_in_le
         # a column name that is no plain identifier: never quoted into SQL, skipped with a log line
         """alter table raw.leads add column "Segment'); drop table raw.leads; --" varchar default 'x'""",
     )
-    models = ["stg_crm__lead_versions", "stg_crm__leads", "stg_crm__event_deliveries", "stg_crm__events",
+    models = ["stg_crm__lead_versions", "stg_crm__leads", "stg_crm__event_deliveries_ranked",
+              "stg_crm__event_deliveries", "stg_crm__events",
               "stg_crm__opportunity_versions", "stg_crm__opportunities", "pipeline_reconciliation"]
     proc = _dbt(built, db, "build", "--select", *models, *UNIT_EXCLUDE)
     assert_dbt_ok(proc, "dbt build with extra raw columns")
@@ -351,6 +352,7 @@ def test_extra_columns_are_ignored_in_events_and_opportunities_and_carried_in_le
     columns = {(r["table_name"], r["column_name"]) for r in query(
         db, "select table_name, column_name from information_schema.columns where table_schema = 'staging'")}
     assert ("stg_crm__events", "utm_campaign") not in columns
+    assert ("stg_crm__event_deliveries_ranked", "utm_campaign") not in columns
     assert ("stg_crm__opportunities", "win_probability") not in columns
     assert ("stg_crm__leads", "crm_segment") in columns
     assert ("lead_scoring: raw leads column 'Segment'); drop table raw.leads; --' is not a plain identifier and is "

@@ -73,7 +73,11 @@ def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph)
     # the raw landing is external (declared, not built) and upstream of staging
     assert not asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
     assert AssetKey(["raw", "leads"]) in asset_graph.get(AssetKey("stg_crm__lead_versions")).parent_keys
-    assert AssetKey(["raw", "events"]) in asset_graph.get(AssetKey("stg_crm__event_deliveries")).parent_keys
+    assert AssetKey(["raw", "events"]) in asset_graph.get(AssetKey("stg_crm__event_deliveries_ranked")).parent_keys
+    # the event readers read the stored, ranked deliveries, never the raw rows again
+    assert AssetKey("stg_crm__event_deliveries_ranked") in asset_graph.get(
+        AssetKey("stg_crm__event_deliveries")).parent_keys
+    assert AssetKey(["raw", "events"]) not in asset_graph.get(AssetKey("stg_crm__event_deliveries")).parent_keys
     assert AssetKey(["raw", "opportunities"]) in asset_graph.get(AssetKey("stg_crm__opportunity_versions")).parent_keys
     downstream_of_events = AssetSelection.assets(AssetKey(["raw", "events"])).downstream().resolve(asset_graph)
     assert AssetKey("lead_scores") in downstream_of_events

@@ -1,3 +1,7 @@
+{#- A table, not a view: every lead-level model and every event reader (stg_crm__events, the incremental
+    buckets and their state) joins the staged leads, and the dictionary look-ups (job-title patterns, countries,
+    industries) are worth computing once per run, not once per reader. -#}
+{{ config(materialized='table') }}
 {%- set custom_columns = lead_custom_columns() -%}
 
 with

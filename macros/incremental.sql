@@ -1,0 +1,309 @@
+{#- Incremental event path (docs/incremental.md): the custom strategy `replace_keys`, the look-back var, the
+    state of the stored deliveries and buckets, and the decisions to rebuild in full (each with a log line). -#}
+
+{#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
+{% macro event_deliveries_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro engagement_buckets_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro engagement_bursts_layout() -%}{{ return(1) }}{%- endmacro %}
+
+{#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
+    before the latest one stored are read again on every incremental run, so rows that land late or out of
+    order are still ranked with their event. A whole number of days, 0 or more. -#}
+{% macro event_lookback_days() -%}
+    {%- set raw = var('event_lookback_days', 3) -%}
+    {%- if raw is none or not modules.re.match('^[0-9]+$', raw | string | trim) -%}
+        {{ exceptions.raise_compiler_error(
+            "The dbt var event_lookback_days is '" ~ raw ~ "', which is not a whole number of days. "
+            ~ "Fix: pass --vars '{event_lookback_days: 3}' (0 or more), or leave it unset for 3."
+        ) }}
+    {%- endif -%}
+    {{ return(raw | string | trim | int) }}
+{%- endmacro %}
+
+{#- Custom incremental strategy `replace_keys` (dbt looks up get_incremental_<strategy>_sql). The model's
+    incremental output carries a column incremental_change: 'row' (a row to store), 'delete' (a key whose stored
+    rows are replaced even if no new row has it) or 'reset' (drop every stored row: an automatic full rebuild).
+    Stored rows of every key in the output are deleted, then the 'row' rows inserted; the marker column itself
+    is not stored (dest_columns are the target's). Keys match null-safely. -#}
+{% macro get_incremental_replace_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set keys = arg_dict['unique_key'] -%}
+    {%- if keys is string -%}{%- set keys = [keys] -%}{%- endif -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }}
+    where exists (select 1 from {{ source }} where incremental_change = 'reset');
+
+    delete from {{ target }} as stored
+    using (
+        select distinct {{ keys | join(', ') }}
+        from {{ source }}
+        where incremental_change <> 'reset'
+    ) as touched
+    where
+    {%- for key in keys %}
+        stored.{{ key }} is not distinct from touched.{{ key }}{{ ' and' if not loop.last }}
+    {%- endfor %};
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ source }}
+    where incremental_change = 'row'
+{%- endmacro %}
+
+{#- One value of the first row of `sql`, or none (no rows, or at parse time). -#}
+{% macro scalar_query(sql) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set result = run_query(sql) -%}
+    {%- if result.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {{ return(result.rows[0][0]) }}
+{%- endmacro %}
+
+{#- Why a model must be built in full on this run (text), or none for an incremental run. Logs the line
+    "<model>: full rebuild: <reason>" when it is not incremental. `checks` is a list of (condition, reason)
+    evaluated in order by the caller. -#}
+{% macro log_full_rebuild(reason) -%}
+    {%- if execute and reason is not none and model.resource_type != 'unit_test' -%}
+        {{ log(model.name ~ ": full rebuild: " ~ reason, info=true) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro not_incremental_reason() -%}
+    {%- if flags.FULL_REFRESH -%}
+        {{ return('--full-refresh') }}
+    {%- elif this is none or load_relation(this) is none -%}
+        {{ return('the table does not exist yet') }}
+    {%- else -%}
+        {{ return('the relation is not a table') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- State of stg_crm__event_deliveries_ranked for this run: dict with
+    reason (none = incremental), cutoff (text timestamp: deliveries loaded at or after it - after it when
+    cutoff_inclusive is false -, or without a _loaded_at, are read again), batch (the delivery_batch of the rows written now) and build_id (the
+    deliveries_build_id of the stored generation). -#}
+{% macro event_deliveries_state() -%}
+    {%- set state = {'reason': none, 'cutoff': none, 'cutoff_inclusive': true, 'batch': 1, 'build_id': invocation_id} -%}
+    {%- if not execute -%}{{ return(state) }}{%- endif -%}
+    {%- if not is_incremental() -%}
+        {%- do state.update({'reason': not_incremental_reason()}) -%}
+        {%- do log_full_rebuild(state.reason) -%}
+        {{ return(state) }}
+    {%- endif -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- for needed in ['delivery_batch', 'deliveries_build_id', 'deliveries_layout', 'delivery_content_hash'] -%}
+        {%- if needed not in names and state.reason is none -%}
+            {%- do state.update({'reason': 'the stored table has an older layout (no column ' ~ needed ~ ')'}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if state.reason is none -%}
+        {%- set stored = run_query(
+            "select max(loaded_at), max(delivery_batch), max(deliveries_build_id), min(deliveries_layout),"
+            ~ " max(deliveries_layout), count(*) from " ~ this
+        ).rows[0] -%}
+        {%- if stored[5] == 0 -%}
+            {%- do state.update({'reason': 'the stored table is empty'}) -%}
+        {%- elif stored[3] != event_deliveries_layout() or stored[4] != event_deliveries_layout() -%}
+            {%- do state.update({'reason': 'the stored table has an older layout (version ' ~ stored[3] ~ ', now '
+                ~ event_deliveries_layout() ~ ')'}) -%}
+        {%- elif stored[0] is none -%}
+            {%- do state.update({'reason': 'no stored delivery has a _loaded_at to continue from'}) -%}
+        {%- else -%}
+            {%- set cutoff = (stored[0] - modules.datetime.timedelta(days=event_lookback_days())).strftime('%Y-%m-%d %H:%M:%S.%f') -%}
+            {%- set counts = run_query(
+                "select (select count(*) from " ~ source('crm', 'events')
+                ~ " where cast(_loaded_at as " ~ dbt.type_timestamp() ~ ") < cast('" ~ cutoff ~ "' as "
+                ~ dbt.type_timestamp() ~ ")), (select count(*) from " ~ this
+                ~ " where loaded_at < cast('" ~ cutoff ~ "' as " ~ dbt.type_timestamp() ~ "))"
+            ).rows[0] -%}
+            {%- if counts[0] != counts[1] -%}
+                {%- do state.update({'reason': 'raw events loaded before ' ~ cutoff ~ ' (the look-back window) number '
+                    ~ counts[0] ~ ' but ' ~ counts[1] ~ ' are stored: rows landed later than the look-back window'
+                    ~ ' or raw rows were removed'}) -%}
+            {%- else -%}
+                {#- Inside the window: when raw and stored agree up to the watermark, nothing landed late in it, so
+                    only rows loaded after the watermark are new; otherwise the whole window is read again. -#}
+                {%- set watermark = stored[0].strftime('%Y-%m-%d %H:%M:%S.%f') -%}
+                {%- set window_counts = run_query(
+                    "select (select count(*) from " ~ source('crm', 'events')
+                    ~ " where cast(_loaded_at as " ~ dbt.type_timestamp() ~ ") <= cast('" ~ watermark ~ "' as "
+                    ~ dbt.type_timestamp() ~ ")), (select count(*) from " ~ this
+                    ~ " where loaded_at <= cast('" ~ watermark ~ "' as " ~ dbt.type_timestamp() ~ "))"
+                ).rows[0] -%}
+                {%- if window_counts[0] == window_counts[1] -%}
+                    {%- do state.update({'cutoff': watermark, 'cutoff_inclusive': false}) -%}
+                {%- else -%}
+                    {%- do state.update({'cutoff': cutoff, 'cutoff_inclusive': true}) -%}
+                {%- endif -%}
+                {%- do state.update({'batch': stored[1] + 1, 'build_id': stored[2]}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if state.reason is not none -%}
+        {%- set next_batch = scalar_query("select coalesce(max(delivery_batch), 0) + 1 from " ~ this) if 'delivery_batch' in names else 1 -%}
+        {%- do state.update({'batch': next_batch, 'build_id': invocation_id}) -%}
+    {%- endif -%}
+    {%- do log_full_rebuild(state.reason) -%}
+    {{ return(state) }}
+{%- endmacro %}
+
+{#- The models stored per (lead, day) - int_engagement_daily_points, int_engagement_daily_bursts - keep their
+    build state in <model>_state: one row per lead staged at the latest build, with that build's rule-set
+    version, as_of, the delivery batch read, the deliveries generation and the layout (docs/incremental.md). -#}
+{% macro lead_day_state_relation() -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema,
+        identifier=this.identifier ~ '_state', type='table')) }}
+{%- endmacro %}
+
+{#- State of a lead-day model for this run: dict with reason (none = incremental), and for an incremental run
+    the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). -#}
+{% macro lead_day_state(deliveries_relation, ruleset_relation, layout) -%}
+    {%- set state = {'reason': none, 'prev_as_of': none, 'batch_through': none} -%}
+    {%- if not execute -%}{{ return(state) }}{%- endif -%}
+    {%- if not is_incremental() -%}
+        {%- do state.update({'reason': not_incremental_reason()}) -%}
+        {%- do log_full_rebuild(state.reason) -%}
+        {{ return(state) }}
+    {%- endif -%}
+    {%- set state_relation = load_relation(lead_day_state_relation()) -%}
+    {%- set as_of_text = as_of_datetime().strftime('%Y-%m-%d %H:%M:%S') -%}
+    {%- set state_columns = adapter.get_columns_in_relation(state_relation) | map(attribute='name') | map('lower') | list
+        if state_relation is not none else [] -%}
+    {%- if state_relation is none -%}
+        {%- do state.update({'reason': 'its state table ' ~ lead_day_state_relation().identifier ~ ' is missing'}) -%}
+    {%- elif 'state_layout' not in state_columns -%}
+        {%- do state.update({'reason': 'its state table has an older layout (no column state_layout)'}) -%}
+    {%- else -%}
+        {%- set stored = run_query(
+            "select max(ruleset_version), min(ruleset_version), max(built_as_of), max(delivery_batch_through),"
+            ~ " max(deliveries_build_id), min(state_layout), max(state_layout), count(*) from " ~ state_relation
+        ).rows[0] -%}
+        {%- set current = run_query(
+            "select (select max(ruleset_version) from " ~ ruleset_relation ~ "),"
+            ~ " (select max(deliveries_build_id) from " ~ deliveries_relation ~ "),"
+            ~ " (select max(delivery_batch) from " ~ deliveries_relation ~ ")"
+        ).rows[0] -%}
+        {%- if stored[7] == 0 -%}
+            {%- do state.update({'reason': 'its state is empty (no lead was staged at the last build)'}) -%}
+        {%- elif stored[5] != layout or stored[6] != layout -%}
+            {%- do state.update({'reason': 'the stored table has an older layout (version ' ~ stored[5] ~ ', now '
+                ~ layout ~ ')'}) -%}
+        {%- elif stored[0] != current[0] or stored[1] != current[0] -%}
+            {%- do state.update({'reason': 'the rule-set version changed from ' ~ stored[0] ~ ' to ' ~ current[0]}) -%}
+        {%- elif stored[2] is none or stored[2].strftime('%Y-%m-%d %H:%M:%S') > as_of_text -%}
+            {%- do state.update({'reason': 'as_of ' ~ as_of_text ~ " is earlier than the build's as_of "
+                ~ (stored[2].strftime('%Y-%m-%d %H:%M:%S') if stored[2] is not none else 'none')}) -%}
+        {%- elif stored[4] != current[1] or current[2] is none or stored[3] > current[2] -%}
+            {%- do state.update({'reason': 'the event deliveries were rebuilt since this table was built'}) -%}
+        {%- else -%}
+            {%- do state.update({'prev_as_of': stored[2].strftime('%Y-%m-%d %H:%M:%S'), 'batch_through': stored[3]}) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- do log_full_rebuild(state.reason) -%}
+    {{ return(state) }}
+{%- endmacro %}
+
+{#- The CTEs previous_leads ... touched_days of an incremental lead-day run: the (lead_id, activity_date) pairs
+    to recompute - days of deliveries written after the batch the build read (new, re-delivered, re-read in
+    the look-back window, or re-ranked), days of events that were after the build's as_of and are not after
+    this one, every delivered day of a lead that became staged or stopped being staged, and every stored day
+    of such a lead. Ends with a comma. -#}
+{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation) -%}
+    previous_leads as (
+
+        select lead_id from {{ state_relation }}
+
+    ),
+
+    current_leads as (
+
+        select lead_id from {{ leads_relation }}
+
+    ),
+
+    changed_leads as (
+
+        select coalesce(current_leads.lead_id, previous_leads.lead_id) as lead_id
+
+        from current_leads
+        full outer join previous_leads
+            on current_leads.lead_id = previous_leads.lead_id
+        where current_leads.lead_id is null or previous_leads.lead_id is null
+
+    ),
+
+    touched_by_deliveries as (
+
+        select distinct
+            deliveries.lead_id,
+            deliveries.activity_date
+
+        from {{ deliveries_relation }} as deliveries
+        where
+            deliveries.lead_id is not null
+            and deliveries.activity_date is not null
+            and (
+                deliveries.delivery_batch > {{ state.batch_through }}
+                or (
+                    deliveries.occurred_at > cast('{{ state.prev_as_of }}' as {{ dbt.type_timestamp() }})
+                    and deliveries.occurred_at <= {{ as_of_timestamp() }}
+                )
+            )
+
+    ),
+
+    touched_by_changed_leads as (
+
+        select distinct
+            deliveries.lead_id,
+            deliveries.activity_date
+
+        from {{ deliveries_relation }} as deliveries
+        inner join changed_leads
+            on deliveries.lead_id = changed_leads.lead_id
+        where deliveries.activity_date is not null
+
+    ),
+
+    stored_days_of_changed_leads as (
+
+        select distinct
+            stored_rows.lead_id,
+            stored_rows.activity_date
+
+        from {{ this }} as stored_rows
+        inner join changed_leads
+            on stored_rows.lead_id = changed_leads.lead_id
+
+    ),
+
+    touched_days as (
+
+        select * from touched_by_deliveries
+        union
+        select * from touched_by_changed_leads
+        union
+        select * from stored_days_of_changed_leads
+
+    ),
+{%- endmacro %}
+
+{#- Post-hook of the lead-day models: record the build's state for the next run's decisions. -#}
+{% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
+    create or replace table {{ lead_day_state_relation() }} as
+    select
+        leads.lead_id,
+        ruleset.ruleset_version,
+        {{ as_of_timestamp() }} as built_as_of,
+        deliveries.delivery_batch_through,
+        deliveries.deliveries_build_id,
+        {{ layout }} as state_layout
+    from {{ leads_relation }} as leads
+    cross join (select max(ruleset_version) as ruleset_version from {{ ruleset_relation }}) as ruleset
+    cross join (
+        select
+            coalesce(max(delivery_batch), 0) as delivery_batch_through,
+            max(deliveries_build_id) as deliveries_build_id
+        from {{ deliveries_relation }}
+    ) as deliveries
+{%- endmacro %}

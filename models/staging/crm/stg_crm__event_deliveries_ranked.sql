@@ -1,0 +1,161 @@
+{#- Every raw event delivery, cleaned and ranked among the deliveries of its event_id, stored incrementally:
+    a run reads only the raw rows loaded after the latest stored _loaded_at - or, when rows landed late inside
+    the look-back window (var event_lookback_days), since that watermark minus the window - plus rows without a
+    _loaded_at, and re-ranks every delivery of the event_ids they
+    carry (the stored ones included), so a re-delivery never counts twice and a late first delivery still
+    wins. Nothing here depends on the run's context (leads, seeds, as_of): stg_crm__event_deliveries adds it.
+    Rebuilds itself in full, with a log line, when the table is missing, empty or of an older layout, or when
+    raw rows appeared before the look-back window (docs/incremental.md). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['event_id'],
+    on_schema_change='ignore',
+) }}
+{%- set state = event_deliveries_state() %}
+{%- set incremental_run = is_incremental() and state.reason is none %}
+{%- set timestamp_type = dbt.type_timestamp() %}
+
+with
+
+source as (
+
+    select * from {{ source('crm', 'events') }}
+    {%- if incremental_run %}
+        where
+            cast(_loaded_at as {{ timestamp_type }}) {{ '>=' if state.cutoff_inclusive else '>' }}
+            cast('{{ state.cutoff }}' as {{ timestamp_type }})
+            or _loaded_at is null
+    {%- endif %}
+
+),
+
+cleaned_source as (
+
+    select
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('lead_id') }} as lead_id,
+        lower({{ clean_text('event_type') }}) as event_type,
+        lower({{ clean_text('channel') }}) as channel,
+        cast(occurred_at as {{ timestamp_type }}) as occurred_at,
+        lower({{ clean_text('page_url') }}) as page_url,
+        lower({{ clean_text('search_term') }}) as search_term,
+        {{ clean_text('properties') }} as properties,
+        cast(_loaded_at as {{ timestamp_type }}) as loaded_at,
+        {{ surrogate_key(['lead_id', 'event_type', 'page_url', 'search_term', 'properties']) }} as delivery_content_hash
+
+    from source
+
+),
+
+{%- if incremental_run %}
+
+    touched_events as (
+
+        select distinct event_id from cleaned_source
+
+    ),
+
+    stored_deliveries as (
+
+        select
+            stored_rows.event_id,
+            stored_rows.lead_id,
+            stored_rows.event_type,
+            stored_rows.channel,
+            stored_rows.occurred_at,
+            stored_rows.page_url,
+            stored_rows.search_term,
+            stored_rows.properties,
+            stored_rows.loaded_at,
+            stored_rows.delivery_content_hash
+
+        from {{ this }} as stored_rows
+        inner join touched_events
+            on stored_rows.event_id is not distinct from touched_events.event_id
+        where stored_rows.loaded_at {{ '<' if state.cutoff_inclusive else '<=' }} cast('{{ state.cutoff }}' as {{ timestamp_type }})
+
+    ),
+
+    cleaned as (
+
+        select * from cleaned_source
+        union all
+        select * from stored_deliveries
+
+    ),
+
+{%- else %}
+
+    cleaned as (
+
+        select * from cleaned_source
+
+    ),
+
+{%- endif %}
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_id
+            order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
+        ) as delivery_rank
+
+    from cleaned
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['event_id', 'loaded_at', 'delivery_content_hash', 'delivery_rank']) }} as event_delivery_key,
+        event_id,
+        delivery_rank,
+        lead_id,
+        event_type,
+        channel,
+        occurred_at,
+        cast(occurred_at as date) as activity_date,
+        page_url,
+        search_term,
+        properties,
+        loaded_at,
+        delivery_content_hash,
+        {{ state.batch }} as delivery_batch,
+        '{{ state.build_id }}' as deliveries_build_id,
+        {{ event_deliveries_layout() }} as deliveries_layout{{ ',' if is_incremental() }}
+        {%- if is_incremental() %}
+            'row' as incremental_change
+        {%- endif %}
+
+    from ranked
+    {%- if is_incremental() and not incremental_run %}
+
+        union all
+
+        select
+            null as event_delivery_key,
+            null as event_id,
+            null as delivery_rank,
+            null as lead_id,
+            null as event_type,
+            null as channel,
+            null as occurred_at,
+            null as activity_date,
+            null as page_url,
+            null as search_term,
+            null as properties,
+            null as loaded_at,
+            null as delivery_content_hash,
+            null as delivery_batch,
+            null as deliveries_build_id,
+            null as deliveries_layout,
+            'reset' as incremental_change
+    {%- endif %}
+
+)
+
+select * from final

@@ -1,0 +1,298 @@
+"""The incremental event path (docs/incremental.md) equals a full refresh, run after run.
+
+A small generated warehouse is built at T0, then raw batches are appended in SQL - new events, re-deliveries of
+old event ids with a later _loaded_at (same or other content), a re-delivery loaded *before* the original
+(out of order, inside the look-back window), late events dated days back, events for a lead that only arrives
+in a later batch, a soft-deleted lead - and incremental runs follow at later as_of values (events that were in
+the future at T0 become past). Before each run the warehouse is copied, and the copy is built with
+`--full-refresh` at the same as_of: after each run every table of the staging, intermediate and marts schemas
+(the bucket table included) must equal the copy's exactly, except the bookkeeping columns of the incremental
+state. Then: a raw row loaded before the look-back window, a seed change and an earlier as_of each trigger a
+full rebuild with its log line, and the results still equal a full refresh.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
+
+from orchestration import datagen
+
+T0 = "2026-10-20 00:00:00"  # the base build; the generated events run to 2026-11-01, so some are future
+T1 = "2026-10-25 00:00:00"
+T2 = "2026-11-01 00:00:00"
+T3 = "2026-11-03 00:00:00"
+EARLIER = "2026-10-28 00:00:00"
+DATAGEN_ARGS = dict(leads=800, events_per_lead=20, days=120, seed=11, as_of=T2)
+LATE_LEAD = "LATE_LEAD_1"
+# Bookkeeping of the incremental state: which run wrote a row, which full build started the stored generation.
+STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through"}
+STATE_TABLES = {"int_engagement_daily_points_state"}
+SCHEMAS = ("staging", "intermediate", "marts")
+
+
+def _copy_db(src: Path, dst: Path) -> None:
+    for suffix in ("", ".wal"):
+        Path(f"{dst}{suffix}").unlink(missing_ok=True)
+        if Path(f"{src}{suffix}").exists():
+            shutil.copy(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+def _execute(db: Path, *statements: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
+def table_differences(a: Path, b: Path) -> dict[str, tuple[int, int]]:
+    """Per table of SCHEMAS in `a` (bar the state table): rows only in a, rows only in b (multiset, exact)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'a'"
+            f" and schema_name in {SCHEMAS} order by 1, 2"
+        ).fetchall()
+        diffs = {}
+        for schema, table in tables:
+            if table in STATE_TABLES:
+                continue
+            columns = [r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'a' and schema_name = ?"
+                " and table_name = ? order by column_index", [schema, table]).fetchall()
+                if r[0] not in STATE_COLUMNS]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            only_a = con.execute(f"select count(*) from (select {cols} from a.{schema}.{table}"
+                                 f" except all select {cols} from b.{schema}.{table})").fetchone()[0]
+            only_b = con.execute(f"select count(*) from (select {cols} from b.{schema}.{table}"
+                                 f" except all select {cols} from a.{schema}.{table})").fetchone()[0]
+            diffs[f"{schema}.{table}"] = (only_a, only_b)
+        return diffs
+    finally:
+        con.close()
+
+
+def test_table_differences_sees_a_changed_value(tmp_path):
+    """The comparison is exact: one changed float bit in one row of a copy is a difference."""
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    _execute(a, "create schema marts", "create table marts.t as select range as k, range / 3 as v from range(5)",
+             "create schema intermediate",
+             "create table intermediate.int_engagement_daily_points_state as select 1 as delivery_batch_through")
+    _copy_db(a, b)
+    assert table_differences(a, b) == {"marts.t": (0, 0)}
+    _execute(b, "update marts.t set v = nextafter(v, 1.0) where k = 2")
+    assert table_differences(a, b) == {"marts.t": (1, 1)}
+
+
+class Lab:
+    def __init__(self, root: Path):
+        self.root = root
+        self.project = copy_project(PROJECT_ROOT, root / "project")
+        self.db = root / "incremental.duckdb"
+        self.logs: dict[str, str] = {}
+
+    def dbt(self, db: Path, name: str, *args: str, as_of: str) -> str:
+        proc = run_dbt(self.project, db, *args, vars={"as_of": as_of},
+                       target_path=self.root / f"target_{db.stem}", log_path=self.root / "logs" / name)
+        assert_dbt_ok(proc, f"dbt {' '.join(args)} ({name})")
+        self.logs[name] = proc.stdout
+        return proc.stdout
+
+    def step(self, name: str, as_of: str, *raw_sql: str, seed: bool = False) -> tuple[str, dict]:
+        """Append a raw batch, run incrementally, build a copy in full; return the run's log and the diffs."""
+        if raw_sql:
+            _execute(self.db, *raw_sql)
+        reference = self.root / f"full_{name}.duckdb"
+        _copy_db(self.db, reference)
+        if seed:
+            self.dbt(self.db, f"{name}_seed", "seed", as_of=as_of)
+            self.dbt(reference, f"{name}_full_seed", "seed", as_of=as_of)
+        log = self.dbt(self.db, name, "run", as_of=as_of)
+        self.dbt(reference, f"{name}_full", "run", "--full-refresh", as_of=as_of)
+        return log, table_differences(self.db, reference)
+
+
+def rebuild_lines(log: str) -> list[str]:
+    return [line.split("  ", 1)[-1].strip() for line in log.splitlines() if ": full rebuild: " in line]
+
+
+def differing(diffs: dict) -> dict:
+    return {k: v for k, v in diffs.items() if v != (0, 0)}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Lab:
+    lab = Lab(tmp_path_factory.mktemp("incremental"))
+    datagen.generate(database=str(lab.db), **DATAGEN_ARGS)
+    lab.dbt(lab.db, "base", "build", as_of=T0)
+    return lab
+
+
+@pytest.fixture(scope="module")
+def picks(lab) -> dict:
+    """Event ids and a lead chosen from the generated raw data (deterministic: ordered by id)."""
+    lead = query(lab.db, "select lead_id from staging.stg_crm__leads order by lead_id limit 1")[0]["lead_id"]
+    staged = query(lab.db, "select event_id from staging.stg_crm__events"
+                   f" where occurred_at < '{T0}' and lead_id <> '{lead}' order by event_id limit 40")
+    future = query(lab.db, f"select count(*) as n from raw.events where occurred_at > '{T0}'")[0]["n"]
+    return {"old_ids": [r["event_id"] for r in staged], "future_at_t0": future, "deleted_lead": lead}
+
+
+def _ids(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+@pytest.fixture(scope="module")
+def runs(lab, picks) -> dict:
+    max_loaded = query(lab.db, "select max(_loaded_at) as m from raw.events")[0]["m"]
+    out = {"max_loaded": max_loaded}
+    old = picks["old_ids"]
+    # Batch 1, loaded a day after the latest stored row; scored at T1.
+    out["t1"] = lab.step(
+        "t1", T1,
+        # new events: 150 copies of existing ones with new ids, moved 3 days later (some stay in the future)
+        "insert into raw.events select 'b1_new_' || event_id, lead_id, event_type, channel,"
+        f" occurred_at + interval 3 day, page_url, search_term, properties, timestamp '{max_loaded}' + interval 1 day"
+        " from raw.events order by event_id limit 150",
+        # late events: new ids dated 6 days before T0, loaded now
+        "insert into raw.events select 'b1_late_' || event_id, lead_id, event_type, channel,"
+        f" timestamp '{T0}' - interval 6 day + interval 1 hour, page_url, search_term, properties,"
+        f" timestamp '{max_loaded}' + interval 1 day from raw.events order by event_id desc limit 60",
+        # re-deliveries of old ids, same content, later _loaded_at: counted once
+        f"insert into raw.events select * replace (timestamp '{max_loaded}' + interval 1 day as _loaded_at)"
+        f" from raw.events where event_id in ({_ids(old[:20])})",
+        # re-deliveries of old ids with other content (another page), later _loaded_at: still the first counts
+        "insert into raw.events select * replace ('https://example.com/pricing' as page_url,"
+        f" timestamp '{max_loaded}' + interval 1 day as _loaded_at) from raw.events"
+        f" where event_id in ({_ids(old[20:30])})",
+        # events for a lead that arrives only in batch 2
+        f"insert into raw.events select 'b1_orphan_' || event_id, '{LATE_LEAD}', event_type, channel,"
+        f" occurred_at, page_url, search_term, properties, timestamp '{max_loaded}' + interval 1 day"
+        " from raw.events where occurred_at < timestamp '2026-10-15' order by event_id limit 25",
+    )
+    # Batch 2: the late lead arrives, a lead is soft-deleted, a re-delivery of a batch-1 event is loaded *before*
+    # the original (out of order, inside the look-back window, so it wins), more new events; scored at T2.
+    out["t2"] = lab.step(
+        "t2", T2,
+        f"insert into raw.leads select * replace ('{LATE_LEAD}' as lead_id, 'late.lead@example.com' as email,"
+        f" timestamp '2026-10-26' as updated_at, timestamp '{max_loaded}' + interval 2 day as _loaded_at)"
+        " from raw.leads where lead_id = (select min(lead_id) from raw.leads where not coalesce(is_deleted, false))"
+        " limit 1",
+        f"insert into raw.leads select * replace (true as is_deleted, timestamp '{T2}' as updated_at,"
+        f" timestamp '{max_loaded}' + interval 2 day as _loaded_at) from raw.leads"
+        f" where lead_id = '{picks['deleted_lead']}' order by updated_at desc limit 1",
+        "insert into raw.events select * replace ('https://example.com/careers' as page_url,"
+        f" timestamp '{max_loaded}' + interval 12 hour as _loaded_at) from raw.events"
+        " where event_id = (select min(event_id) from raw.events where event_id like 'b1_late_%')",
+        "insert into raw.events select 'b2_new_' || event_id, lead_id, event_type, channel,"
+        " occurred_at + interval 5 day, page_url, search_term, properties,"
+        f" timestamp '{max_loaded}' + interval 2 day from raw.events where event_id not like 'b%'"
+        " order by event_id desc limit 120",
+    )
+    return out
+
+
+def test_base_build_is_a_full_build_with_its_log_lines(lab):
+    lines = rebuild_lines(lab.logs["base"])
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: the table does not exist yet" in lines
+
+
+@pytest.mark.parametrize("step", ["t1", "t2"])
+def test_an_incremental_run_equals_a_full_refresh(runs, step):
+    log, diffs = runs[step]
+    assert rebuild_lines(log) == [], "the run was meant to be incremental"
+    assert "marts.lead_scores" in diffs and "intermediate.int_engagement_daily_points" in diffs
+    assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_daily_bursts" in diffs
+    assert differing(diffs) == {}
+
+
+def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):
+    lines = rebuild_lines(lab.logs["t1_full"])
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: --full-refresh" in lines
+
+
+def test_the_batches_changed_what_they_were_meant_to(lab, picks, runs):
+    """Guards the set-up: the late lead is scored at T2 with its earlier events, the deleted lead is gone,
+    events that were future at T0 count now, and a re-delivered event is staged once and counted once."""
+    scored = {r["lead_id"] for r in query(lab.db, "select lead_id from marts.lead_scores")}
+    assert LATE_LEAD in scored and picks["deleted_lead"] not in scored
+    late_events = query(lab.db, f"select count(*) as n from staging.stg_crm__events where lead_id = '{LATE_LEAD}'")
+    expected = query(lab.db, "select count(distinct event_id) as n from raw.events"
+                     f" where lead_id = '{LATE_LEAD}' and lower(trim(event_type)) in"
+                     " (select lower(trim(event_type)) from rules.ref_event_types)")
+    assert 0 < late_events[0]["n"] == expected[0]["n"]
+    assert picks["future_at_t0"] > 0
+    assert query(lab.db, f"select count(*) as n from staging.stg_crm__events where occurred_at > '{T0}'")[0]["n"] > 0
+    old = picks["old_ids"][:30]
+    per_id = query(lab.db, "select event_id, count(*) as n from staging.stg_crm__events"
+                   f" where event_id in ({_ids(old)}) group by 1")
+    assert len(per_id) == 30 and {r["n"] for r in per_id} == {1}
+    deliveries = query(lab.db, "select count(*) as n from staging.stg_crm__event_deliveries"
+                       f" where event_id in ({_ids(old)}) and delivery_status = 'duplicate'")
+    raw_rows = query(lab.db, f"select count(*) as n from raw.events where event_id in ({_ids(old)})")
+    assert deliveries[0]["n"] == raw_rows[0]["n"] - 30 >= 30
+    # the re-delivery with other content came later: the original page is what is kept
+    kept = query(lab.db, "select count(*) as n from staging.stg_crm__events"
+                 f" where event_id in ({_ids(picks['old_ids'][20:30])}) and page_url = 'https://example.com/pricing'")
+    assert kept[0]["n"] == 0
+    # the out-of-order re-delivery (loaded before the original) is the kept one
+    early = query(lab.db, "select page_url from staging.stg_crm__events"
+                  " where event_id = (select min(event_id) from raw.events where event_id like 'b1_late_%')")
+    assert early == [{"page_url": "https://example.com/careers"}]
+    reconciliation = query(lab.db, "select * from marts.pipeline_reconciliation where source_table = 'events'")[0]
+    raw = query(lab.db, "select count(*) as n from raw.events")[0]["n"]
+    assert reconciliation["is_reconciled"] and reconciliation["raw_rows"] == raw
+
+
+def test_a_row_loaded_before_the_look_back_window_triggers_a_full_rebuild(lab, runs):
+    log, diffs = lab.step(
+        "t3_old_row", T3,
+        "insert into raw.events select 'b3_old_' || event_id, lead_id, event_type, channel, occurred_at, page_url,"
+        " search_term, properties, timestamp '2026-06-01' from raw.events order by event_id limit 3",
+    )
+    lines = rebuild_lines(log)
+    assert any(line.startswith("stg_crm__event_deliveries_ranked: full rebuild: raw events loaded before")
+               for line in lines), lines
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: the event deliveries were rebuilt since this table was built" in lines
+    assert differing(diffs) == {}
+
+
+def test_a_seed_change_triggers_a_full_rebuild(lab, runs):
+    rules = lab.project / "seeds" / "scoring_engagement_rules.csv"
+    text = rules.read_text()
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    points = header.index("points")
+    row = lines[1].split(",")
+    row[points] = str(float(row[points]) + 1)
+    rules.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    log, diffs = lab.step("t3_seed", T3, seed=True)
+    lines_ = rebuild_lines(log)
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert any(line.startswith(f"{model}: full rebuild: the rule-set version changed from")
+                   for line in lines_), lines_
+    assert not any(line.startswith("stg_crm__event_deliveries_ranked") for line in lines_)
+    assert differing(diffs) == {}
+
+
+def test_an_earlier_as_of_triggers_a_full_rebuild(lab, runs):
+    log, diffs = lab.step("earlier", EARLIER)
+    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+        assert f"{model}: full rebuild: as_of {EARLIER} is earlier than the build's as_of {T3}" in rebuild_lines(log)
+    assert differing(diffs) == {}
+
+
+def test_the_last_incremental_warehouse_passes_its_data_tests(lab, runs):
+    """A `dbt build` (models and data tests) on the incrementally built warehouse, a little later."""
+    log = lab.dbt(lab.db, "final_build", "build", as_of=T3)
+    assert "int_engagement_daily_points: full rebuild" not in log
