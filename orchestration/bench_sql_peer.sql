@@ -343,7 +343,7 @@ fit_fired as (
 ),
 
 -- ---------------------------------------------------------------- events: first delivery, staged
-first_deliveries as (
+event_rows as (
     select
         nullif(trim(cast(event_id as varchar)), '') as event_id,
         nullif(trim(cast(lead_id as varchar)), '') as lead_id,
@@ -351,16 +351,33 @@ first_deliveries as (
         lower(nullif(trim(cast(channel as varchar)), '')) as channel,
         cast(occurred_at as timestamp) as occurred_at,
         lower(nullif(trim(cast(page_url as varchar)), '')) as page_url,
-        lower(nullif(trim(cast(search_term as varchar)), '')) as search_term
+        lower(nullif(trim(cast(search_term as varchar)), '')) as search_term,
+        cast(_loaded_at as timestamp) as loaded_at,
+        -- the content tie-break of deliveries: hashed only for ids delivered more than once (first_deliveries)
+        concat_ws('|', coalesce(cast(lead_id as varchar), ''), coalesce(cast(event_type as varchar), ''),
+            coalesce(cast(page_url as varchar), ''), coalesce(cast(search_term as varchar), ''),
+            coalesce(cast(properties as varchar), '')) as content_text
     from raw.events
-    where nullif(trim(cast(event_id as varchar)), '') is not null
-    qualify row_number() over (
-        partition by nullif(trim(cast(event_id as varchar)), '')
-        order by cast(_loaded_at as timestamp) asc nulls last, cast(occurred_at as timestamp) asc nulls last,
-            md5(concat_ws('|', coalesce(cast(lead_id as varchar), ''), coalesce(cast(event_type as varchar), ''),
-                coalesce(cast(page_url as varchar), ''), coalesce(cast(search_term as varchar), ''),
-                coalesce(cast(properties as varchar), ''))) asc
-    ) = 1
+),
+
+-- a window over every delivery is the costly way to de-duplicate: only ids delivered more than once are ranked
+repeated_ids as (
+    select event_id from event_rows where event_id is not null group by event_id having count(*) > 1
+),
+
+first_deliveries as (
+    select event_id, lead_id, event_type, channel, occurred_at, page_url, search_term
+    from event_rows anti join repeated_ids using (event_id)
+    where event_id is not null
+    union all
+    select event_id, lead_id, event_type, channel, occurred_at, page_url, search_term
+    from (
+        select *
+        from event_rows semi join repeated_ids using (event_id)
+        qualify row_number() over (
+            partition by event_id order by loaded_at asc nulls last, occurred_at asc nulls last, md5(content_text) asc
+        ) = 1
+    )
 ),
 
 staged_events as (
