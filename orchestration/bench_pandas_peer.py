@@ -60,7 +60,7 @@ def like_regex(pattern: str) -> str:
 
 
 def like(s: pd.Series, pattern: str) -> pd.Series:
-    return s.str.fullmatch("(?s)" + like_regex(pattern)).fillna(False).astype(bool)
+    return s.str.fullmatch("(?s)" + like_regex(pattern), na=False).astype(bool)
 
 
 def md5_joined(frame: pd.DataFrame, columns) -> pd.Series:
@@ -173,7 +173,7 @@ def score(con, as_of: str) -> pd.DataFrame:
     leads = leads[leads.is_deleted.map(lambda v: v is not True)].reset_index(drop=True)
 
     # ---- normalised attributes
-    valid = leads.email.str.fullmatch(EMAIL_RE).fillna(False).astype(bool)
+    valid = leads.email.str.fullmatch(EMAIL_RE, na=False).astype(bool)
     leads["email_domain"] = leads.email.where(valid).str.split("@").str[1]
     dom = leads.company_domain_raw.str.replace(r"^https?://", "", regex=True).str.replace(r"^www[.]", "", regex=True)
     dom = dom.str.replace(r"/.*$", "", regex=True)

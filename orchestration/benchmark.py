@@ -406,6 +406,10 @@ def main(argv=None) -> int:
                           per_row, build_args=args.build_args, log=lambda m: print(m, flush=True))
         per_row = row.get("pandas_bytes_per_row", per_row)
         rows.append(row)
+        # each finished scale is kept at once: a long run that is stopped later still reports the smaller scales
+        partial = work / "benchmark.partial.json"
+        partial.write_text(json.dumps({"machine": info, "rows": rows}, indent=2, default=str))
+        print(format_table([row]), flush=True)
         if not args.keep:
             shutil.rmtree(scale_dir, ignore_errors=True)
 
