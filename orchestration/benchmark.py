@@ -188,6 +188,10 @@ def run_sql_peer(database: str, as_of: str, table: str = SQL_PEER_TABLE) -> int:
     con = duckdb.connect(database)
     try:
         con.execute("set TimeZone = 'UTC'")
+        # the engine settings of profiles.yml, so that the lower bound runs under the project's memory limit
+        limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "8GB").replace("'", "")
+        con.execute(f"set memory_limit = '{limit}'")
+        con.execute("set preserve_insertion_order = false")
         con.execute(f"create schema if not exists {schema}")
         con.execute(f"create or replace table {table} as " + SQL_PEER.read_text(), {"as_of": as_of})
         return con.execute(f"select count(*) from {table}").fetchone()[0]
