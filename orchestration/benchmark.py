@@ -413,7 +413,7 @@ def main(argv=None) -> int:
         # each finished scale is kept at once: a long run that is stopped later still reports the smaller scales
         partial = work / "benchmark.partial.json"
         partial.write_text(json.dumps({"machine": info, "rows": rows}, indent=2, default=str))
-        print(format_table([row]), flush=True)
+        print(f"[{leads}] done: " + ", ".join(f"{c} {_cell(row.get(c))}" for c in COLUMNS[1:]), flush=True)
         if not args.keep:
             shutil.rmtree(scale_dir, ignore_errors=True)
 
