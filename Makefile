@@ -23,7 +23,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary report browser test lint dbt-test pytest clean dev
+.PHONY: setup demo data build summary report browser test lint dbt-test pytest clean dev benchmark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -111,6 +111,23 @@ dev: setup
 	@mkdir -p $(DAGSTER_HOME_DIR) $(dir $(DB))
 	cp orchestration/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dagster dev -m orchestration.definitions
+
+# Benchmark (not part of `make test`): for each scale in BENCH_LEADS, generate data, time a full build, the scoring
+# run, incremental builds after +0.1% and +1% events, and the SQL and pandas peers; prints one table and writes
+# $(BENCH_DIR)/benchmark.json. See README "Performance". Installs the `bench` extra (pandas) on first use.
+BENCH_LEADS ?= 10000 100000
+BENCH_EVENTS_PER_LEAD ?= 100
+BENCH_DIR ?= warehouse/bench
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+.PHONY: benchmark
+benchmark: $(BENCH_STAMP)
+	$(BIN)/python -m orchestration.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
+		--work-dir $(BENCH_DIR)
 
 clean:
 	rm -rf target logs warehouse dbt_packages

@@ -2,6 +2,7 @@
 
     python -m orchestration.datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
                                     [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw]
+    python -m orchestration.datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
 
 It (re)creates ``<schema>.leads``, ``<schema>.events`` and ``<schema>.opportunities`` with the columns of
 /work/shared/RAW_CONTRACT.md (plus one custom CRM field on leads, ``crm_segment``), full of the faults the
@@ -927,6 +928,93 @@ def generate(database: str, leads: int = DEFAULTS["leads"], events_per_lead: flo
         con.close()
 
 
+def append_events(database: str, share: float, seed: int = DEFAULTS["seed"], loaded_at: str | None = None,
+                  schema: str = DEFAULTS["schema"], late_share: float = 0.05, redelivery_share: float = 0.02,
+                  max_late_days: int = 10) -> dict:
+    """Append ``round(share * <current events>)`` rows to ``<schema>.events``: one landing of new data.
+
+    - New events (all but ``redelivery_share`` of the rows) copy the type, channel, lead, URL, search term and
+      properties of existing events chosen by a seeded hash (so their mix, anonymous/unknown rows included, is
+      the warehouse's own), under new ids ``evx_<loaded_at as YYYYMMDDHHMMSS>_<seed>_<n>``. Their
+      ``occurred_at`` is recent (within 6 hours before ``loaded_at``), except ``late_share`` of them dated 1 to
+      ``max_late_days`` days back (late arrivals).
+    - Re-deliveries (``redelivery_share`` of the rows) repeat existing events exactly (same ``event_id`` and
+      content): at-least-once delivery. Staging keeps the first delivery, so they must not count twice.
+    - Every appended row has ``_loaded_at`` in [``loaded_at``, ``loaded_at`` + 20 min); ``loaded_at`` (UTC) must be
+      later than every ``_loaded_at`` already there; by default it is one hour after the latest.
+
+    Everything happens in one ``INSERT ... SELECT`` inside DuckDB (no Python loop over rows) and depends only on
+    the table's contents and the arguments: the same call on the same data appends the same rows.
+    Returns counts and the batch's ``loaded_at``.
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    if not (0 <= late_share <= 1 and 0 <= redelivery_share <= 1 and max_late_days >= 1):
+        raise ValueError("late_share and redelivery_share must be in [0, 1] and max_late_days >= 1")
+    s = _ident(schema)
+    r = _Sql(seed)
+    cols = ", ".join(_ident(c) for c, _ in EVENTS_COLUMNS)
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("SET enable_progress_bar = false")
+        before, latest = con.execute(f"SELECT count(*), max(_loaded_at) FROM {s}.events").fetchone()
+        if loaded_at is None:
+            base_dt = (latest or dt.datetime(1970, 1, 1)).replace(microsecond=0) + dt.timedelta(hours=1)
+        else:
+            base_dt = _parse_as_of(loaded_at)
+            if latest is not None and base_dt <= latest:
+                raise ValueError(f"loaded_at {base_dt} must be later than the latest _loaded_at already landed ({latest})")
+        base = int((base_dt - dt.datetime(1970, 1, 1)).total_seconds())
+        total = int(round(before * share))
+        n_redeliver = int(round(total * redelivery_share))
+        n_new = total - n_redeliver
+        prefix = f"evx_{base_dt:%Y%m%d%H%M%S}_{int(seed)}_"
+        if con.execute(f"SELECT count(*) FROM {s}.events WHERE starts_with(event_id, ?)", [prefix]).fetchone()[0]:
+            raise ValueError(f"a batch with ids {prefix}* was already appended (same loaded_at and seed)")
+        K = ("k",)
+        ago = (f"CASE WHEN {r.u('ax_late', *K)} < {float(late_share)!r} "
+               f"THEN 86400 + CAST({r.u('ax_late_d', *K)} * {(int(max_late_days) - 1) * 86400} AS BIGINT) "
+               f"ELSE CAST({r.u('ax_recent', *K)} * 21600 AS BIGINT) END")
+        order = "h, event_id, _loaded_at, occurred_at, lead_id, event_type, page_url, search_term, properties"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"""
+            INSERT INTO {s}.events ({cols})
+            WITH tpl AS (
+                SELECT * FROM (SELECT *, {r.h('ax_tpl', 'event_id')} AS h FROM {s}.events WHERE event_id IS NOT NULL)
+                ORDER BY {order} LIMIT {n_new}
+            ), fresh AS (
+                SELECT *, row_number() OVER (ORDER BY {order}) AS k FROM tpl
+            ), again AS (
+                SELECT * FROM (SELECT *, {r.h('ax_again', 'event_id')} AS h FROM {s}.events WHERE event_id IS NOT NULL)
+                ORDER BY {order} LIMIT {n_redeliver}
+            ), again_k AS (
+                SELECT *, row_number() OVER (ORDER BY {order}) AS k FROM again
+            )
+            SELECT concat({sql_str(prefix)}, k), lead_id, event_type, channel,
+                   {_ts(f"{base} - {ago}")}, page_url, search_term, properties,
+                   {_ts(f"{base} + {r.h('ax_load', *K)} % 1200")}
+            FROM fresh
+            UNION ALL
+            SELECT event_id, lead_id, event_type, channel, occurred_at, page_url, search_term, properties,
+                   {_ts(f"{base} + {r.h('ax_load_again', *K)} % 1200")}
+            FROM again_k
+            """)
+            late = con.execute(
+                f"SELECT count(*) FROM {s}.events WHERE starts_with(event_id, ?) "
+                f"AND occurred_at < ? - INTERVAL 1 DAY + INTERVAL 1 SECOND", [prefix, base_dt]).fetchone()[0]
+            after = con.execute(f"SELECT count(*) FROM {s}.events").fetchone()[0]
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return {"events_before": before, "appended": after - before, "new_events": n_new, "late_events": late,
+            "redeliveries": n_redeliver, "events_after": after, "loaded_at": f"{base_dt:%Y-%m-%d %H:%M:%S}",
+            "id_prefix": prefix}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.datagen", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="DuckDB file to write (created if missing)")
@@ -936,8 +1024,21 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--as-of", default=DEFAULTS["as_of"], help='UTC, e.g. "2026-11-01 00:00:00"')
     parser.add_argument("--schema", default=DEFAULTS["schema"])
+    parser.add_argument("--append-events", type=float, metavar="SHARE",
+                        help="instead of generating, append this share (e.g. 0.001) of new events and re-deliveries "
+                             "to the existing <schema>.events (see append_events); --seed applies")
+    parser.add_argument("--loaded-at", help="with --append-events: the batch's _loaded_at (UTC); default one hour "
+                                            "after the latest _loaded_at")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.append_events is not None:
+        result = append_events(args.database, args.append_events, seed=args.seed, loaded_at=args.loaded_at,
+                               schema=args.schema)
+        print(f"datagen: appended {result['appended']} rows to {args.schema}.events ({result['new_events']} new, "
+              f"{result['late_events']} of them late, {result['redeliveries']} re-deliveries; "
+              f"_loaded_at from {result['loaded_at']}; {result['events_before']} -> {result['events_after']}) "
+              f"({time.perf_counter() - started:.1f}s, seed {args.seed})")
+        return 0
     counts = generate(args.database, leads=args.leads, events_per_lead=args.events_per_lead, days=args.days,
                       seed=args.seed, as_of=args.as_of, schema=args.schema)
     summary = ", ".join(f"{args.schema}.{t}={c}" for t, c in counts.items())

@@ -1,0 +1,242 @@
+"""The benchmark's parts at a tiny scale: appending events, the two peers against the mart, the table and JSON.
+
+No timing is asserted (speed figures belong to `make benchmark`); these tests check that the benchmark measures
+the right things: appended batches are what they claim, the peers score exactly like marts.lead_scores on a
+dbt-built warehouse with late and re-delivered events, and the report has one row per scale with its columns.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import duckdb
+import pytest
+
+from orchestration import bench_pandas_peer, benchmark, datagen
+
+AS_OF = "2026-11-01 00:00:00"
+SMALL = dict(leads=300, events_per_lead=20, days=120, as_of=AS_OF)
+EVENT_COLUMNS = [c for c, _ in datagen.EVENTS_COLUMNS]
+TINY_LEADS, TINY_EVENTS_PER_LEAD = 500, 8
+# the issue's columns, in its order
+EXPECTED_COLUMNS = ["scale", "events", "full build s", "scoring s", "peak MiB", "rows/s", "incr 0.1% ratio",
+                    "incr 1% ratio", "SQL-peer ratio", "pandas ratio"]
+
+
+def _events(db):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"select {', '.join(EVENT_COLUMNS)} from raw.events").fetchall()
+    finally:
+        con.close()
+
+
+def _sorted(rows):
+    return sorted(rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+# ------------------------------------------------------------------------------------------------ append_events
+@pytest.fixture(scope="module")
+def appended(tmp_path_factory):
+    """Two identical warehouses and one with another seed, each given the same 5% batch (by arguments)."""
+    base = tmp_path_factory.mktemp("append")
+    dbs = {name: base / f"{name}.duckdb" for name in ("a", "b", "c")}
+    for db in dbs.values():
+        datagen.generate(str(db), seed=5, **SMALL)
+    before = _events(dbs["a"])
+    results = {
+        "a": datagen.append_events(str(dbs["a"]), 0.05, seed=9, loaded_at="2026-11-02 00:00:00"),
+        "b": datagen.append_events(str(dbs["b"]), 0.05, seed=9, loaded_at="2026-11-02 00:00:00"),
+        "c": datagen.append_events(str(dbs["c"]), 0.05, seed=10, loaded_at="2026-11-02 00:00:00"),
+    }
+    return dbs, before, results
+
+
+def test_append_events_is_deterministic_for_a_seed(appended):
+    dbs, before, _ = appended
+    a, b, c = (_sorted(_events(dbs[k])) for k in ("a", "b", "c"))
+    assert a == b
+    assert a != c  # another seed picks other templates and times
+    assert len(a) > len(before)
+
+
+def test_append_events_adds_the_requested_share(appended):
+    dbs, before, results = appended
+    after = _events(dbs["a"])
+    assert len(after) - len(before) == round(len(before) * 0.05)
+    assert results["a"]["appended"] == len(after) - len(before)
+    assert results["a"]["events_before"] == len(before)
+
+
+def test_appended_rows_land_later_and_mostly_recent_with_some_late(appended):
+    dbs, before, _ = appended
+    latest_before = max(r[8] for r in before if r[8] is not None)
+    new = _new_rows(before, _events(dbs["a"]))
+    landed = dt.datetime(2026, 11, 2)
+    assert all(r[8] > latest_before for r in new)
+    assert all(landed <= r[8] < landed + dt.timedelta(minutes=20) for r in new)
+    fresh = [r for r in new if r[0].startswith("evx_")]
+    assert all(r[4] <= landed for r in fresh)
+    recent = [r for r in fresh if r[4] > landed - dt.timedelta(hours=6)]
+    late = [r for r in fresh if r[4] <= landed - dt.timedelta(days=1)]
+    assert len(recent) + len(late) == len(fresh)
+    assert 0 < len(late) < 0.15 * len(fresh)
+    assert all(r[4] >= landed - dt.timedelta(days=10) for r in late)
+
+
+def test_redeliveries_repeat_existing_events_exactly(appended):
+    dbs, before, results = appended
+    new = _new_rows(before, _events(dbs["a"]))
+    old_ids = {r[0] for r in before}
+    again = [r for r in new if r[0] in old_ids]
+    assert len(again) == results["a"]["redeliveries"] == round(len(new) * 0.02)
+    assert len(again) > 0
+    old_content = {r[:8] for r in before}  # everything but _loaded_at
+    assert all(r[:8] in old_content for r in again)
+    fresh_ids = [r[0] for r in new if r[0] not in old_ids]
+    assert len(fresh_ids) == len(set(fresh_ids)) == len(new) - len(again)
+
+
+def test_append_events_refuses_an_earlier_landing(appended):
+    dbs, _, _ = appended
+    with pytest.raises(ValueError, match="later than the latest _loaded_at"):
+        datagen.append_events(str(dbs["c"]), 0.01, seed=1, loaded_at="2026-10-01 00:00:00")
+
+
+def _new_rows(before, after):
+    """Rows of `after` that are not in `before` (multiset difference)."""
+    remaining = {}
+    for r in before:
+        remaining[r] = remaining.get(r, 0) + 1
+    out = []
+    for r in after:
+        if remaining.get(r):
+            remaining[r] -= 1
+        else:
+            out.append(r)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ a tiny run
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One benchmark run at a tiny scale. The builds are limited to the models and seeds of the two scoring
+    marts (data tests are the bulk of a full build's nodes), so the test stays short."""
+    work = tmp_path_factory.mktemp("bench")
+    code = benchmark.main([
+        "--leads", str(TINY_LEADS), "--events-per-lead", str(TINY_EVENTS_PER_LEAD), "--work-dir", str(work),
+        "--pandas-max-gib", "4", "--keep",
+        "--build-arg=--select", "--build-arg=+lead_scores +lead_score_reasons",
+        "--build-arg=--resource-type", "--build-arg=model", "--build-arg=--resource-type", "--build-arg=seed",
+    ])
+    return code, work
+
+
+def test_benchmark_writes_one_row_per_scale_with_the_columns(tiny_run):
+    code, work = tiny_run
+    assert code == 0
+    report = json.loads((work / "benchmark.json").read_text())
+    assert report["columns"] == EXPECTED_COLUMNS
+    assert len(report["rows"]) == 1
+    row = report["rows"][0]
+    assert list(row) == EXPECTED_COLUMNS
+    assert row["scale"] == TINY_LEADS
+    generated = duckdb.connect(str(work / f"leads_{TINY_LEADS}" / "generated.duckdb"), read_only=True)
+    try:
+        raw_events, raw_leads = generated.execute(
+            "select (select count(*) from raw.events), (select count(*) from raw.leads)").fetchone()
+    finally:
+        generated.close()
+    assert row["events"] == raw_events
+    for column in ("full build s", "scoring s", "peak MiB", "rows/s", "incr 0.1% ratio", "incr 1% ratio",
+                   "SQL-peer ratio", "pandas ratio"):
+        assert isinstance(row[column], (int, float)) and row[column] > 0, column
+    assert math.isclose(row["rows/s"], (raw_events + raw_leads) / row["full build s"], rel_tol=0.01)
+    details = report["details"][0]
+    assert details["incr_1_appended"] == round(raw_events * 0.001)
+    assert math.isclose(row["incr 0.1% ratio"], details["incr_1_s"] / row["full build s"], rel_tol=0.02)
+    assert 0 < len(report["slowest_nodes"]) <= 10
+    assert report["slowest_nodes"] == sorted(report["slowest_nodes"], key=lambda n: -n["seconds"])
+    assert len(report["checks"]) == 2 and all(": equal on" in line for line in report["checks"])
+    assert report["machine"]["nproc"] >= 1
+
+
+def test_benchmark_prints_the_same_table(tiny_run):
+    _, work = tiny_run
+    report = json.loads((work / "benchmark.json").read_text())
+    lines = report["table"].splitlines()
+    assert [c.strip() for c in lines[0].split(" | ")] == EXPECTED_COLUMNS
+    assert len(lines) == 3  # header, rule, one scale
+    assert lines[2].split(" | ")[0].strip() == f"{TINY_LEADS:,}"
+
+
+# ------------------------------------------------------------------------------------------------ the peers
+def _mart(con):
+    rows = con.execute("""
+        select lead_id, fit_score, fit_grade, engagement_score, engagement_level, matrix_cell, lead_score,
+               lifecycle_stage
+        from marts.lead_scores where model_id = 'default'
+    """).fetchall()
+    return {r[0]: r for r in rows}
+
+
+def _assert_same_scores(mart: dict, peer_rows, label):
+    peer = {r[0]: r for r in peer_rows}
+    assert set(peer) == set(mart), f"{label}: other leads than the mart"
+    for lead_id, m in mart.items():
+        p = peer[lead_id]
+        for i in (1, 3, 6):  # fit, engagement, lead score
+            assert abs(m[i] - p[i]) <= 1e-6, (label, lead_id, i, m, p)
+        for i in (2, 4, 5, 7):  # grade, level, cell, stage
+            assert m[i] == p[i], (label, lead_id, i, m, p)
+
+
+def _later_clock():
+    return f"{datagen._parse_as_of(AS_OF) + dt.timedelta(days=2, hours=1):%Y-%m-%d %H:%M:%S}"
+
+
+def test_the_mart_under_the_peers_is_worth_comparing(tiny_run):
+    """The warehouse the peers are checked on was built by dbt at the last incremental clock, after batches with
+    late events and re-deliveries, and it spreads over grades, levels and stages."""
+    _, work = tiny_run
+    con = duckdb.connect(str(work / f"leads_{TINY_LEADS}" / "full_build.duckdb"), read_only=True)
+    try:
+        scored_at, cells, stages, engaged, repeated = con.execute(f"""
+            select max(scored_at), count(distinct matrix_cell), count(distinct lifecycle_stage),
+                   count(*) filter (where engagement_score > 0),
+                   (select count(*) from (select event_id from raw.events group by 1 having count(*) > 1))
+            from marts.lead_scores
+        """).fetchone()
+    finally:
+        con.close()
+    assert f"{scored_at:%Y-%m-%d %H:%M:%S}" == _later_clock()
+    assert cells >= 6 and stages >= 3 and engaged > 50 and repeated > 0
+
+
+def test_sql_peer_equals_lead_scores(tiny_run):
+    _, work = tiny_run
+    db = work / f"leads_{TINY_LEADS}" / "full_build.duckdb"
+    assert benchmark.run_sql_peer(str(db), _later_clock(), table="bench.test_sql_peer") > 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        mart = _mart(con)
+        peer = con.execute("select lead_id, fit_score, fit_grade, engagement_score, engagement_level, matrix_cell, "
+                           "lead_score, lifecycle_stage from bench.test_sql_peer").fetchall()
+    finally:
+        con.close()
+    _assert_same_scores(mart, peer, "SQL peer")
+
+
+def test_pandas_peer_equals_lead_scores(tiny_run):
+    _, work = tiny_run
+    db = work / f"leads_{TINY_LEADS}" / "full_build.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        frame = bench_pandas_peer.score(con, _later_clock())
+        mart = _mart(con)
+    finally:
+        con.close()
+    rows = [tuple(None if isinstance(v, float) and math.isnan(v) else v for v in r)
+            for r in frame.itertuples(index=False, name=None)]
+    _assert_same_scores(mart, rows, "pandas peer")
