@@ -307,3 +307,38 @@
         from {{ deliveries_relation }}
     ) as deliveries
 {%- endmacro %}
+
+{#- The CTE scoped_events of the two lead-day bucket models (int_engagement_daily_points and
+    int_engagement_daily_bursts), from their CTE events: on an incremental run only the staged events of the
+    touched lead-days (touched_lead_days_ctes), otherwise all of them. Ends with a comma. -#}
+{% macro scoped_lead_day_events_ctes(state, incremental_run) -%}
+    {%- if incremental_run %}
+
+        {{ touched_lead_days_ctes(
+            state,
+            ref('stg_crm__event_deliveries_ranked'),
+            ref('stg_crm__leads'),
+            lead_day_state_relation()
+        ) }}
+
+        scoped_events as (
+
+            select events.*
+
+            from events
+            inner join touched_days
+                on events.lead_id = touched_days.lead_id
+                    and events.activity_date = touched_days.activity_date
+
+        ),
+
+    {%- else %}
+
+        scoped_events as (
+
+            select * from events
+
+        ),
+
+    {%- endif %}
+{%- endmacro %}

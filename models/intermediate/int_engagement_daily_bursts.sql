@@ -31,35 +31,7 @@ burst_rules as (
 
 ),
 
-{%- if incremental_run %}
-
-    {{ touched_lead_days_ctes(
-        state,
-        ref('stg_crm__event_deliveries_ranked'),
-        ref('stg_crm__leads'),
-        lead_day_state_relation()
-    ) }}
-
-    scoped_events as (
-
-        select events.*
-
-        from events
-        inner join touched_days
-            on events.lead_id = touched_days.lead_id
-                and events.activity_date = touched_days.activity_date
-
-    ),
-
-{%- else %}
-
-    scoped_events as (
-
-        select * from events
-
-    ),
-
-{%- endif %}
+{{ scoped_lead_day_events_ctes(state, incremental_run) }}
 
 events_per_minute as (
 
