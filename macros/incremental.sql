@@ -2,7 +2,7 @@
     state of the stored deliveries and buckets, and the decisions to rebuild in full (each with a log line). -#}
 
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
-{% macro event_deliveries_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro event_deliveries_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_buckets_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro engagement_bursts_layout() -%}{{ return(1) }}{%- endmacro %}
 

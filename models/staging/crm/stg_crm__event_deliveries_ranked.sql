@@ -16,39 +16,43 @@
 {%- set incremental_run = is_incremental() and state.reason is none %}
 {%- set timestamp_type = dbt.type_timestamp() %}
 
+{#- The cleaned columns of a raw delivery (from a relation with the raw columns). The content hash, the last
+    ranking key, is over the raw values. #}
+{%- set cleaned_columns = [
+    clean_text('event_id') ~ ' as event_id',
+    clean_text('lead_id') ~ ' as lead_id',
+    'lower(' ~ clean_text('event_type') ~ ') as event_type',
+    'lower(' ~ clean_text('channel') ~ ') as channel',
+    'cast(occurred_at as ' ~ timestamp_type ~ ') as occurred_at',
+    'lower(' ~ clean_text('page_url') ~ ') as page_url',
+    'lower(' ~ clean_text('search_term') ~ ') as search_term',
+    clean_text('properties') ~ ' as properties',
+    'cast(_loaded_at as ' ~ timestamp_type ~ ') as loaded_at',
+    surrogate_key(['lead_id', 'event_type', 'page_url', 'search_term', 'properties']) ~ ' as delivery_content_hash',
+] | join(',\n            ') %}
+
 with
 
-source as (
+{%- if incremental_run %}
 
-    select * from {{ source('crm', 'events') }}
-    {%- if incremental_run %}
+    source as (
+
+        select * from {{ source('crm', 'events') }}
         where
             cast(_loaded_at as {{ timestamp_type }}) {{ '>=' if state.cutoff_inclusive else '>' }}
             cast('{{ state.cutoff }}' as {{ timestamp_type }})
             or _loaded_at is null
-    {%- endif %}
 
-),
+    ),
 
-cleaned_source as (
+    cleaned_source as (
 
-    select
-        {{ clean_text('event_id') }} as event_id,
-        {{ clean_text('lead_id') }} as lead_id,
-        lower({{ clean_text('event_type') }}) as event_type,
-        lower({{ clean_text('channel') }}) as channel,
-        cast(occurred_at as {{ timestamp_type }}) as occurred_at,
-        lower({{ clean_text('page_url') }}) as page_url,
-        lower({{ clean_text('search_term') }}) as search_term,
-        {{ clean_text('properties') }} as properties,
-        cast(_loaded_at as {{ timestamp_type }}) as loaded_at,
-        {{ surrogate_key(['lead_id', 'event_type', 'page_url', 'search_term', 'properties']) }} as delivery_content_hash
+        select
+            {{ cleaned_columns }}
 
-    from source
+        from source
 
-),
-
-{%- if incremental_run %}
+    ),
 
     touched_events as (
 
@@ -85,33 +89,98 @@ cleaned_source as (
 
     ),
 
+    ranked as (
+
+        select
+            *,
+            row_number() over (
+                partition by event_id
+                order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
+            ) as delivery_rank
+
+        from cleaned
+
+    ),
+
 {%- else %}
 
-    cleaned as (
+    {#- A full build ranks only what needs it: most event ids are delivered once, and their single delivery is rank
+        1 without a window over every row (at 100M deliveries that window's sort spilled tens of GB). Rows without
+        an event_id are ranked among themselves, as the incremental path does. Each CTE over the raw table is read
+        once, so no engine materialises a copy of it (DuckDB does for a CTE referenced twice). #}
+    repeated_ids as (
 
-        select * from cleaned_source
+        select {{ clean_text('event_id') }} as event_id
+
+        from {{ source('crm', 'events') }}
+        group by {{ clean_text('event_id') }}
+        having count(*) > 1 or {{ clean_text('event_id') }} is null
+
+    ),
+
+    single_candidates as (
+
+        select
+            {{ cleaned_columns }}
+
+        from {{ source('crm', 'events') }}
+
+    ),
+
+    repeated_candidates as (
+
+        select
+            {{ cleaned_columns }}
+
+        from {{ source('crm', 'events') }}
+
+    ),
+
+    single_deliveries as (
+
+        select
+            single_candidates.*,
+            1 as delivery_rank
+
+        from single_candidates
+        left join repeated_ids
+            on single_candidates.event_id = repeated_ids.event_id
+        where
+            single_candidates.event_id is not null
+            and repeated_ids.event_id is null
+
+    ),
+
+    repeated_deliveries as (
+
+        select
+            *,
+            row_number() over (
+                partition by event_id
+                order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
+            ) as delivery_rank
+
+        from repeated_candidates
+        where
+            event_id is null
+            or event_id in (select repeated_ids.event_id from repeated_ids)
+
+    ),
+
+    ranked as (
+
+        select * from single_deliveries
+        union all
+        select * from repeated_deliveries
 
     ),
 
 {%- endif %}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
-        ) as delivery_rank
-
-    from cleaned
-
-),
-
 final as (
 
     select
-        {{ surrogate_key(['event_id', 'loaded_at', 'delivery_content_hash', 'delivery_rank']) }} as event_delivery_key,
+        {{ concat_fields(['event_id', 'delivery_rank']) }} as event_delivery_key,
         event_id,
         delivery_rank,
         lead_id,
