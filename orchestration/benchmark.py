@@ -189,7 +189,7 @@ def run_sql_peer(database: str, as_of: str, table: str = SQL_PEER_TABLE) -> int:
     try:
         con.execute("set TimeZone = 'UTC'")
         # the engine settings of profiles.yml, so that the lower bound runs under the project's memory limit
-        limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "8GB").replace("'", "")
+        limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB").replace("'", "")
         con.execute(f"set memory_limit = '{limit}'")
         con.execute("set preserve_insertion_order = false")
         con.execute(f"create schema if not exists {schema}")
@@ -433,7 +433,7 @@ def main(argv=None) -> int:
         "machine": info,
         "settings": {"leads": sorted(args.leads), "events_per_lead": args.events_per_lead, "as_of": args.as_of,
                      "seed": args.seed, "increments": list(INCREMENT_SHARES), "pandas_max_gib": round(limit_gib, 1),
-                     "memory_limit": os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "8GB (profiles.yml default)"),
+                     "memory_limit": os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB (profiles.yml default)"),
                      "build_args": args.build_args},
         "columns": list(COLUMNS),
         "rows": [{c: r.get(c) for c in COLUMNS} for r in rows],
