@@ -248,6 +248,9 @@ def test_the_batches_changed_what_they_were_meant_to(lab, picks, runs):
     early = query(lab.db, "select page_url from staging.stg_crm__events"
                   " where event_id = (select min(event_id) from raw.events where event_id like 'b1_late_%')")
     assert early == [{"page_url": "https://example.com/careers"}]
+    # the data set has bursts, so the burst minutes (and the daily points that drop them) are compared non-empty
+    bursts = query(lab.db, "select count(*) as n from intermediate.int_engagement_burst_minutes")[0]["n"]
+    assert bursts > 0
     reconciliation = query(lab.db, "select * from marts.pipeline_reconciliation where source_table = 'events'")[0]
     raw = query(lab.db, "select count(*) as n from raw.events")[0]["n"]
     assert reconciliation["is_reconciled"] and reconciliation["raw_rows"] == raw
