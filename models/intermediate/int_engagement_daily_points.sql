@@ -5,8 +5,8 @@
     were in the future at the last as_of and are not now, and every day of a lead that became staged or stopped
     being staged - from all of that lead-day's staged events.
     Burst minutes come from int_engagement_burst_minutes (the only per-minute count; a ref, so it is built first,
-    from the same touched lead-days): this model joins that small table instead of counting every lead-minute.
-    Its stored contents are the same as when it counted the minutes itself, so its layout version did not change.
+    from the same touched lead-days): this model looks its matches up in that small table instead of counting
+    every lead-minute. Its stored contents are the same as when it counted the minutes itself, so its layout version did not change.
     It rebuilds itself in full, with a log line, when the rule-set version changed, as_of moved earlier, the
     deliveries were rebuilt, or the table or its state is missing, empty or of an older layout. -#}
 {{ config(
@@ -72,18 +72,25 @@ matched as (
 
 ),
 
--- a match with positive points in one of the lead's burst minutes for that model earns nothing
--- (negative rules still count)
+-- a match with positive points in one of the lead's burst minutes for that model earns nothing (negative rules
+-- still count). A correlated exists, not a left join: DuckDB plans it as a mark join whose hash table is built on
+-- the small burst-minutes table; with a left join it flipped the sides (a right join building on every match).
 kept as (
 
     select matched.*
 
     from matched
-    left join burst_minutes
-        on matched.model_id = burst_minutes.model_id
-            and matched.lead_id = burst_minutes.lead_id
-            and matched.event_minute = burst_minutes.event_minute
-    where not (matched.points > 0 and burst_minutes.lead_id is not null)
+    where not (
+        matched.points > 0
+        and exists (
+            select 1
+            from burst_minutes
+            where
+                burst_minutes.model_id = matched.model_id
+                and burst_minutes.lead_id = matched.lead_id
+                and burst_minutes.event_minute = matched.event_minute
+        )
+    )
 
 ),
 
