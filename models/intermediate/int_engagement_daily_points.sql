@@ -6,7 +6,8 @@
     being staged - from all of that lead-day's staged events.
     Burst minutes come from int_engagement_burst_minutes (the only per-minute count; a ref, so it is built first,
     from the same touched lead-days): this model looks its matches up in that small table instead of counting
-    every lead-minute. Its stored contents are the same as when it counted the minutes itself, so its layout version did not change.
+    every lead-minute. Its stored contents are the same as when it counted the minutes itself, so its layout
+    version did not change.
     It rebuilds itself in full, with a log line, when the rule-set version changed, as_of moved earlier, the
     deliveries were rebuilt, or the table or its state is missing, empty or of an older layout. -#}
 {{ config(
