@@ -81,17 +81,18 @@ kept as (
     select matched.*
 
     from matched
-    where not (
-        matched.points > 0
-        and exists (
-            select 1
-            from burst_minutes
-            where
-                burst_minutes.model_id = matched.model_id
-                and burst_minutes.lead_id = matched.lead_id
-                and burst_minutes.event_minute = matched.event_minute
+    where
+        not (
+            matched.points > 0
+            and exists (
+                select 1
+                from burst_minutes
+                where
+                    burst_minutes.model_id = matched.model_id
+                    and burst_minutes.lead_id = matched.lead_id
+                    and burst_minutes.event_minute = matched.event_minute
+            )
         )
-    )
 
 ),
 
