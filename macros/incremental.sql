@@ -4,7 +4,7 @@
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
 {% macro event_deliveries_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_buckets_layout() -%}{{ return(1) }}{%- endmacro %}
-{% macro engagement_bursts_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of
@@ -147,7 +147,7 @@
     {{ return(state) }}
 {%- endmacro %}
 
-{#- The models stored per (lead, day) - int_engagement_daily_points, int_engagement_daily_bursts - keep their
+{#- The models stored per (lead, day) - int_engagement_daily_points, int_engagement_burst_minutes - keep their
     build state in <model>_state: one row per lead staged at the latest build, with that build's rule-set
     version, as_of, the delivery batch read, the deliveries generation and the layout (docs/incremental.md). -#}
 {% macro lead_day_state_relation() -%}
@@ -308,8 +308,8 @@
     ) as deliveries
 {%- endmacro %}
 
-{#- The CTE scoped_events of the two lead-day bucket models (int_engagement_daily_points and
-    int_engagement_daily_bursts), from their CTE events: on an incremental run only the staged events of the
+{#- The CTE scoped_events of the two lead-day models (int_engagement_daily_points and
+    int_engagement_burst_minutes), from their CTE events: on an incremental run only the staged events of the
     touched lead-days (touched_lead_days_ctes), otherwise all of them. Ends with a comma. -#}
 {% macro scoped_lead_day_events_ctes(state, incremental_run) -%}
     {%- if incremental_run %}

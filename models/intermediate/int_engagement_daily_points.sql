@@ -3,7 +3,11 @@
     Incremental (docs/incremental.md): a run recomputes only the (lead, day) pairs touched since the last build -
     days of deliveries written since (new, re-delivered or re-read in the look-back window), days of events that
     were in the future at the last as_of and are not now, and every day of a lead that became staged or stopped
-    being staged - from all of that lead-day's staged events (bursts count per lead-minute, inside one day).
+    being staged - from all of that lead-day's staged events.
+    Burst minutes come from int_engagement_burst_minutes (the only per-minute count; a ref, so it is built first,
+    from the same touched lead-days): this model looks its matches up in that small table instead of counting
+    every lead-minute. Its stored contents are the same as when it counted the minutes itself, so its layout
+    version did not change.
     It rebuilds itself in full, with a log line, when the rule-set version changed, as_of moved earlier, the
     deliveries were rebuilt, or the table or its state is missing, empty or of an older layout. -#}
 {{ config(
@@ -30,77 +34,64 @@ engagement_rules as (
 
 ),
 
-burst_rules as (
+burst_minutes as (
 
     select
         model_id,
-        threshold as burst_threshold
-    from {{ ref('stg_rules__signal_rules') }}
-    where signal = 'burst'
+        lead_id,
+        event_minute
+
+    from {{ ref('int_engagement_burst_minutes') }}
 
 ),
 
 {{ scoped_lead_day_events_ctes(state, incremental_run) }}
 
-events_per_minute as (
-
-    select
-        lead_id,
-        {{ dbt.date_trunc('minute', 'occurred_at') }} as event_minute,
-        count(*) as events_in_minute
-
-    from scoped_events
-    group by 1, 2
-
-),
-
-events_with_minute_counts as (
-
-    select
-        scoped_events.lead_id,
-        scoped_events.event_type,
-        scoped_events.channel,
-        scoped_events.page_url,
-        scoped_events.search_term,
-        scoped_events.activity_date,
-        scoped_events.occurred_at,
-        events_per_minute.events_in_minute
-
-    from scoped_events
-    inner join events_per_minute
-        on scoped_events.lead_id = events_per_minute.lead_id
-            and {{ dbt.date_trunc('minute', 'scoped_events.occurred_at') }} = events_per_minute.event_minute
-
-),
-
 matched as (
 
     select
         engagement_rules.model_id,
-        events_with_minute_counts.lead_id,
-        events_with_minute_counts.activity_date,
-        events_with_minute_counts.occurred_at,
+        scoped_events.lead_id,
+        scoped_events.activity_date,
+        scoped_events.occurred_at,
+        {{ dbt.date_trunc('minute', 'scoped_events.occurred_at') }} as event_minute,
         engagement_rules.rule_id,
         engagement_rules.points
 
-    from events_with_minute_counts
+    from scoped_events
     inner join engagement_rules
-        on events_with_minute_counts.event_type = engagement_rules.event_type
-            and (engagement_rules.channel is null or events_with_minute_counts.channel = engagement_rules.channel)
+        on scoped_events.event_type = engagement_rules.event_type
+            and (engagement_rules.channel is null or scoped_events.channel = engagement_rules.channel)
             and (
                 engagement_rules.match_field is null
-                or (engagement_rules.match_field = 'page_url' and events_with_minute_counts.page_url like engagement_rules.match_pattern)
+                or (engagement_rules.match_field = 'page_url' and scoped_events.page_url like engagement_rules.match_pattern)
                 or (
                     engagement_rules.match_field = 'search_term'
-                    and events_with_minute_counts.search_term like engagement_rules.match_pattern
+                    and scoped_events.search_term like engagement_rules.match_pattern
                 )
             )
-    left join burst_rules
-        on engagement_rules.model_id = burst_rules.model_id
-    where not (
-            engagement_rules.points > 0
-            and burst_rules.burst_threshold is not null
-            and events_with_minute_counts.events_in_minute >= burst_rules.burst_threshold
+
+),
+
+-- a match with positive points in one of the lead's burst minutes for that model earns nothing (negative rules
+-- still count). A correlated exists, not a left join: DuckDB plans it as a mark join whose hash table is built on
+-- the small burst-minutes table; with a left join it flipped the sides (a right join building on every match).
+kept as (
+
+    select matched.*
+
+    from matched
+    where
+        not (
+            matched.points > 0
+            and exists (
+                select 1
+                from burst_minutes
+                where
+                    burst_minutes.model_id = matched.model_id
+                    and burst_minutes.lead_id = matched.lead_id
+                    and burst_minutes.event_minute = matched.event_minute
+            )
         )
 
 ),
@@ -116,7 +107,7 @@ buckets as (
         {{ exact_sum('points') }} as base_points,
         max(occurred_at) as last_occurred_at
 
-    from matched
+    from kept
     group by 1, 2, 3, 4
 
 ),

@@ -1,4 +1,5 @@
-{#- Per model, lead and signal rule that fired: inactivity, bot-like bursts and the account rule. -#}
+{#- Per model, lead and signal rule that fired: inactivity, bot-like bursts (the burst minutes of
+    int_engagement_burst_minutes inside the rule's window, counted here) and the account rule. -#}
 
 with
 
@@ -8,9 +9,9 @@ leads as (
 
 ),
 
-daily_bursts as (
+burst_minutes as (
 
-    select * from {{ ref('int_engagement_daily_bursts') }}
+    select * from {{ ref('int_engagement_burst_minutes') }}
 
 ),
 
@@ -91,21 +92,21 @@ burst_fired as (
 
     select
         signal_rules.model_id,
-        daily_bursts.lead_id,
+        burst_minutes.lead_id,
         signal_rules.rule_id,
         {{ dbt.concat([
-            "cast(sum(daily_bursts.burst_minute_count) as " ~ dbt.type_string() ~ ")",
+            "cast(count(*) as " ~ dbt.type_string() ~ ")",
             "' burst minute(s), up to '",
-            "cast(max(daily_bursts.max_events_in_minute) as " ~ dbt.type_string() ~ ")",
+            "cast(max(burst_minutes.events_in_minute) as " ~ dbt.type_string() ~ ")",
             "' events in one minute'"
         ]) }} as evidence
 
-    from daily_bursts
+    from burst_minutes
     inner join signal_rules
-        on daily_bursts.model_id = signal_rules.model_id
+        on burst_minutes.model_id = signal_rules.model_id
             and signal_rules.signal = 'burst'
     where signal_rules.window_days is null
-        or {{ days_between('daily_bursts.activity_date', as_of_date()) }}
+        or {{ days_between('burst_minutes.activity_date', as_of_date()) }}
         < signal_rules.window_days
     group by 1, 2, 3
 

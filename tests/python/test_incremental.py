@@ -30,7 +30,7 @@ DATAGEN_ARGS = dict(leads=800, events_per_lead=20, days=120, seed=11, as_of=T2)
 LATE_LEAD = "LATE_LEAD_1"
 # Bookkeeping of the incremental state: which run wrote a row, which full build started the stored generation.
 STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through"}
-STATE_TABLES = {"int_engagement_daily_points_state"}
+STATE_TABLES = {"int_engagement_daily_points_state", "int_engagement_burst_minutes_state"}
 SCHEMAS = ("staging", "intermediate", "marts")
 
 
@@ -201,7 +201,7 @@ def runs(lab, picks) -> dict:
 
 def test_base_build_is_a_full_build_with_its_log_lines(lab):
     lines = rebuild_lines(lab.logs["base"])
-    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_burst_minutes"):
         assert f"{model}: full rebuild: the table does not exist yet" in lines
 
 
@@ -210,13 +210,13 @@ def test_an_incremental_run_equals_a_full_refresh(runs, step):
     log, diffs = runs[step]
     assert rebuild_lines(log) == [], "the run was meant to be incremental"
     assert "marts.lead_scores" in diffs and "intermediate.int_engagement_daily_points" in diffs
-    assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_daily_bursts" in diffs
+    assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_burst_minutes" in diffs
     assert differing(diffs) == {}
 
 
 def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):
     lines = rebuild_lines(lab.logs["t1_full"])
-    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_daily_bursts"):
+    for model in ("stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "int_engagement_burst_minutes"):
         assert f"{model}: full rebuild: --full-refresh" in lines
 
 
@@ -248,6 +248,9 @@ def test_the_batches_changed_what_they_were_meant_to(lab, picks, runs):
     early = query(lab.db, "select page_url from staging.stg_crm__events"
                   " where event_id = (select min(event_id) from raw.events where event_id like 'b1_late_%')")
     assert early == [{"page_url": "https://example.com/careers"}]
+    # the data set has bursts, so the burst minutes (and the daily points that drop them) are compared non-empty
+    bursts = query(lab.db, "select count(*) as n from intermediate.int_engagement_burst_minutes")[0]["n"]
+    assert bursts > 0
     reconciliation = query(lab.db, "select * from marts.pipeline_reconciliation where source_table = 'events'")[0]
     raw = query(lab.db, "select count(*) as n from raw.events")[0]["n"]
     assert reconciliation["is_reconciled"] and reconciliation["raw_rows"] == raw
@@ -262,7 +265,7 @@ def test_a_row_loaded_before_the_look_back_window_triggers_a_full_rebuild(lab, r
     lines = rebuild_lines(log)
     assert any(line.startswith("stg_crm__event_deliveries_ranked: full rebuild: raw events loaded before")
                for line in lines), lines
-    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+    for model in ("int_engagement_daily_points", "int_engagement_burst_minutes"):
         assert f"{model}: full rebuild: the event deliveries were rebuilt since this table was built" in lines
     assert differing(diffs) == {}
 
@@ -278,7 +281,7 @@ def test_a_seed_change_triggers_a_full_rebuild(lab, runs):
     rules.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
     log, diffs = lab.step("t3_seed", T3, seed=True)
     lines_ = rebuild_lines(log)
-    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+    for model in ("int_engagement_daily_points", "int_engagement_burst_minutes"):
         assert any(line.startswith(f"{model}: full rebuild: the rule-set version changed from")
                    for line in lines_), lines_
     assert not any(line.startswith("stg_crm__event_deliveries_ranked") for line in lines_)
@@ -287,7 +290,7 @@ def test_a_seed_change_triggers_a_full_rebuild(lab, runs):
 
 def test_an_earlier_as_of_triggers_a_full_rebuild(lab, runs):
     log, diffs = lab.step("earlier", EARLIER)
-    for model in ("int_engagement_daily_points", "int_engagement_daily_bursts"):
+    for model in ("int_engagement_daily_points", "int_engagement_burst_minutes"):
         assert f"{model}: full rebuild: as_of {EARLIER} is earlier than the build's as_of {T3}" in rebuild_lines(log)
     assert differing(diffs) == {}
 

@@ -1,6 +1,7 @@
-{#- Per model, lead and day with a bot-like burst: how many of the lead's calendar minutes that day hold at least
-    the model's burst threshold of staged events, and the most events in one of them. int_lead_signal_points
-    reads these small rows instead of counting every event per minute on each run. Incremental like
+{#- Per model, lead and bot-like burst minute: the calendar minutes (occurred_at truncated) holding at least the
+    model's burst threshold of the lead's staged events. The only place events are counted per lead-minute:
+    int_engagement_daily_points drops positive-point matches in these minutes (a join on this small table, not on
+    every minute count), and int_lead_signal_points counts them over the burst rule's window. Incremental like
     int_engagement_daily_points (the same touched lead-days, state and full-rebuild reasons; docs/incremental.md):
     a minute lies inside one day, so a recomputed lead-day has all its minutes. -#}
 {{ config(
@@ -8,9 +9,9 @@
     incremental_strategy='replace_keys',
     unique_key=['lead_id', 'activity_date'],
     on_schema_change='ignore',
-    post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_bursts_layout()) }}",
+    post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_burst_minutes_layout()) }}",
 ) }}
-{%- set state = lead_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_bursts_layout()) %}
+{%- set state = lead_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_burst_minutes_layout()) %}
 {%- set incremental_run = is_incremental() and state.reason is none %}
 
 with
@@ -38,27 +39,26 @@ events_per_minute as (
     select
         lead_id,
         {{ dbt.date_trunc('minute', 'occurred_at') }} as event_minute,
-        min(activity_date) as activity_date,
+        activity_date,
         count(*) as events_in_minute
 
     from scoped_events
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
-bursts as (
+burst_minutes as (
 
     select
         burst_rules.model_id,
         events_per_minute.lead_id,
+        events_per_minute.event_minute,
         events_per_minute.activity_date,
-        count(*) as burst_minute_count,
-        max(events_per_minute.events_in_minute) as max_events_in_minute
+        events_per_minute.events_in_minute
 
     from events_per_minute
     inner join burst_rules
         on events_per_minute.events_in_minute >= burst_rules.burst_threshold
-    group by 1, 2, 3
 
 ),
 
@@ -69,7 +69,7 @@ final as (
         select
             *,
             'row' as incremental_change
-        from bursts
+        from burst_minutes
 
         union all
 
@@ -78,9 +78,9 @@ final as (
             select
                 null as model_id,
                 lead_id,
+                null as event_minute,
                 activity_date,
-                null as burst_minute_count,
-                null as max_events_in_minute,
+                null as events_in_minute,
                 'delete' as incremental_change
             from touched_days
 
@@ -89,16 +89,16 @@ final as (
             select
                 null as model_id,
                 null as lead_id,
+                null as event_minute,
                 null as activity_date,
-                null as burst_minute_count,
-                null as max_events_in_minute,
+                null as events_in_minute,
                 'reset' as incremental_change
 
         {%- endif %}
 
     {%- else %}
 
-        select * from bursts
+        select * from burst_minutes
 
     {%- endif %}
 
