@@ -39,9 +39,10 @@ data: setup
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
 # Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
+# Unit tests (fixtures, not data) run in `make dbt-test`/CI; a production build, like Dagster's, leaves them out.
 build: setup
 	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.warehouse_lock --database $(DB) -- \
-		$(BIN)/dbt build --vars '{as_of: "$(AS_OF)"}'
+		$(BIN)/dbt build --exclude-resource-type unit_test --vars '{as_of: "$(AS_OF)"}'
 
 summary: setup
 	$(BIN)/python -m orchestration.summary --database $(DB)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestration.monitoring import WarehouseResource, record_distribution
-from orchestration.dbt_cli import dbt_executable
+from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from orchestration.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,8 @@ def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
     args = [step.command]
     if step.command == "run":
         args += ["--select", *HISTORY_SELECTION]
+    else:
+        args += PRODUCTION_BUILD_EXCLUDES
     return [*args, "--vars", json.dumps({"as_of": step.as_of.strftime(TIME_FORMAT)}),
             "--project-dir", str(PROJECT_ROOT), *extra]
 

@@ -39,7 +39,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_cli import VENV_BIN, dbt_executable
+from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, VENV_BIN, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -186,7 +186,7 @@ def normalise_as_of(value: str | None) -> str | None:
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    args = ["build"]
+    args = ["build", *PRODUCTION_BUILD_EXCLUDES]
     as_of = normalise_as_of(config.as_of)
     if as_of is not None:
         args += ["--vars", json.dumps({"as_of": as_of})]

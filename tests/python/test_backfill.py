@@ -20,6 +20,15 @@ def test_the_plan_runs_weekly_instants_oldest_first_and_ends_with_a_build():
     assert skipped == []
 
 
+def test_only_the_final_build_runs_data_tests_and_none_runs_unit_tests():
+    run_args = backfill.dbt_args(backfill.Step(dt.datetime(2026, 10, 11), "run"))
+    build_args = backfill.dbt_args(backfill.Step(END, "build"))
+    assert run_args[:2] == ["run", "--select"] and "--exclude-resource-type" not in run_args
+    assert build_args[0] == "build"
+    assert build_args[build_args.index("--exclude-resource-type") + 1] == "unit_test"
+    assert '"as_of": "2026-11-01 00:00:00"' in build_args[build_args.index("--vars") + 1]
+
+
 def test_the_plan_skips_instants_the_history_already_has():
     steps, skipped = backfill.plan(END, weeks=2, every_days=3, latest_recorded=dt.datetime(2026, 10, 21),
                                    build_end=False)

@@ -201,6 +201,16 @@ def test_as_of_is_normalised_to_utc():
         dbt_project.normalise_as_of("yesterday")
 
 
+def test_the_scheduled_build_leaves_unit_tests_to_ci():
+    """dbt's advice for production: unit tests check fixtures, not data; CI (`make dbt-test`) runs them."""
+    args = dbt_project.dbt_build_args(dbt_project.DbtBuildConfig(as_of="2026-11-01T05:00:00Z", full_refresh=True))
+    assert args[0] == "build"
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
+    assert json.loads(args[args.index("--vars") + 1]) == {"as_of": "2026-11-01 05:00:00"}
+    assert "--full-refresh" in args
+    assert "--full-refresh" not in dbt_project.dbt_build_args(dbt_project.DbtBuildConfig())
+
+
 def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkeypatch):
     """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
     generated data: on normal data everything passes."""
