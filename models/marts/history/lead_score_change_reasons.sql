@@ -11,15 +11,46 @@
       signal_change - a signal rule (inactivity, burst, engaged colleagues) fired or stopped firing;
       new_events - the engagement rule counts more events than in the previous version;
       decay - the same events, older (decay, window or lifespan);
-      other - anything else (events removed from the raw data, for example). -#}
+      other - anything else (events removed from the raw data, for example).
+    Incremental (append): the ledger lead_score_changes only ever appends changes later than every stored one,
+    so a run explains only the changes after the latest changed_at stored here (a change with no reason over
+    1e-9 stores no row, so such changes may be looked at again; they add nothing). --full-refresh rebuilds it
+    from every change, with the same rows. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
-changes as (
+{% if is_incremental() %}
 
-    select * from {{ ref('lead_score_changes') }}
+    watermark as (
 
-),
+        select max(changed_at) as changed_at from {{ this }}
+
+    ),
+
+    changes as (
+
+        select ledger.*
+
+        from {{ ref('lead_score_changes') }} as ledger
+        cross join watermark
+        where watermark.changed_at is null or ledger.changed_at > watermark.changed_at
+
+    ),
+
+{% else %}
+
+    changes as (
+
+        select * from {{ ref('lead_score_changes') }}
+
+    ),
+
+{% endif %}
 
 rule_points as (
 

@@ -2,7 +2,16 @@
     per row of lead_score_snapshots, with the version before it. Old and new totals, deltas (a missing side
     counts as 0: a new lead starts from 0, a removed lead goes to 0), old and new grade, level, cell, stage
     and rule-set version. change_type: new_lead (first version), rescored, removed, returned (scored again
-    after a removal). -#}
+    after a removal).
+    Incremental (append): lead_score_snapshots only ever appends versions later than every stored one, so a run
+    pairs only the versions after the ledger's latest changed_at, each lead's first new version with its latest
+    stored one, and numbers them on from that one's version_number. A run costs the new versions, not the whole
+    history; --full-refresh rebuilds the ledger from every snapshot, with the same rows. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
@@ -12,13 +21,70 @@ snapshots as (
 
 ),
 
+{% if is_incremental() %}
+
+    stored_latest as (
+
+        select
+            model_id,
+            lead_id,
+            max(changed_at) as latest_changed_at,
+            max(version_number) as latest_version_number
+
+        from {{ this }}
+        group by 1, 2
+
+    ),
+
+    watermark as (
+
+        select max(latest_changed_at) as changed_at from stored_latest
+
+    ),
+
+    -- the versions after the watermark, and the latest stored version of each lead (the old side of its first
+    -- new one; it is paired again below but not stored again)
+    scoped as (
+
+        select
+            snapshots.*,
+            coalesce(stored_latest.latest_version_number, 1) - 1 as version_offset,
+            watermark.changed_at is null or snapshots.valid_from > watermark.changed_at as is_new
+
+        from snapshots
+        cross join watermark
+        left join stored_latest
+            on snapshots.model_id = stored_latest.model_id
+                and snapshots.lead_id = stored_latest.lead_id
+        where
+            watermark.changed_at is null
+            or snapshots.valid_from > watermark.changed_at
+            or snapshots.valid_from = stored_latest.latest_changed_at
+
+    ),
+
+{% else %}
+
+    scoped as (
+
+        select
+            *,
+            0 as version_offset,
+            true as is_new
+
+        from snapshots
+
+    ),
+
+{% endif %}
+
 sequenced as (
 
     select
         *,
-        row_number() over (partition by model_id, lead_id order by valid_from) as version_number
+        version_offset + row_number() over (partition by model_id, lead_id order by valid_from) as version_number
 
-    from snapshots
+    from scoped
 
 ),
 
@@ -30,6 +96,7 @@ paired as (
         new_version.valid_from as changed_at,
         old_version.valid_from as previous_changed_at,
         new_version.version_number,
+        new_version.is_new,
         old_version.fit_score as old_fit_score,
         new_version.fit_score as new_fit_score,
         old_version.engagement_score as old_engagement_score,
@@ -104,6 +171,7 @@ final as (
         change_type = 'rescored' and old_ruleset_version <> new_ruleset_version as is_ruleset_change
 
     from paired
+    where is_new
 
 )
 
