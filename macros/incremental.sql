@@ -321,7 +321,10 @@
             lead_day_state_relation()
         ) }}
 
-        scoped_events as (
+        {#- Materialised: otherwise DuckDB, estimating the rule matches with LIKE patterns at 1% of their real
+            size, matched every staged event against the rules first and joined the touched days last (at 100k
+            leads: 5.5 s, 12M matches, for 20k events; with the fence 1.2 s). #}
+        scoped_events as {{ materialized_cte() }} (
 
             select events.*
 

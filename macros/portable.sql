@@ -160,3 +160,17 @@
 {% macro exact_avg(expr) -%}
     ({{ exact_sum(expr) }} / nullif(count({{ expr }}), 0))
 {%- endmacro %}
+
+{#- The keyword that makes a CTE a fence the optimiser computes on its own (`with x as materialized (...)`), where
+    the engine has one (DuckDB, PostgreSQL 12+); nothing elsewhere, where the CTE is simply inlined. Used where a
+    small filter must be applied before an expensive join that the optimiser, misled by its estimates, would
+    otherwise run first (docs/incremental.md). -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'lead_scoring')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}materialized{%- endmacro %}
+
+{% macro postgres__materialized_cte() -%}materialized{%- endmacro %}
