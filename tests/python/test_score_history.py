@@ -335,3 +335,30 @@ def test_crossings_are_the_leads_whose_mql_flag_flipped(history_runs):
     assert any(at == _ts(AS_OFS[1]) for (at, _, _) in expected), "some lead crossed between runs"
     for r in rows:
         assert r["crossing_direction"] == ("became_mql" if r["new_lifecycle_stage"] == "mql" else "dropped_below_mql")
+
+
+@pytest.mark.parametrize("run, fails", [("latest", True), ("earliest", False)])
+def test_history_key_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, fails):
+    """The key tests of the append-only history are scoped to the latest run (macros/test_scope.sql): a duplicate
+    key written by the latest run fails them; rows of earlier runs, tested when they were written, are not
+    rescanned by every build."""
+    import shutil
+
+    db = tmp_path / "dup.duckdb"
+    shutil.copy(history_runs.db_path, db)
+    pick = "max" if run == "latest" else "min"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "insert into marts.lead_rule_points_snapshots select * from marts.lead_rule_points_snapshots"
+            f" where valid_from = (select {pick}(valid_from) from marts.lead_rule_points_snapshots) limit 1")
+    finally:
+        con.close()
+    proc = run_dbt(PROJECT_ROOT, db, "test", "--select", "lead_rule_points_snapshots,test_name:unique",
+                   "lead_rule_points_snapshots,test_name:unique_combination_of_columns",
+                   vars={"as_of": AS_OFS[2]}, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    out = proc.stdout
+    ran = [line for line in out.splitlines() if " START test " in line]
+    assert len(ran) == 2, out[-3000:]  # the unique test of the id and the key combination
+    failed = [line for line in out.splitlines() if "Failure in test" in line]
+    assert (proc.returncode != 0) is fails and len(failed) == (2 if fails else 0), out[-3000:]
