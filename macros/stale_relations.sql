@@ -29,3 +29,35 @@
     {%- endif -%}
     select 1 as stale_relations_dropped
 {%- endmacro %}
+
+
+{#- Relations of models this project retired, dropped at run start so an upgraded warehouse does not keep
+    serving them (dbt never drops a relation whose model is gone). Each entry: the retired table or view, and the
+    current model whose schema it lived in (so a custom schema setup is followed). Names are literals of this
+    file, matched exactly against information_schema; nothing else is touched. Returns a no-op statement. -#}
+{% macro retired_relations() -%}
+    {{ return([
+        {'name': 'int_engagement_daily_bursts', 'schema_of': 'int_engagement_burst_minutes',
+         'why': 'replaced by int_engagement_burst_minutes'},
+        {'name': 'int_engagement_daily_bursts_state', 'schema_of': 'int_engagement_burst_minutes',
+         'why': 'the state table of int_engagement_daily_bursts, replaced by int_engagement_burst_minutes'},
+    ]) }}
+{%- endmacro %}
+
+{% macro drop_retired_relations() -%}
+    {%- if execute -%}
+        {%- for retired in retired_relations() -%}
+            {%- set owners = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                | selectattr('name', 'equalto', retired.schema_of) | list -%}
+            {%- if owners | length == 1 -%}
+                {%- set found = adapter.get_relation(
+                    database=target.database, schema=owners[0].schema, identifier=retired.name) -%}
+                {%- if found is not none -%}
+                    {{ log("Dropping " ~ found ~ ", a retired model (" ~ retired.why ~ ")", info=true) }}
+                    {%- do adapter.drop_relation(found) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select 1 as retired_relations_dropped
+{%- endmacro %}

@@ -299,3 +299,26 @@ def test_the_last_incremental_warehouse_passes_its_data_tests(lab, runs):
     """A `dbt build` (models and data tests) on the incrementally built warehouse, a little later."""
     log = lab.dbt(lab.db, "final_build", "build", as_of=T3)
     assert "int_engagement_daily_points: full rebuild" not in log
+
+
+def test_an_upgraded_warehouse_loses_the_retired_burst_tables_and_nothing_else(tmp_path):
+    """int_engagement_daily_bursts (and its state table) were replaced by int_engagement_burst_minutes; dbt never
+    drops a retired model's table, so the run-start hook does (macros/stale_relations.sql). Other relations in
+    the schema, and a same-named table in another schema, stay."""
+    db = tmp_path / "upgraded.duckdb"
+    _execute(db,
+             "create schema intermediate", "create schema analyst",
+             "create table intermediate.int_engagement_daily_bursts as select 1 as lead_id",
+             "create table intermediate.int_engagement_daily_bursts_state as select 1 as lead_id",
+             "create table intermediate.analyst_notes as select 1 as note",
+             "create table analyst.int_engagement_daily_bursts as select 1 as lead_id")
+    proc = run_dbt(PROJECT_ROOT, db, "seed", vars={"as_of": T2}, target_path=tmp_path / "target",
+                   log_path=tmp_path / "logs")
+    assert_dbt_ok(proc, "dbt seed on an upgraded warehouse")
+    tables = {(r["table_schema"], r["table_name"]) for r in query(
+        db, "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('intermediate', 'analyst')")}
+    assert ("intermediate", "int_engagement_daily_bursts") not in tables
+    assert ("intermediate", "int_engagement_daily_bursts_state") not in tables
+    assert {("intermediate", "analyst_notes"), ("analyst", "int_engagement_daily_bursts")} <= tables
+    assert proc.stdout.count("a retired model (") == 2, proc.stdout[-3000:]
