@@ -34,7 +34,7 @@
 {#- Relations of models this project retired, dropped at run start so an upgraded warehouse does not keep
     serving them (dbt never drops a relation whose model is gone). Each entry: the retired table or view, and the
     current model whose schema it lived in (so a custom schema setup is followed). Names are literals of this
-    file, matched exactly against information_schema; nothing else is touched. Returns a no-op statement. -#}
+    file, looked up exactly with adapter.get_relation; nothing else is touched. Returns a no-op statement. -#}
 {% macro retired_relations() -%}
     {{ return([
         {'name': 'int_engagement_daily_bursts', 'schema_of': 'int_engagement_burst_minutes',

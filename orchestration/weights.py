@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestration.dbt_cli import dbt_executable
+from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from orchestration.project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -424,7 +424,7 @@ def rescore(project_dir: Path, database: Path, seed_texts: Mapping[str, str], sc
     if wal.exists():
         shutil.copy2(wal, db_copy.with_name(db_copy.name + ".wal"))
     cmd = [dbt_executable(), "build", "--select", *SCORING_PATH_SELECTION, "--indirect-selection", "cautious",
-           "--exclude-resource-type", "unit_test", "--vars", json.dumps({"as_of": as_of}),
+           *PRODUCTION_BUILD_EXCLUDES, "--vars", json.dumps({"as_of": as_of}),
            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
     env = {**os.environ, "LEAD_SCORING_DUCKDB_PATH": str(db_copy), "DBT_PROFILES_DIR": str(project),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
