@@ -36,3 +36,27 @@
         synced_at {{ ts }} not null
     )
 {%- endmacro %}
+
+{#- Spark: no primary keys, and one statement per call (the hook runs a single statement), so the schema and the
+    tables are created here and the hook itself is a no-op query. Same columns and types; Parquet tables. -#}
+{% macro spark__create_crm_sync_state_tables() -%}
+    {%- if execute -%}
+        {%- set text = dbt.type_string() -%}
+        {%- set ts = dbt.type_timestamp() -%}
+        {%- set count = dbt.type_bigint() -%}
+        {%- do run_query("create schema if not exists crm_sync") -%}
+        {%- do run_query(
+            "create table if not exists crm_sync.crm_sync_state ("
+            ~ "scoring_model_id " ~ text ~ ", crm_external_id " ~ text ~ ", sync_hash " ~ text
+            ~ ", batch_id " ~ text ~ ", synced_at " ~ ts ~ ") using parquet"
+        ) -%}
+        {%- do run_query(
+            "create table if not exists crm_sync.crm_sync_batches ("
+            ~ "batch_id " ~ text ~ ", batch_number " ~ count ~ ", previous_batch_id " ~ text ~ ", status " ~ text
+            ~ ", row_count " ~ count ~ ", new_count " ~ count ~ ", changed_count " ~ count ~ ", export_dir " ~ text
+            ~ ", csv_file " ~ text ~ ", jsonl_file " ~ text ~ ", parquet_file " ~ text ~ ", ruleset_version " ~ text
+            ~ ", scored_at " ~ ts ~ ", synced_at " ~ ts ~ ") using parquet"
+        ) -%}
+    {%- endif -%}
+    select 1 as crm_sync_state_tables_created
+{%- endmacro %}

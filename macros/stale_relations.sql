@@ -2,7 +2,8 @@
     its cleanup leaves behind, in the schemas of this project's models. dbt drops them itself only for the
     models a later run selects; this hook (on-run-start in dbt_project.yml) makes every run start from a
     clean catalogue, so BI users never see them. Safe: DuckDB admits one writing process per file, so no
-    other run is using them. Relations are found through information_schema and dropped with the adapter's
+    other run is using them. Relations are found through information_schema (Spark: its catalogue, see
+    stale_dbt_relations) and dropped with the adapter's
     drop_relation, so no SQL text is built from catalogue names. Returns a no-op statement for the hook. -#}
 {% macro drop_stale_dbt_relations() -%}
     {%- if execute -%}
@@ -12,22 +13,51 @@
                 {%- do schemas.append(node.schema | lower) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set found = run_query(
-            "select table_schema, table_name, table_type from information_schema.tables"
-            ~ " where table_catalog = '" ~ target.database ~ "'"
-            ~ " and (table_name like '%\\_\\_dbt\\_tmp' escape '\\'"
-            ~ " or table_name like '%\\_\\_dbt\\_backup' escape '\\')"
-        ) -%}
-        {%- for row in found.rows if row[0] | lower in schemas -%}
-            {%- set relation = api.Relation.create(
-                database=target.database, schema=row[0], identifier=row[1],
-                type=('view' if row[2] == 'VIEW' else 'table'),
-            ) -%}
+        {%- for relation in stale_dbt_relations(schemas) -%}
             {{ log("Dropping " ~ relation ~ ", left behind by an interrupted run", info=true) }}
             {%- do adapter.drop_relation(relation) -%}
         {%- endfor -%}
     {%- endif -%}
     select 1 as stale_relations_dropped
+{%- endmacro %}
+
+{#- The work relations (names ending in __dbt_tmp or __dbt_backup) in `schemas` (lower-case names), as relations.
+    Dispatched: information_schema where the engine has one; Spark has none, so its form lists each schema's
+    tables (show tables) and gets each match through the adapter. -#}
+{% macro stale_dbt_relations(schemas) -%}
+    {{ return(adapter.dispatch('stale_dbt_relations', 'lead_scoring')(schemas)) }}
+{%- endmacro %}
+
+{% macro default__stale_dbt_relations(schemas) -%}
+    {%- set relations = [] -%}
+    {%- set found = run_query(
+        "select table_schema, table_name, table_type from information_schema.tables"
+        ~ " where table_catalog = '" ~ target.database ~ "'"
+        ~ " and (table_name like '%\\_\\_dbt\\_tmp' escape '\\'"
+        ~ " or table_name like '%\\_\\_dbt\\_backup' escape '\\')"
+    ) -%}
+    {%- for row in found.rows if row[0] | lower in schemas -%}
+        {%- do relations.append(api.Relation.create(
+            database=target.database, schema=row[0], identifier=row[1],
+            type=('view' if row[2] == 'VIEW' else 'table'),
+        )) -%}
+    {%- endfor -%}
+    {{ return(relations) }}
+{%- endmacro %}
+
+{% macro spark__stale_dbt_relations(schemas) -%}
+    {%- set relations = [] -%}
+    {%- set existing = run_query("show databases").columns[0].values() | map('lower') | list -%}
+    {%- for schema in schemas if schema in existing -%}
+        {%- for row in run_query("show tables in " ~ adapter.quote(schema)).rows -%}
+            {%- set name = row[1] | lower -%}
+            {%- if not row[2] and (name.endswith('__dbt_tmp') or name.endswith('__dbt_backup')) -%}
+                {%- set relation = adapter.get_relation(database=none, schema=schema, identifier=row[1]) -%}
+                {%- if relation is not none -%}{%- do relations.append(relation) -%}{%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(relations) }}
 {%- endmacro %}
 
 
