@@ -26,6 +26,10 @@
     Stored rows of every key in the output are deleted, then the 'row' rows inserted; the marker column itself
     is not stored (dest_columns are the target's). Keys match null-safely. -#}
 {% macro get_incremental_replace_keys_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_replace_keys_sql', 'lead_scoring')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_replace_keys_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set keys = arg_dict['unique_key'] -%}
@@ -49,6 +53,44 @@
     select {{ columns }}
     from {{ source }}
     where incremental_change = 'row'
+{%- endmacro %}
+
+{#- Spark (Parquet tables: no DELETE, and a table cannot be overwritten by a query that reads it): the model's
+    output is stored once in the work table <model>__changes__dbt_tmp, the rows to keep (stored rows of keys not
+    in it, none after a 'reset') plus its 'row' rows go to <model>__replace__dbt_tmp, and the target is
+    overwritten from that. The first steps run here, in order; the statement returned (the strategy's main
+    statement) drops the last work table. A run killed between them leaves work tables whose names end in
+    __dbt_tmp, which the next run's on-run-start hook drops (macros/stale_relations.sql); the target is either
+    the old or the new table. -#}
+{% macro spark__get_incremental_replace_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set keys = arg_dict['unique_key'] -%}
+    {%- if keys is string -%}{%- set keys = [keys] -%}{%- endif -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set changes = target.incorporate(path={'identifier': target.identifier ~ '__changes__dbt_tmp'}) -%}
+    {%- set replacement = target.incorporate(path={'identifier': target.identifier ~ '__replace__dbt_tmp'}) -%}
+    {%- set key_match = [] -%}
+    {%- for key in keys -%}
+        {%- do key_match.append('stored.' ~ key ~ ' <=> touched.' ~ key) -%}
+    {%- endfor -%}
+    {%- if execute -%}
+        {%- do run_query('drop table if exists ' ~ changes) -%}
+        {%- do run_query('drop table if exists ' ~ replacement) -%}
+        {%- do run_query('create table ' ~ changes ~ ' using parquet as select * from ' ~ source) -%}
+        {%- do run_query(
+            'create table ' ~ replacement ~ ' using parquet as'
+            ~ ' select ' ~ columns ~ ' from ' ~ target ~ ' as stored'
+            ~ ' left anti join (select distinct ' ~ (keys | join(', ')) ~ ' from ' ~ changes
+            ~ " where incremental_change <> 'reset') as touched on " ~ (key_match | join(' and '))
+            ~ " where not exists (select 1 from " ~ changes ~ " where incremental_change = 'reset')"
+            ~ ' union all'
+            ~ ' select ' ~ columns ~ ' from ' ~ changes ~ " where incremental_change = 'row'"
+        ) -%}
+        {%- do run_query('insert overwrite table ' ~ target ~ ' select ' ~ columns ~ ' from ' ~ replacement) -%}
+        {%- do run_query('drop table if exists ' ~ changes) -%}
+    {%- endif -%}
+    drop table if exists {{ replacement }}
 {%- endmacro %}
 
 {#- One value of the first row of `sql`, or none (no rows, or at parse time). -#}
@@ -290,7 +332,7 @@
 
 {#- Post-hook of the lead-day models: record the build's state for the next run's decisions. -#}
 {% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
-    create or replace table {{ lead_day_state_relation() }} as
+    {{ create_or_replace_table_as(lead_day_state_relation()) }}
     select
         leads.lead_id,
         ruleset.ruleset_version,
@@ -344,4 +386,19 @@
         ),
 
     {%- endif %}
+{%- endmacro %}
+
+{#- `create or replace table <relation> as` (followed by the query). Spark's session catalogue replaces only v2
+    tables (Delta, Iceberg), so there the Parquet table is dropped first (run here) and created again. -#}
+{% macro create_or_replace_table_as(relation) -%}
+    {{ return(adapter.dispatch('create_or_replace_table_as', 'lead_scoring')(relation)) }}
+{%- endmacro %}
+
+{% macro default__create_or_replace_table_as(relation) -%}
+    create or replace table {{ relation }} as
+{%- endmacro %}
+
+{% macro spark__create_or_replace_table_as(relation) -%}
+    {%- if execute -%}{%- do run_query('drop table if exists ' ~ relation) -%}{%- endif -%}
+    create table {{ relation }} using parquet as
 {%- endmacro %}
