@@ -14,8 +14,10 @@
     ({{ expr }} ~ {{ pattern }})
 {%- endmacro %}
 
+{#- Spark reads backslash escapes in string literals ('\.' is '.'), so a pattern's backslashes are doubled to
+    reach the regular expression as written. -#}
 {% macro spark__regexp_matches(expr, pattern) -%}
-    ({{ expr }} rlike {{ pattern }})
+    ({{ expr }} rlike {{ pattern | replace('\\', '\\\\') }})
 {%- endmacro %}
 
 {#- Replace the first match of an anchored `pattern` in `expr`. -#}
@@ -25,6 +27,10 @@
 
 {% macro default__regexp_replace_first(expr, pattern, replacement) -%}
     regexp_replace({{ expr }}, {{ pattern }}, {{ replacement }})
+{%- endmacro %}
+
+{% macro spark__regexp_replace_first(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ pattern | replace('\\', '\\\\') }}, {{ replacement }})
 {%- endmacro %}
 
 {#- Case-insensitive SQL LIKE with the pattern taken from data (a column), never pasted into the SQL. -#}
@@ -174,3 +180,33 @@
 {% macro duckdb__materialized_cte() -%}materialized{%- endmacro %}
 
 {% macro postgres__materialized_cte() -%}materialized{%- endmacro %}
+
+{#- Text of a double as DuckDB's cast to text writes it (71607000.0). Spark writes doubles from 1e7 on in
+    scientific notation (7.1607E7): its form writes them in plain digits below 1e16 (6 decimals at most, trailing
+    zeros dropped, at least one kept). Used where a number becomes evidence text. -#}
+{% macro double_to_text(expr) -%}
+    {{ return(adapter.dispatch('double_to_text', 'lead_scoring')(expr)) }}
+{%- endmacro %}
+
+{% macro default__double_to_text(expr) -%}
+    cast({{ expr }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro spark__double_to_text(expr) -%}
+    case
+        when abs({{ expr }}) >= 1e7 and abs({{ expr }}) < 1e16
+            then regexp_replace(
+                regexp_replace(cast(cast({{ expr }} as decimal(38, 6)) as string), '0+$', ''), '[.]$', '.0'
+            )
+        else cast({{ expr }} as string)
+    end
+{%- endmacro %}
+
+{#- dbt-spark's listagg ignores its order_by_clause (collect_list order is arbitrary), so the rule-set version
+    hash and top_reasons would vary; Spark 4 has the ordered-set listagg. Overrides dbt's spark__listagg. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+        {{ return(dbt.spark__listagg(measure, delimiter_text, order_by_clause, limit_num)) }}
+    {%- endif -%}
+    listagg({{ measure }}, {{ delimiter_text }}){% if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
+{%- endmacro %}

@@ -69,7 +69,7 @@ def spark_session(spark_dir: str | os.PathLike | None = None):
 def _duckdb_columns(con, schema: str, table: str) -> list[tuple[str, str]]:
     return con.execute(
         "select column_name, data_type from information_schema.columns"
-        " where table_schema = ? and table_name = ? order by ordinal_position",
+        " where table_catalog = current_database() and table_schema = ? and table_name = ? order by ordinal_position",
         [schema, table],
     ).fetchall()
 
@@ -85,14 +85,16 @@ def copy_raw_to_spark(duckdb_path, spark_dir=None, schema: str = "raw", tables=R
     counts: dict[str, int] = {}
     con = duckdb.connect(os.fspath(duckdb_path), read_only=True)
     try:
+        catalog = con.execute("select current_database()").fetchone()[0]  # qualified: a file raw.duckdb is catalog raw
         for table in tables:
             cols = _duckdb_columns(con, schema, table)
             if not cols:
                 raise LookupError(f"{duckdb_path} has no table {schema}.{table}")
             columns[table] = cols
-            counts[table] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            qualified = f'"{catalog}"."{schema}"."{table}"'
+            counts[table] = con.execute(f"select count(*) from {qualified}").fetchone()[0]
             target = (staging / table).as_posix()
-            con.execute(f"copy (select * from \"{schema}\".\"{table}\") to '{target}' (format parquet, per_thread_output)")
+            con.execute(f"copy (select * from {qualified}) to '{target}' (format parquet, per_thread_output)")
     finally:
         con.close()
 
