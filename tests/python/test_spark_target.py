@@ -50,7 +50,7 @@ def _require_spark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        pytest.fail(f"pyspark is not installed ({exc}): pip install -e '.[dev]' installs it with dbt-spark.")
+        pytest.fail(f"pyspark is not installed ({exc}): pip install 'dbt-spark[session]==1.11.0' 'pyspark>=4'.")
 
 
 def _run(cmd, env, what):
