@@ -211,7 +211,7 @@
 {% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation) -%}
     previous_leads as (
 
-        select lead_id from {{ state_relation }}
+        select stored_state.lead_id from {{ state_relation }} as stored_state
 
     ),
 
@@ -288,9 +288,12 @@
     ),
 {%- endmacro %}
 
-{#- Post-hook of the lead-day models: record the build's state for the next run's decisions. -#}
+{#- Post-hook of the lead-day models: record the build's state for the next run's decisions (the stored state
+    table is dropped, then created again with the adapter's own create-table-as). -#}
 {% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
-    create or replace table {{ lead_day_state_relation() }} as
+    {%- set state_relation = lead_day_state_relation() -%}
+    {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
+    {%- set state_sql -%}
     select
         leads.lead_id,
         ruleset.ruleset_version,
@@ -306,6 +309,8 @@
             max(deliveries_build_id) as deliveries_build_id
         from {{ deliveries_relation }}
     ) as deliveries
+    {%- endset -%}
+    {{ get_create_table_as_sql(false, state_relation, state_sql) }}
 {%- endmacro %}
 
 {#- The CTE scoped_events of the two lead-day models (int_engagement_daily_points and
