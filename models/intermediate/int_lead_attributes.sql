@@ -18,7 +18,7 @@ final as (
         select
             lead_id,
             '{{ attribute }}' as attribute,
-            cast({{ adapter.quote(attribute) }} as {{ dbt.type_string() }}) as attribute_value
+            {{ text_of(adapter.quote(attribute)) }} as attribute_value
         from leads
         {%- if not loop.last %}
             union all
