@@ -70,7 +70,8 @@ def postgres_type(duckdb_type: str) -> str:
 
 
 def copy_to_postgres(duckdb_path: str | Path, dsn: str, schema: str = "raw", source_schema: str = "raw") -> dict[str, int]:
-    """Replace `schema`'s raw tables in the PostgreSQL database `dsn` with the DuckDB file's; returns row counts."""
+    """Replace the rows of `schema`'s raw tables in the PostgreSQL database `dsn` with the DuckDB file's (tables
+    of the same layout are truncated and refilled, others created); returns row counts. One transaction."""
     import psycopg2
 
     schema = _identifier(schema)
@@ -82,8 +83,21 @@ def copy_to_postgres(duckdb_path: str | Path, dsn: str, schema: str = "raw", sou
             for table in RAW_TABLES:
                 columns = raw_columns(source, _identifier(source_schema), table)
                 ddl = ", ".join(f"{c.name} {postgres_type(c.duckdb_type)}" for c in columns)
-                cur.execute(f"drop table if exists {schema}.{table}")
-                cur.execute(f"create table {schema}.{table} ({ddl})")
+                cur.execute(
+                    "select column_name, data_type from information_schema.columns"
+                    " where table_schema = %s and table_name = %s order by ordinal_position",
+                    (schema, table),
+                )
+                existing = cur.fetchall()
+                wanted = [(c.name, postgres_type(c.duckdb_type)) for c in columns]
+                if existing and [(name, data_type) for name, data_type in existing] == [
+                    (name, "timestamp without time zone" if t == "timestamp" else t) for name, t in wanted
+                ]:
+                    # Same layout: emptied in place, so the views built on it (staging) stay valid.
+                    cur.execute(f"truncate table {schema}.{table}")
+                else:
+                    cur.execute(f"drop table if exists {schema}.{table}")
+                    cur.execute(f"create table {schema}.{table} ({ddl})")
                 csv_path = Path(scratch) / f"{table}.csv"
                 # Every value quoted, so an empty string stays a string; null is the unquoted \N.
                 source.execute(
