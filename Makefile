@@ -130,5 +130,16 @@ benchmark: $(BENCH_STAMP)
 	$(BIN)/python -m orchestration.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
 		--work-dir $(BENCH_DIR)
 
+# The same data built on DuckDB and on other engines (orchestration/engine_bench.py; Spark needs Java 17+, PostgreSQL
+# a server named by the LEAD_SCORING_PG_* variables). Not part of the test run.
+ENGINE_BENCH_LEADS ?= 10000
+ENGINE_BENCH_EVENTS_PER_LEAD ?= 100
+ENGINE_BENCH_ENGINES ?= duckdb spark
+
+.PHONY: engine-bench
+engine-bench: setup
+	$(BIN)/python -m orchestration.engine_bench --leads $(ENGINE_BENCH_LEADS) \
+		--events-per-lead $(ENGINE_BENCH_EVENTS_PER_LEAD) --engines $(ENGINE_BENCH_ENGINES)
+
 clean:
 	rm -rf target logs warehouse dbt_packages

@@ -253,7 +253,7 @@
 {% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation) -%}
     previous_leads as (
 
-        select lead_id from {{ state_relation }}
+        select stored_state.lead_id from {{ state_relation }} as stored_state
 
     ),
 
@@ -330,9 +330,12 @@
     ),
 {%- endmacro %}
 
-{#- Post-hook of the lead-day models: record the build's state for the next run's decisions. -#}
+{#- Post-hook of the lead-day models: record the build's state for the next run's decisions (the stored state
+    table is dropped, then created again with the adapter's own create-table-as). -#}
 {% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
-    {{ create_or_replace_table_as(lead_day_state_relation()) }}
+    {%- set state_relation = lead_day_state_relation() -%}
+    {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
+    {%- set state_sql -%}
     select
         leads.lead_id,
         ruleset.ruleset_version,
@@ -348,6 +351,8 @@
             max(deliveries_build_id) as deliveries_build_id
         from {{ deliveries_relation }}
     ) as deliveries
+    {%- endset -%}
+    {{ get_create_table_as_sql(false, state_relation, state_sql) }}
 {%- endmacro %}
 
 {#- The CTE scoped_events of the two lead-day models (int_engagement_daily_points and
@@ -386,19 +391,4 @@
         ),
 
     {%- endif %}
-{%- endmacro %}
-
-{#- `create or replace table <relation> as` (followed by the query). Spark's session catalogue replaces only v2
-    tables (Delta, Iceberg), so there the Parquet table is dropped first (run here) and created again. -#}
-{% macro create_or_replace_table_as(relation) -%}
-    {{ return(adapter.dispatch('create_or_replace_table_as', 'lead_scoring')(relation)) }}
-{%- endmacro %}
-
-{% macro default__create_or_replace_table_as(relation) -%}
-    create or replace table {{ relation }} as
-{%- endmacro %}
-
-{% macro spark__create_or_replace_table_as(relation) -%}
-    {%- if execute -%}{%- do run_query('drop table if exists ' ~ relation) -%}{%- endif -%}
-    create table {{ relation }} using parquet as
 {%- endmacro %}

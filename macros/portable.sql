@@ -58,11 +58,11 @@
     {{ dbt.datediff(start_date, end_date, 'day') }}
 {%- endmacro %}
 
-{#- The fields, each cast to text with nulls as an empty string, joined by '|'. -#}
+{#- The fields, each as text (text_of) with nulls as an empty string, joined by '|'. -#}
 {% macro concat_fields(fields) -%}
     {%- set parts = [] -%}
     {%- for field in fields -%}
-        {%- do parts.append("coalesce(cast(" ~ field ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- do parts.append("coalesce(" ~ text_of(field) ~ ", '')") -%}
         {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
     {{ dbt.concat(parts) }}
@@ -108,7 +108,8 @@
 {%- endmacro %}
 
 {#- The text value of the top-level key `key` (a plain identifier) of the JSON object in the text `expr`; null
-    when the key is missing or the text is not valid JSON (DuckDB and Spark; Postgres 16+ for `is json`). -#}
+    when the key is missing or the text is not valid JSON. PostgreSQL before 16 has no non-failing JSON check, so
+    there it calls json_text_or_null(), a function the on-run-start hook create_portable_functions() makes. -#}
 {% macro json_extract_text(expr, key) -%}
     {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', key) -%}
         {{ exceptions.raise_compiler_error("json_extract_text: key '" ~ key ~ "' is not a plain identifier.") }}
@@ -121,7 +122,7 @@
 {%- endmacro %}
 
 {% macro postgres__json_extract_text(expr, key) -%}
-    case when {{ expr }} is json object then cast({{ expr }} as json) ->> '{{ key }}' end
+    {{ portable_functions_schema() }}.json_text_or_null({{ expr }}, '{{ key }}')
 {%- endmacro %}
 
 {% macro spark__json_extract_text(expr, key) -%}
@@ -181,22 +182,102 @@
 
 {% macro postgres__materialized_cte() -%}materialized{%- endmacro %}
 
-{#- Text of a double as DuckDB's cast to text writes it (71607000.0). Spark writes doubles from 1e7 on in
-    scientific notation (7.1607E7): its form writes them in plain digits below 1e16 (6 decimals at most, trailing
-    zeros dropped, at least one kept). Used where a number becomes evidence text. -#}
-{% macro double_to_text(expr) -%}
-    {{ return(adapter.dispatch('double_to_text', 'lead_scoring')(expr)) }}
+{#- Schema of the helper functions that some engines need (the target's own schema). -#}
+{% macro portable_functions_schema() -%}
+    {{ return(adapter.quote(target.schema)) }}
 {%- endmacro %}
 
-{% macro default__double_to_text(expr) -%}
+{#- On-run-start hook: creates the SQL functions the dispatched macros above call on engines that lack a
+    built-in form (PostgreSQL: json_text_or_null, text_of). Idempotent; a no-op statement elsewhere. -#}
+{% macro create_portable_functions() -%}
+    {{ return(adapter.dispatch('create_portable_functions', 'lead_scoring')()) }}
+{%- endmacro %}
+
+{% macro default__create_portable_functions() -%}
+    select 1 as portable_functions_created
+{%- endmacro %}
+
+{#- json_text_or_null(doc, key): doc's top-level key as text, null when doc is not a JSON object or has no
+    such key (the cast's error is caught instead of failing the query, as DuckDB's json_valid guard does). -#}
+{% macro postgres__create_portable_functions() -%}
+    create schema if not exists {{ portable_functions_schema() }};
+    create or replace function {{ portable_functions_schema() }}.json_text_or_null(doc text, json_key text)
+    returns text
+    language plpgsql
+    immutable
+    parallel safe
+    as $body$
+    begin
+        if doc is null or json_typeof(doc::json) <> 'object' then
+            return null;
+        end if;
+        return doc::json ->> json_key;
+    exception when others then
+        return null;
+    end;
+    $body$;
+    create or replace function {{ portable_functions_schema() }}.text_of(value text)
+    returns text language sql immutable parallel safe
+    as $body$ select value $body$;
+    create or replace function {{ portable_functions_schema() }}.text_of(value anyelement)
+    returns text language sql immutable parallel safe
+    as $body$
+        select case
+            when pg_typeof(value) in ('double precision'::regtype, 'real'::regtype)
+                and cast(value as text) ~ '^-?[0-9]+$'
+                then cast(value as text) || '.0'
+            else cast(value as text)
+        end
+    $body$
+{%- endmacro %}
+
+{#- `expr` (a double) rounded to `digits` decimals (0 or more), half away from zero, still a double. Spelled out
+    in IEEE operations that every engine performs alike - y = expr * 10^digits; floor(|y|), plus one when the
+    fraction |y| - floor(|y|) (exact in floating point) is at least 0.5; with y's sign; divided by 10^digits -
+    because the engines' own round() differ at ties: DuckDB rounds the exact binary value, PostgreSQL's
+    round(double) rounds half to even and its round(numeric) the 15-digit decimal form, Spark rounds the shortest
+    decimal form. So 55.675 (binary 55.67499999...) becomes 55.68 on every engine. -#}
+{% macro round_double(expr, digits) -%}
+    {%- set scale = 'cast(1e' ~ (digits | int) ~ ' as ' ~ type_double() ~ ')' -%}
+    {%- set scaled = '(cast(' ~ expr ~ ' as ' ~ type_double() ~ ') * ' ~ scale ~ ')' -%}
+    (sign({{ scaled }}) * (floor(abs({{ scaled }}))
+        + case when abs({{ scaled }}) - floor(abs({{ scaled }})) >= 0.5 then 1 else 0 end) / {{ scale }})
+{%- endmacro %}
+
+{#- Text of any value as DuckDB writes it, so reason texts, evidence and hashes read the same on every engine:
+    a double in its shortest form that reads back, with '.0' on whole numbers ('24.0', '50930000.0', '-3.5');
+    other types as their cast to text. -#}
+{% macro text_of(expr) -%}
+    {{ return(adapter.dispatch('text_of', 'lead_scoring')(expr)) }}
+{%- endmacro %}
+
+{% macro default__text_of(expr) -%}
     cast({{ expr }} as {{ dbt.type_string() }})
 {%- endmacro %}
 
-{% macro spark__double_to_text(expr) -%}
+{#- PostgreSQL writes whole doubles without a fraction ('24'); text_of() is a function overloaded by type (made
+    by create_portable_functions), so the right form is chosen for whatever column is passed. -#}
+{% macro postgres__text_of(expr) -%}
+    {{ portable_functions_schema() }}.text_of({{ expr }})
+{%- endmacro %}
+
+{#- text_of `expr` (a double) rounded to `digits` decimals. -#}
+{% macro rounded_text(expr, digits) -%}
+    {{ text_of(round_double(expr, digits)) }}
+{%- endmacro %}
+
+{#- Spark writes doubles from 1e7 on in scientific notation (7.1607E7) where DuckDB writes 71607000.0: those are
+    written in plain digits below 1e16 (6 decimals at most, trailing zeros dropped, at least one kept). typeof()
+    picks the doubles, and every branch works on the value's text, so any column type can be passed. -#}
+{% macro spark__text_of(expr) -%}
     case
-        when abs({{ expr }}) >= 1e7 and abs({{ expr }}) < 1e16
+        when typeof({{ expr }}) = 'double'
+            and cast({{ expr }} as string) rlike 'E[0-9]+$'
+            and abs(cast(cast({{ expr }} as string) as double)) < 1e16
             then regexp_replace(
-                regexp_replace(cast(cast({{ expr }} as decimal(38, 6)) as string), '0+$', ''), '[.]$', '.0'
+                regexp_replace(cast(cast(cast({{ expr }} as string) as double) as decimal(38, 6)) as string), '0+$', ''),
+                '[.]$',
+                '.0'
             )
         else cast({{ expr }} as string)
     end

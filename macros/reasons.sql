@@ -11,7 +11,7 @@
         {{ rule_group if rule_group is not none else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as rule_group,
         cast(null as {{ dbt.type_string() }}) as dimension,
         {{ after }} - {{ before }} as points,
-        {{ dbt.concat(["'" ~ label ~ " capped at '", 'cast(' ~ after ~ ' as ' ~ dbt.type_string() ~ ')']) }} as evidence,
+        {{ dbt.concat(["'" ~ label ~ " capped at '", text_of(after)]) }} as evidence,
         '{{ description }}' as reason_description
 
     from {{ source }}

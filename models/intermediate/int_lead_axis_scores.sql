@@ -96,7 +96,7 @@ final as (
     select
         *,
         axis_capped_positive_points + axis_capped_negative_points as total_points,
-        round(least(100.0, greatest(0.0, axis_capped_positive_points + axis_capped_negative_points)), 6) as score
+        {{ round_double('least(100.0, greatest(0.0, axis_capped_positive_points + axis_capped_negative_points))', 6) }} as score
 
     from capped
 

@@ -100,7 +100,7 @@ axis_adjustments as (
         least(100.0, greatest(0.0, total_points)) - total_points as points,
         {{ dbt.concat([
             "'score kept within 0-100; total was '",
-            'cast(round(total_points, 6) as ' ~ dbt.type_string() ~ ')'
+            rounded_text('total_points', 6)
         ]) }} as evidence,
         'Scores run from 0 to 100' as reason_description
 

@@ -52,7 +52,7 @@ top_reasons as (
             dbt.concat([
                 'rule_id', "' '",
                 "case when points > 0 then '+' else '' end",
-                'cast(round(points, 1) as ' ~ dbt.type_string() ~ ')'
+                rounded_text('points', 1)
             ]),
             "'; '",
             'order by reason_rank'

@@ -380,9 +380,9 @@ def test_a_contract_violation_fails_the_build(warehouse, tmp_path):
     copy_project(warehouse.project_snapshot, project)
     model = project / "models" / "marts" / "crm" / "crm_lead_sync.sql"
     sql = model.read_text()
-    assert "round(lead_score, 2) as lead_score," in sql
-    model.write_text(sql.replace("round(lead_score, 2) as lead_score,",
-                                 "cast(round(lead_score, 2) as varchar) as lead_score,"))
+    rounded = "{{ round_double('lead_score', 2) }} as lead_score,"
+    assert rounded in sql
+    model.write_text(sql.replace(rounded, "cast({{ round_double('lead_score', 2) }} as varchar) as lead_score,"))
     db = tmp_path / "wh.duckdb"
     shutil.copy(warehouse.db_path, db)
     proc = run_dbt(project, db, "run", "--select", "crm_lead_sync", vars={"as_of": warehouse.as_of},

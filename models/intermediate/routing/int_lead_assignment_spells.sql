@@ -341,7 +341,7 @@ spells_0 as (
                 chosen_{{ k }}.owner_name as previous_owner_name,
                 chosen_{{ k }}.next_transition_type as start_transition_type,
                 {{ dbt.concat([
-                    "'no sales touch within '", 'cast(chosen_' ~ k ~ '.sla_hours as ' ~ dbt.type_string() ~ ')',
+                    "'no sales touch within '", text_of('chosen_' ~ k ~ '.sla_hours'),
                     "' hours: SLA of queue '", 'chosen_' ~ k ~ '.queue_id', "' breached by '", 'chosen_' ~ k ~ '.owner_id',
                     "'; '", 'chosen_' ~ k ~ '.reassignment_note'
                 ]) }} as start_reason,

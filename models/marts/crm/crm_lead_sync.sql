@@ -64,10 +64,10 @@ crm_fields as (
     select
         lead_id as crm_external_id,
         model_id as scoring_model_id,
-        round(lead_score, 2) as lead_score,
-        round(fit_score, 2) as fit_score,
+        {{ round_double('lead_score', 2) }} as lead_score,
+        {{ round_double('fit_score', 2) }} as fit_score,
         fit_grade,
-        round(engagement_score, 2) as engagement_score,
+        {{ round_double('engagement_score', 2) }} as engagement_score,
         engagement_level,
         matrix_cell,
         case when is_returned_to_nurture then 'nurture' else lifecycle_stage end as lifecycle_stage,

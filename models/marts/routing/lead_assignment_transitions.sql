@@ -48,7 +48,7 @@ first_touches as (
         touched_by,
         {{ dbt.concat([
             "'first sales touch ('", 'first_touch_type', "') within the SLA of '",
-            'cast(sla_hours as ' ~ dbt.type_string() ~ ')', "' hours, by '", "coalesce(touched_by, 'unknown')"
+            text_of('sla_hours'), "' hours, by '", "coalesce(touched_by, 'unknown')"
         ]) }} as transition_reason
 
     from spells
@@ -72,7 +72,7 @@ breaches as (
         cast(null as {{ dbt.type_string() }}) as touch_event_id,
         cast(null as {{ dbt.type_string() }}) as touched_by,
         {{ dbt.concat([
-            "'no sales touch within '", 'cast(sla_hours as ' ~ dbt.type_string() ~ ')',
+            "'no sales touch within '", text_of('sla_hours'),
             "' hours of assignment to '", 'owner_id', "' in queue '", 'queue_id',
             "case when is_reassigned then '' else '; reassignment cap reached, the lead stays with the owner' end"
         ]) }} as transition_reason

@@ -151,6 +151,21 @@ with
 
     ),
 
+    {#- A join, not `event_id in (select ...)`: PostgreSQL runs that IN, under an OR, as a subplan scanned once per
+        row when the ids do not fit in work_mem (hours at a million events). #}
+    repeated_rows as (
+
+        select repeated_candidates.*
+
+        from repeated_candidates
+        left join repeated_ids
+            on repeated_candidates.event_id = repeated_ids.event_id
+        where
+            repeated_candidates.event_id is null
+            or repeated_ids.event_id is not null
+
+    ),
+
     repeated_deliveries as (
 
         select
@@ -160,10 +175,7 @@ with
                 order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
             ) as delivery_rank
 
-        from repeated_candidates
-        where
-            event_id is null
-            or event_id in (select repeated_ids.event_id from repeated_ids)
+        from repeated_rows
 
     ),
 

@@ -41,8 +41,8 @@
     union all
     select
         {{ seed_row_ref(['model_id', 'axis', 'band']) }} as row_ref,
-        'min_score ' || cast(min_score as {{ dbt.type_string() }}) || ' is not above the next band''s '
-            || cast(next_min_score as {{ dbt.type_string() }}) || ': cut-offs are out of order or overlap.' as problem,
+        'min_score ' || {{ text_of('min_score') }} || ' is not above the next band''s '
+            || {{ text_of('next_min_score') }} || ': cut-offs are out of order or overlap.' as problem,
         'make min_score fall strictly from A to D (fit) and from 1 to 4 (engagement).' as fix
     from (
         select

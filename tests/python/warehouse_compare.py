@@ -1,0 +1,96 @@
+"""Compare what two warehouses built from the same raw data: every row of a relation, column by column.
+
+Used by the engine tests (PostgreSQL and Spark against DuckDB). Rows are matched on the relation's key
+columns; text, booleans, dates and timestamps must be equal, numbers within an absolute tolerance (engines
+add floating-point terms in different orders). Run-specific columns (invocation ids, load instants) are
+left out by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from dataclasses import dataclass, field
+
+
+def normalise(value):
+    """A value in one comparable form: Decimal and int as float, date-times without time zone, text as is."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return value
+
+
+def values_match(left, right, tolerance: float) -> bool:
+    left, right = normalise(left), normalise(right)
+    if isinstance(left, float) and isinstance(right, float):
+        if math.isnan(left) or math.isnan(right):
+            return math.isnan(left) and math.isnan(right)
+        return abs(left - right) <= tolerance
+    return left == right
+
+
+@dataclass
+class RelationDiff:
+    relation: str
+    left_rows: int
+    right_rows: int
+    only_left: list = field(default_factory=list)
+    only_right: list = field(default_factory=list)
+    mismatches: list = field(default_factory=list)
+    max_abs_numeric_diff: float = 0.0
+
+    @property
+    def equal(self) -> bool:
+        return not (self.only_left or self.only_right or self.mismatches)
+
+    def summary(self, limit: int = 5) -> str:
+        parts = [f"{self.relation}: {self.left_rows} vs {self.right_rows} rows"]
+        if self.only_left:
+            parts.append(f"{len(self.only_left)} keys only on the left, e.g. {self.only_left[:limit]}")
+        if self.only_right:
+            parts.append(f"{len(self.only_right)} keys only on the right, e.g. {self.only_right[:limit]}")
+        if self.mismatches:
+            parts.append(f"{len(self.mismatches)} differing values, e.g. {self.mismatches[:limit]}")
+        return "; ".join(parts)
+
+
+def compare_rows(
+    relation: str,
+    columns: list[str],
+    left: list[tuple],
+    right: list[tuple],
+    key: list[str],
+    tolerance: float = 1e-6,
+) -> RelationDiff:
+    """Match rows on `key` (which must be unique on both sides) and compare every other column."""
+    key_index = [columns.index(name) for name in key]
+
+    def keyed(rows: list[tuple], side: str) -> dict:
+        out: dict = {}
+        for row in rows:
+            row_key = tuple(normalise(row[i]) for i in key_index)
+            if row_key in out:
+                raise AssertionError(f"{relation}: key {key} = {row_key} is not unique on the {side} side")
+            out[row_key] = row
+        return out
+
+    left_by_key, right_by_key = keyed(left, "left"), keyed(right, "right")
+    diff = RelationDiff(relation, len(left), len(right))
+    diff.only_left = sorted(set(left_by_key) - set(right_by_key), key=repr)
+    diff.only_right = sorted(set(right_by_key) - set(left_by_key), key=repr)
+    for row_key in sorted(set(left_by_key) & set(right_by_key), key=repr):
+        left_row, right_row = left_by_key[row_key], right_by_key[row_key]
+        for i, name in enumerate(columns):
+            a, b = normalise(left_row[i]), normalise(right_row[i])
+            if isinstance(a, float) and isinstance(b, float) and not (math.isnan(a) or math.isnan(b)):
+                diff.max_abs_numeric_diff = max(diff.max_abs_numeric_diff, abs(a - b))
+            if not values_match(a, b, tolerance):
+                diff.mismatches.append((row_key, name, a, b))
+    return diff
