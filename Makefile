@@ -23,7 +23,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary report browser test lint dbt-test pytest clean dev benchmark
+.PHONY: setup demo data build summary report browser engines test lint dbt-test pytest clean dev benchmark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -99,7 +99,15 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	@test -x $(CHROMIUM) || { echo "chromium is still missing at $(CHROMIUM)" >&2; exit 1; }
 
-pytest: setup browser
+# The engine tests need Java 17+ for Spark (pyspark) and a PostgreSQL server (tests/python/pg_server.py installs
+# Debian's postgresql itself when missing): Debian's headless JRE is installed when there is no java.
+engines:
+	@command -v java >/dev/null || { echo "installing openjdk-17-jre-headless (apt-get)"; \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; }
+	@command -v java >/dev/null || { echo "java is still missing" >&2; exit 1; }
+
+pytest: setup browser engines
 	$(BIN)/python -m pytest
 
 test: dbt-test lint pytest

@@ -275,7 +275,9 @@
             and cast({{ expr }} as string) rlike 'E[0-9]+$'
             and abs(cast(cast({{ expr }} as string) as double)) < 1e16
             then regexp_replace(
-                regexp_replace(cast(cast(cast({{ expr }} as string) as double) as decimal(38, 6)) as string), '0+$', ''),
+                regexp_replace(
+                    cast(cast(cast(cast({{ expr }} as string) as double) as decimal(38, 6)) as string), '0+$', ''
+                ),
                 '[.]$',
                 '.0'
             )

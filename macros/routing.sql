@@ -39,6 +39,11 @@
     (cast({{ dbt.concat(["'0x'", "substring(" ~ dbt.hash(expr) ~ ", 1, 8)"]) }} as bigint) % {{ modulus }})
 {%- endmacro %}
 
+{#- Spark casts '0x...' text to null (not a number), so the 8 hex digits go through conv(). -#}
+{% macro spark__hash_bucket(expr, modulus) -%}
+    (cast(conv(substring({{ dbt.hash(expr) }}, 1, 8), 16, 10) as bigint) % {{ modulus }})
+{%- endmacro %}
+
 {% macro postgres__hash_bucket(expr, modulus) -%}
     (cast(cast({{ dbt.concat(["'x00000000'", "substring(" ~ dbt.hash(expr) ~ ", 1, 8)"]) }} as bit(64)) as bigint) % {{ modulus }})
 {%- endmacro %}

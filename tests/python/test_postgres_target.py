@@ -21,7 +21,7 @@ import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, assert_dbt_ok, run_dbt
 from pg_server import start_server, stop_server
-from warehouse_compare import compare_rows
+from warehouse_compare import compare_rows, mart_keys
 
 DATABASE = "lead_scoring"
 BI_ROLE = "bi_reader_test"
@@ -58,21 +58,6 @@ def run_dbt_postgres(server, *args, vars=None, target_path: Path, log_path: Path
         LEAD_SCORING_BI_READER_ROLE=BI_ROLE,
     )
     return subprocess.run(cmd, cwd=str(PROJECT_ROOT), env=env, capture_output=True, text=True)
-
-
-def mart_keys(manifest: dict) -> dict[str, list[str]]:
-    """Per mart, the shortest key its unique / unique_combination_of_columns tests declare."""
-    keys: dict[str, list[list[str]]] = {}
-    for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        model = (node.get("attached_node") or "").split(".")[-1]
-        if node["resource_type"] != "test" or not model:
-            continue
-        if meta.get("name") == "unique" and node.get("column_name"):
-            keys.setdefault(model, []).append([node["column_name"]])
-        elif meta.get("name") == "unique_combination_of_columns":
-            keys.setdefault(model, []).append(list(meta["kwargs"]["combination_of_columns"]))
-    return {model: min(candidates, key=len) for model, candidates in keys.items()}
 
 
 def read_marts_duckdb(db_path: Path) -> dict[str, tuple[list[str], list[tuple]]]:

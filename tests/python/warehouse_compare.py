@@ -94,3 +94,18 @@ def compare_rows(
             if not values_match(a, b, tolerance):
                 diff.mismatches.append((row_key, name, a, b))
     return diff
+
+
+def mart_keys(manifest: dict) -> dict[str, list[str]]:
+    """Per mart, the shortest key its unique / unique_combination_of_columns tests declare."""
+    keys: dict[str, list[list[str]]] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        model = (node.get("attached_node") or "").split(".")[-1]
+        if node["resource_type"] != "test" or not model:
+            continue
+        if meta.get("name") == "unique" and node.get("column_name"):
+            keys.setdefault(model, []).append([node["column_name"]])
+        elif meta.get("name") == "unique_combination_of_columns":
+            keys.setdefault(model, []).append(list(meta["kwargs"]["combination_of_columns"]))
+    return {model: min(candidates, key=len) for model, candidates in keys.items()}
