@@ -1,10 +1,11 @@
 {#- Drops the work relations (<model>__dbt_tmp, <model>__dbt_backup) that a run killed between its commit and
     its cleanup leaves behind, in the schemas of this project's models. dbt drops them itself only for the
     models a later run selects; this hook (on-run-start in dbt_project.yml) makes every run start from a
-    clean catalogue, so BI users never see them. Safe: DuckDB admits one writing process per file, so no
-    other run is using them. Relations are found through information_schema (Spark: its catalogue, see
-    stale_dbt_relations) and dropped with the adapter's
-    drop_relation, so no SQL text is built from catalogue names. Returns a no-op statement for the hook. -#}
+    clean catalogue, so BI users never see them. Safe on DuckDB, which admits one writing process per file, so
+    no other run is using them; on a shared PostgreSQL or Spark warehouse, runs of this project must not overlap
+    (the Dagster job runs one at a time). Relations are found through information_schema (Spark: its catalogue,
+    see stale_dbt_relations) and dropped with the adapter's drop_relation, so no SQL text is built from
+    catalogue names. Returns a no-op statement for the hook. -#}
 {% macro drop_stale_dbt_relations() -%}
     {%- if execute -%}
         {%- set schemas = [] -%}
