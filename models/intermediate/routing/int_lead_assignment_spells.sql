@@ -4,7 +4,9 @@
     max_reassignments is reached the next spell starts at that due time with the pool (recycle_to_pool) or the
     previous owner (return_to_previous_owner). The replay is a fixed unroll over spell numbers 0..10 (each step
     one group of CTEs), not a recursive CTE, so it runs on any warehouse; max_reassignments (at most 10) caps it
-    in the data. -#}
+    in the data. Each step reads the one before it once (Spark inlines every CTE reference, so a step read twice
+    would double the plan); the plan is still deeper than Spark's analyser resolves by default, so the spark
+    profile raises spark.sql.analyzer.maxIterations. -#}
 {%- set max_spell_number = 10 -%}
 
 with
@@ -137,14 +139,14 @@ spells_0 as (
 
     spell_touches_{{ k }} as (
 
-        {#- The touches at or after the start of spell {{ k }}, ranked in time (ties by event_id). -#}
+        {#- Spell {{ k }} with the touches at or after its start, ranked in time (ties by event_id); a spell without
+            touches keeps one row with null touch columns. -#}
         select
-            spells_{{ k }}.model_id,
-            spells_{{ k }}.lead_id,
+            spells_{{ k }}.*,
             touches.event_id,
             touches.touch_type,
             touches.occurred_at,
-            touches.touched_by,
+            touches.touched_by as touch_owner_id,
             touches.is_returning,
             touches.new_status,
             touches.status_reason,
@@ -159,46 +161,80 @@ spells_0 as (
             ) as outcome_rank
 
         from spells_{{ k }}
-        inner join touches
+        left join touches
             on
                 spells_{{ k }}.lead_id = touches.lead_id
                 and spells_{{ k }}.spell_started_at <= touches.occurred_at
 
     ),
 
+    spell_firsts_{{ k }} as (
+
+        {#- Spell {{ k }}'s first touch (when within the SLA) and first returning touch, spread over its rows. Each step
+            reads the one before it once: Spark inlines every CTE reference, so a step read twice doubles the plan. -#}
+        select
+            *,
+            max(case when touch_rank = 1 and is_within_sla then event_id end)
+                over (partition by model_id, lead_id) as first_touch_event_id,
+            max(case when touch_rank = 1 and is_within_sla then touch_type end)
+                over (partition by model_id, lead_id) as first_touch_type,
+            max(case when touch_rank = 1 and is_within_sla then touch_owner_id end)
+                over (partition by model_id, lead_id) as touched_by,
+            max(case when touch_rank = 1 and is_within_sla then occurred_at end)
+                over (partition by model_id, lead_id) as first_touched_at,
+            max(case when is_returning and outcome_rank = 1 then event_id end)
+                over (partition by model_id, lead_id) as return_event_id,
+            max(case when is_returning and outcome_rank = 1 then occurred_at end)
+                over (partition by model_id, lead_id) as return_candidate_at,
+            max(case when is_returning and outcome_rank = 1 then touch_owner_id end)
+                over (partition by model_id, lead_id) as returned_by,
+            max(case when is_returning and outcome_rank = 1 then new_status end)
+                over (partition by model_id, lead_id) as return_candidate_status,
+            max(case when is_returning and outcome_rank = 1 then status_reason end)
+                over (partition by model_id, lead_id) as return_candidate_reason
+
+        from spell_touches_{{ k }}
+
+    ),
+
     outcomes_{{ k }} as (
 
-        {#- Spell {{ k }}: touched within its SLA, breached (due time passed without a touch) or open. -#}
+        {#- Spell {{ k }}: touched within its SLA, breached (due time passed without a touch) or open; one row again. -#}
         select
-            spells_{{ k }}.*,
-            first_touches.event_id as first_touch_event_id,
-            first_touches.touch_type as first_touch_type,
-            first_touches.touched_by,
-            first_touches.occurred_at as first_touched_at,
-            first_returns.event_id as return_event_id,
-            first_returns.occurred_at as return_candidate_at,
-            first_returns.touched_by as returned_by,
-            first_returns.new_status as return_candidate_status,
-            first_returns.status_reason as return_candidate_reason,
+            model_id,
+            lead_id,
+            spell_number,
+            queue_id,
+            owner_id,
+            owner_name,
+            previous_queue_id,
+            previous_owner_id,
+            previous_owner_name,
+            start_transition_type,
+            start_reason,
+            spell_started_at,
+            sla_hours,
+            sla_due_at,
+            breach_action,
+            pool_queue_id,
+            max_reassignments,
+            first_touch_event_id,
+            first_touch_type,
+            touched_by,
+            first_touched_at,
+            return_event_id,
+            return_candidate_at,
+            returned_by,
+            return_candidate_status,
+            return_candidate_reason,
             case
-                when first_touches.event_id is not null then 'touched'
-                when spells_{{ k }}.sla_due_at <= {{ as_of_timestamp() }} then 'breached'
+                when first_touch_event_id is not null then 'touched'
+                when sla_due_at <= {{ as_of_timestamp() }} then 'breached'
                 else 'open'
             end as sla_outcome
 
-        from spells_{{ k }}
-        left join spell_touches_{{ k }} as first_touches
-            on
-                spells_{{ k }}.model_id = first_touches.model_id
-                and spells_{{ k }}.lead_id = first_touches.lead_id
-                and first_touches.touch_rank = 1
-                and first_touches.is_within_sla
-        left join spell_touches_{{ k }} as first_returns
-            on
-                spells_{{ k }}.model_id = first_returns.model_id
-                and spells_{{ k }}.lead_id = first_returns.lead_id
-                and first_returns.is_returning
-                and first_returns.outcome_rank = 1
+        from spell_firsts_{{ k }}
+        where touch_rank = 1
 
     ),
 
@@ -230,7 +266,8 @@ spells_0 as (
 
             {#- Who may take the lead after the breach of spell {{ k }}: the pool's active members except the breaching
                 owner (unless that leaves none), the previous owner, or (no previous owner) the next active member of the
-                same queue after the breaching owner by owner_id, wrapping. -#}
+                same queue after the breaching owner by owner_id, wrapping. One join for the three cases, so the
+                breached spells are read once. -#}
             select
                 breached_{{ k }}.model_id,
                 breached_{{ k }}.lead_id,
@@ -240,78 +277,74 @@ spells_0 as (
                 breached_{{ k }}.sla_due_at,
                 breached_{{ k }}.sla_hours,
                 breached_{{ k }}.max_reassignments,
-                breached_{{ k }}.pool_queue_id as next_queue_id,
-                pool_members.owner_id as next_owner_id,
-                pool_members.owner_name as next_owner_name,
-                'recycled_to_pool' as next_transition_type,
-                {{ dbt.concat([
-                    "'recycled to pool '", 'breached_' ~ k ~ '.pool_queue_id', "', member '", 'pool_members.owner_id'
-                ]) }} as reassignment_note,
+                case
+                    when breached_{{ k }}.breach_action = 'recycle_to_pool' then breached_{{ k }}.pool_queue_id
+                    when breached_{{ k }}.previous_owner_id is not null then breached_{{ k }}.previous_queue_id
+                    else breached_{{ k }}.queue_id
+                end as next_queue_id,
+                case
+                    when
+                        breached_{{ k }}.breach_action = 'return_to_previous_owner'
+                        and breached_{{ k }}.previous_owner_id is not null
+                        then breached_{{ k }}.previous_owner_id
+                    else members.owner_id
+                end as next_owner_id,
+                case
+                    when
+                        breached_{{ k }}.breach_action = 'return_to_previous_owner'
+                        and breached_{{ k }}.previous_owner_id is not null
+                        then breached_{{ k }}.previous_owner_name
+                    else members.owner_name
+                end as next_owner_name,
+                case
+                    when breached_{{ k }}.breach_action = 'recycle_to_pool' then 'recycled_to_pool'
+                    else 'returned_to_previous_owner'
+                end as next_transition_type,
+                case
+                    when breached_{{ k }}.breach_action = 'recycle_to_pool'
+                        then {{ dbt.concat([
+                            "'recycled to pool '", 'breached_' ~ k ~ '.pool_queue_id', "', member '", 'members.owner_id'
+                        ]) }}
+                    when breached_{{ k }}.previous_owner_id is not null
+                        then {{ dbt.concat([
+                            "'returned to previous owner '", 'breached_' ~ k ~ '.previous_owner_id', "' in queue '",
+                            'breached_' ~ k ~ '.previous_queue_id'
+                        ]) }}
+                    else {{ dbt.concat([
+                        "'no previous owner: next active member '", 'members.owner_id', "' of queue '",
+                        'breached_' ~ k ~ '.queue_id'
+                    ]) }}
+                end as reassignment_note,
+                breached_{{ k }}.breach_action = 'recycle_to_pool' as is_pool_candidate,
+                (
+                    breached_{{ k }}.breach_action = 'return_to_previous_owner'
+                    and breached_{{ k }}.previous_owner_id is not null
+                )
+                or members.owner_id is not null as is_candidate,
                 row_number() over (
                     partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id
-                    order by pool_members.owner_id
+                    order by
+                        case
+                            when breached_{{ k }}.breach_action = 'recycle_to_pool' then 0
+                            when members.owner_id > breached_{{ k }}.owner_id then 0
+                            else 1
+                        end,
+                        members.owner_id
                 ) - 1 as candidate_index,
                 count(*) over (partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id) as candidate_count
 
             from breached_{{ k }}
-            inner join active_members as pool_members
-                on breached_{{ k }}.pool_queue_id = pool_members.queue_id
-            where
-                breached_{{ k }}.breach_action = 'recycle_to_pool'
-                and (pool_members.owner_id <> breached_{{ k }}.owner_id or pool_members.active_member_count = 1)
-
-            union all
-
-            select
-                model_id,
-                lead_id,
-                queue_id,
-                owner_id,
-                owner_name,
-                sla_due_at,
-                sla_hours,
-                max_reassignments,
-                previous_queue_id as next_queue_id,
-                previous_owner_id as next_owner_id,
-                previous_owner_name as next_owner_name,
-                'returned_to_previous_owner' as next_transition_type,
-                {{ dbt.concat(["'returned to previous owner '", 'previous_owner_id', "' in queue '", 'previous_queue_id']) }}
-                    as reassignment_note,
-                0 as candidate_index,
-                1 as candidate_count
-
-            from breached_{{ k }}
-            where breach_action = 'return_to_previous_owner' and previous_owner_id is not null
-
-            union all
-
-            select
-                breached_{{ k }}.model_id,
-                breached_{{ k }}.lead_id,
-                breached_{{ k }}.queue_id,
-                breached_{{ k }}.owner_id,
-                breached_{{ k }}.owner_name,
-                breached_{{ k }}.sla_due_at,
-                breached_{{ k }}.sla_hours,
-                breached_{{ k }}.max_reassignments,
-                breached_{{ k }}.queue_id as next_queue_id,
-                queue_members.owner_id as next_owner_id,
-                queue_members.owner_name as next_owner_name,
-                'returned_to_previous_owner' as next_transition_type,
-                {{ dbt.concat([
-                    "'no previous owner: next active member '", 'queue_members.owner_id', "' of queue '",
-                    'breached_' ~ k ~ '.queue_id'
-                ]) }} as reassignment_note,
-                row_number() over (
-                    partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id
-                    order by case when queue_members.owner_id > breached_{{ k }}.owner_id then 0 else 1 end, queue_members.owner_id
-                ) - 1 as candidate_index,
-                1 as candidate_count
-
-            from breached_{{ k }}
-            inner join active_members as queue_members
-                on breached_{{ k }}.queue_id = queue_members.queue_id
-            where breached_{{ k }}.breach_action = 'return_to_previous_owner' and breached_{{ k }}.previous_owner_id is null
+            left join active_members as members
+                on
+                    members.queue_id = case
+                        when breached_{{ k }}.breach_action = 'recycle_to_pool' then breached_{{ k }}.pool_queue_id
+                        when breached_{{ k }}.previous_owner_id is null then breached_{{ k }}.queue_id
+                    end
+                    and (
+                        breached_{{ k }}.breach_action <> 'recycle_to_pool'
+                        or breached_{{ k }}.owner_id <> members.owner_id
+                        or members.active_member_count = 1
+                    )
 
         ),
 
@@ -319,8 +352,9 @@ spells_0 as (
 
             select * from candidates_{{ k }}
             where
-                candidate_index = case
-                    when next_transition_type = 'recycled_to_pool'
+                is_candidate
+                and candidate_index = case
+                    when is_pool_candidate
                         then {{ hash_bucket(dbt.concat(['lead_id', "':'", "'" ~ (k + 1) ~ "'"]), 'candidate_count') }}
                     else 0
                 end
