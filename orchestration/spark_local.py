@@ -50,6 +50,7 @@ def session_config(spark_dir: str | os.PathLike | None = None) -> dict[str, str]
         "spark.sql.shuffle.partitions": env("LEAD_SCORING_SPARK_SHUFFLE_PARTITIONS", "4"),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
+        "spark.sql.analyzer.maxIterations": "1000",
         "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={base}/derby.log",
         "spark.sql.ansi.enabled": "false",
     }
