@@ -262,6 +262,10 @@ spells_0 as (
 
         ),
 
+        {%- set to_previous_owner -%}
+            breached_{{ k }}.breach_action = 'return_to_previous_owner' and breached_{{ k }}.previous_owner_id is not null
+        {%- endset %}
+
         candidates_{{ k }} as (
 
             {#- Who may take the lead after the breach of spell {{ k }}: the pool's active members except the breaching
@@ -283,17 +287,11 @@ spells_0 as (
                     else breached_{{ k }}.queue_id
                 end as next_queue_id,
                 case
-                    when
-                        breached_{{ k }}.breach_action = 'return_to_previous_owner'
-                        and breached_{{ k }}.previous_owner_id is not null
-                        then breached_{{ k }}.previous_owner_id
+                    when {{ to_previous_owner }} then breached_{{ k }}.previous_owner_id
                     else members.owner_id
                 end as next_owner_id,
                 case
-                    when
-                        breached_{{ k }}.breach_action = 'return_to_previous_owner'
-                        and breached_{{ k }}.previous_owner_id is not null
-                        then breached_{{ k }}.previous_owner_name
+                    when {{ to_previous_owner }} then breached_{{ k }}.previous_owner_name
                     else members.owner_name
                 end as next_owner_name,
                 case
@@ -316,11 +314,7 @@ spells_0 as (
                     ]) }}
                 end as reassignment_note,
                 breached_{{ k }}.breach_action = 'recycle_to_pool' as is_pool_candidate,
-                (
-                    breached_{{ k }}.breach_action = 'return_to_previous_owner'
-                    and breached_{{ k }}.previous_owner_id is not null
-                )
-                or members.owner_id is not null as is_candidate,
+                ({{ to_previous_owner }}) or members.owner_id is not null as is_candidate,
                 row_number() over (
                     partition by breached_{{ k }}.model_id, breached_{{ k }}.lead_id
                     order by
