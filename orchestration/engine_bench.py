@@ -81,10 +81,13 @@ def land_raw(engine: str, source: Path, work: Path) -> None:
         finally:
             con.close()
     elif engine == "spark":
-        from orchestration.spark_local import copy_raw_to_spark
+        import subprocess
 
+        # In a process of its own: a Spark session keeps its JVM, and with it the Derby catalogue, until the process
+        # ends, and the dbt build that follows must open that catalogue.
         shutil.rmtree(work / "spark", ignore_errors=True)
-        copy_raw_to_spark(source, work / "spark")
+        subprocess.run([sys.executable, "-m", "orchestration.spark_local", "load", "--database", str(source),
+                        "--spark-dir", str(work / "spark")], check=True, cwd=REPO)
     elif engine == "postgres":
         import psycopg2
 
