@@ -52,7 +52,16 @@ with
 
 {% endif %}
 
-rule_points as (
+{#- The history is read twice, once per side, not through one shared CTE: a CTE read twice is materialised in full
+    (every stored version of every lead, growing with each run), while a plain join lets the engine skip the
+    versions no change points at (DuckDB prunes row groups on valid_from with the join's bounds). #}
+new_rule_points as (
+
+    select * from {{ ref('lead_rule_points_snapshots') }}
+
+),
+
+old_rule_points as (
 
     select * from {{ ref('lead_rule_points_snapshots') }}
 
@@ -68,21 +77,21 @@ new_points as (
 
     select
         changes.lead_score_change_id,
-        rule_points.axis,
-        rule_points.reason_key,
-        rule_points.reason_type,
-        rule_points.rule_id,
-        rule_points.rule_group,
-        rule_points.rule_source,
-        rule_points.points,
-        rule_points.evidence,
-        rule_points.event_count
+        new_rule_points.axis,
+        new_rule_points.reason_key,
+        new_rule_points.reason_type,
+        new_rule_points.rule_id,
+        new_rule_points.rule_group,
+        new_rule_points.rule_source,
+        new_rule_points.points,
+        new_rule_points.evidence,
+        new_rule_points.event_count
 
     from changes
-    inner join rule_points
-        on changes.model_id = rule_points.model_id
-            and changes.lead_id = rule_points.lead_id
-            and changes.changed_at = rule_points.valid_from
+    inner join new_rule_points
+        on changes.model_id = new_rule_points.model_id
+            and changes.lead_id = new_rule_points.lead_id
+            and changes.changed_at = new_rule_points.valid_from
 
 ),
 
@@ -90,21 +99,21 @@ old_points as (
 
     select
         changes.lead_score_change_id,
-        rule_points.axis,
-        rule_points.reason_key,
-        rule_points.reason_type,
-        rule_points.rule_id,
-        rule_points.rule_group,
-        rule_points.rule_source,
-        rule_points.points,
-        rule_points.evidence,
-        rule_points.event_count
+        old_rule_points.axis,
+        old_rule_points.reason_key,
+        old_rule_points.reason_type,
+        old_rule_points.rule_id,
+        old_rule_points.rule_group,
+        old_rule_points.rule_source,
+        old_rule_points.points,
+        old_rule_points.evidence,
+        old_rule_points.event_count
 
     from changes
-    inner join rule_points
-        on changes.model_id = rule_points.model_id
-            and changes.lead_id = rule_points.lead_id
-            and changes.previous_changed_at = rule_points.valid_from
+    inner join old_rule_points
+        on changes.model_id = old_rule_points.model_id
+            and changes.lead_id = old_rule_points.lead_id
+            and changes.previous_changed_at = old_rule_points.valid_from
 
 ),
 
