@@ -22,6 +22,8 @@ current_states as (
 
 {% if is_incremental() %}
 
+    {#- The stored history is read twice, not through one shared CTE: a CTE read twice is materialised in full,
+        every column of every version, and the history grows with every run. #}
     stored as (
 
         select * from {{ this }}
@@ -47,7 +49,7 @@ current_states as (
 
     run_clock as (
 
-        select max(valid_from) as latest_valid_from from stored
+        select max(valid_from) as latest_valid_from from {{ this }}
 
     ),
 
