@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,8 +82,6 @@ def land_raw(engine: str, source: Path, work: Path) -> None:
         finally:
             con.close()
     elif engine == "spark":
-        import subprocess
-
         # In a process of its own: a Spark session keeps its JVM, and with it the Derby catalogue, until the process
         # ends, and the dbt build that follows must open that catalogue.
         shutil.rmtree(work / "spark", ignore_errors=True)
@@ -110,8 +109,6 @@ def land_raw(engine: str, source: Path, work: Path) -> None:
 def leads_scored(engine: str, work: Path) -> int:
     """Rows of marts.lead_scores after the build, read back through dbt (the same query on every engine)."""
     exe = str(Path(sys.executable).with_name("dbt"))
-    import subprocess
-
     proc = subprocess.run(
         [exe, "show", "--inline", "select count(*) as n from {{ ref('lead_scores') }}", "--output", "json",
          "--log-format", "json"],
