@@ -1,5 +1,6 @@
 {#- Every rule that fired for a lead, on both axes, with its points after the rule's own cap:
-    the long form that caps, scores and reasons are computed from. -#}
+    the long form that caps, scores and reasons are computed from. Engagement rules carry their event count and
+    latest event, so the per-rule history (int_lead_reason_states) need not join the rule points again. -#}
 
 with
 
@@ -33,7 +34,9 @@ fit as (
         points,
         is_disqualifying,
         {{ dbt.concat(["attribute", "' = '", "coalesce(attribute_value, '(missing)')"]) }} as evidence,
-        rule_description
+        rule_description,
+        cast(null as {{ dbt.type_bigint() }}) as event_count,
+        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
 
     from fit_matches
 
@@ -55,7 +58,9 @@ engagement as (
             "' event(s), last '",
             "cast(cast(last_occurred_at as date) as " ~ dbt.type_string() ~ ")"
         ]) }} as evidence,
-        rule_description
+        rule_description,
+        event_count,
+        last_occurred_at as last_event_at
 
     from engagement_points
     where points <> 0
@@ -74,7 +79,9 @@ signals as (
         points,
         false as is_disqualifying,
         evidence,
-        rule_description
+        rule_description,
+        cast(null as {{ dbt.type_bigint() }}) as event_count,
+        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
 
     from signal_points
 

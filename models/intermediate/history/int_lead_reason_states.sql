@@ -3,10 +3,18 @@
     can be attributed to - the rule's event count and latest event, its evidence, its configuration hash.
     Engagement rules whose decayed points are 0 are kept (with 0 points) so that a rule decaying to nothing is
     still compared with its event count. Reason keys: the rule_id for rules; group_cap:<group>:<positive|negative>,
-    axis_cap:<positive|negative> and score_bound for the adjustments. -#}
+    axis_cap:<positive|negative> and score_bound for the adjustments. Rules are read from int_lead_rule_points,
+    which carries their event counts, and the adjustments from lead_score_reasons: joining every reason back to
+    the engagement rule points cost more than the rest of the per-rule history together at 1M leads. -#}
 {{ config(materialized='view') }}
 
 with
+
+rule_points as (
+
+    select * from {{ ref('int_lead_rule_points') }}
+
+),
 
 reasons as (
 
@@ -26,7 +34,26 @@ rule_configs as (
 
 ),
 
-scored_reasons as (
+fired_rules as (
+
+    select
+        model_id,
+        lead_id,
+        axis,
+        'rule' as reason_type,
+        rule_id,
+        rule_group,
+        points,
+        evidence,
+        rule_id as reason_key,
+        event_count,
+        last_event_at
+
+    from rule_points
+
+),
+
+adjustments as (
 
     select
         model_id,
@@ -38,7 +65,6 @@ scored_reasons as (
         points,
         evidence,
         case
-            when reason_type = 'rule' then rule_id
             when reason_type = 'group_cap' then {{ dbt.concat([
                 "'group_cap:'", 'rule_group', "':'", "case when points < 0 then 'positive' else 'negative' end"
             ]) }}
@@ -46,10 +72,13 @@ scored_reasons as (
                 "'axis_cap:'", "case when points < 0 then 'positive' else 'negative' end"
             ]) }}
             else reason_type
-        end as reason_key
+        end as reason_key,
+        cast(null as {{ dbt.type_bigint() }}) as event_count,
+        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
 
     from reasons
-    where axis in ('fit', 'engagement')
+    where reason_type <> 'rule'
+        and axis in ('fit', 'engagement')
 
 ),
 
@@ -64,7 +93,9 @@ zero_point_rules as (
         engagement_points.rule_group,
         engagement_points.points,
         'decayed to 0 points' as evidence,
-        engagement_points.rule_id as reason_key
+        engagement_points.rule_id as reason_key,
+        engagement_points.event_count,
+        engagement_points.last_occurred_at as last_event_at
 
     from engagement_points
     where engagement_points.points = 0
@@ -73,7 +104,9 @@ zero_point_rules as (
 
 all_reasons as (
 
-    select * from scored_reasons
+    select * from fired_rules
+    union all
+    select * from adjustments
     union all
     select * from zero_point_rules
 
@@ -92,17 +125,11 @@ final as (
         rule_configs.rule_source,
         all_reasons.points,
         all_reasons.evidence,
-        engagement_points.event_count,
-        engagement_points.last_occurred_at as last_event_at,
+        all_reasons.event_count,
+        all_reasons.last_event_at,
         rule_configs.rule_config_hash
 
     from all_reasons
-    left join engagement_points
-        on all_reasons.reason_type = 'rule'
-            and all_reasons.axis = 'engagement'
-            and all_reasons.model_id = engagement_points.model_id
-            and all_reasons.lead_id = engagement_points.lead_id
-            and all_reasons.rule_id = engagement_points.rule_id
     left join rule_configs
         on all_reasons.reason_type = 'rule'
             and all_reasons.model_id = rule_configs.model_id
