@@ -3,7 +3,8 @@
 
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
 {% macro event_deliveries_layout() -%}{{ return(2) }}{%- endmacro %}
-{% macro engagement_buckets_layout() -%}{{ return(1) }}{%- endmacro %}
+{#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
+{% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
@@ -99,6 +100,29 @@
     {%- set result = run_query(sql) -%}
     {%- if result.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
     {{ return(result.rows[0][0]) }}
+{%- endmacro %}
+
+{#- Pre-hook of the incremental models whose layout gained a column: add the missing columns (name: data type) to
+    the stored table, with a log line. The models keep on_schema_change='ignore' (their output also carries the
+    marker column incremental_change, which must not be stored), so dbt itself would never add them; the layout
+    bump that goes with the new column then rebuilds the table in place, filling it. Nothing when the table does
+    not exist yet or has the columns. -#}
+{% macro add_missing_columns(relation, columns) -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set existing = load_relation(relation) -%}
+        {%- if existing is not none and existing.is_table -%}
+            {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+            {%- set missing = [] -%}
+            {%- for name, data_type in columns.items() if name | lower not in names -%}
+                {%- do missing.append(api.Column.create(name, data_type)) -%}
+            {%- endfor -%}
+            {%- if missing -%}
+                {%- do alter_relation_add_remove_columns(existing, missing, none) -%}
+                {{ log(model.name ~ ": added column(s) " ~ (missing | map(attribute='name') | join(', '))
+                    ~ " of the new layout to the stored table", info=true) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Why a model must be built in full on this run (text), or none for an incremental run. Logs the line

@@ -9,12 +9,16 @@
     every lead-minute. Its stored contents are the same as when it counted the minutes itself, so its layout
     version did not change.
     It rebuilds itself in full, with a log line, when the rule-set version changed, as_of moved earlier, the
-    deliveries were rebuilt, or the table or its state is missing, empty or of an older layout. -#}
+    deliveries were rebuilt, or the table or its state is missing, empty or of an older layout.
+    built_as_of is the as_of of the run that wrote the row; the data tests check only the rows of the latest run
+    (as_of never moves earlier between incremental runs: that rebuilds in full, and a full build writes every row
+    with its as_of), so an incremental run does not rescan every stored bucket. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_keys',
     unique_key=['lead_id', 'activity_date'],
     on_schema_change='ignore',
+    pre_hook="{{ add_missing_columns(this, {'built_as_of': dbt.type_timestamp()}) }}",
     post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) }}",
 ) }}
 {%- set state = lead_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_buckets_layout()) %}
@@ -105,7 +109,8 @@ buckets as (
         rule_id,
         count(*) as event_count,
         {{ exact_sum('points') }} as base_points,
-        max(occurred_at) as last_occurred_at
+        max(occurred_at) as last_occurred_at,
+        {{ as_of_timestamp() }} as built_as_of
 
     from kept
     group by 1, 2, 3, 4
@@ -133,6 +138,7 @@ final as (
                 null as event_count,
                 null as base_points,
                 null as last_occurred_at,
+                null as built_as_of,
                 'delete' as incremental_change
             from touched_days
 
@@ -146,6 +152,7 @@ final as (
                 null as event_count,
                 null as base_points,
                 null as last_occurred_at,
+                null as built_as_of,
                 'reset' as incremental_change
 
         {%- endif %}

@@ -29,7 +29,7 @@ EARLIER = "2026-10-28 00:00:00"
 DATAGEN_ARGS = dict(leads=800, events_per_lead=20, days=120, seed=11, as_of=T2)
 LATE_LEAD = "LATE_LEAD_1"
 # Bookkeeping of the incremental state: which run wrote a row, which full build started the stored generation.
-STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through"}
+STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through", "built_as_of"}
 STATE_TABLES = {"int_engagement_daily_points_state", "int_engagement_burst_minutes_state"}
 SCHEMAS = ("staging", "intermediate", "marts")
 
@@ -299,6 +299,26 @@ def test_the_last_incremental_warehouse_passes_its_data_tests(lab, runs):
     """A `dbt build` (models and data tests) on the incrementally built warehouse, a little later."""
     log = lab.dbt(lab.db, "final_build", "build", as_of=T3)
     assert "int_engagement_daily_points: full rebuild" not in log
+
+
+def test_buckets_of_the_older_layout_gain_built_as_of_and_are_rebuilt(lab, runs):
+    """A warehouse built before layout 2 of the buckets has no column built_as_of. The models keep
+    on_schema_change='ignore', so the pre-hook adds it; the layout bump rebuilds the table in place, filling it
+    with the run's as_of, and the result equals a full refresh."""
+    log, diffs = lab.step(
+        "t4_old_layout", T3,
+        "alter table intermediate.int_engagement_daily_points drop column built_as_of",
+        "update intermediate.int_engagement_daily_points_state set state_layout = 1",
+    )
+    lines = [line.split("  ", 1)[-1].strip() for line in log.splitlines()]
+    assert "int_engagement_daily_points: added column(s) built_as_of of the new layout to the stored table" in lines
+    assert "int_engagement_daily_points: full rebuild: the stored table has an older layout (version 1, now 2)" \
+        in rebuild_lines(log)
+    stamped = query(lab.db, "select count(*) as n, count(built_as_of) as stamped, min(built_as_of) as first_at,"
+                    " max(built_as_of) as last_at from intermediate.int_engagement_daily_points")[0]
+    assert stamped["n"] == stamped["stamped"] > 0
+    assert str(stamped["first_at"]) == str(stamped["last_at"]) == T3
+    assert differing(diffs) == {}
 
 
 def test_an_upgraded_warehouse_loses_the_retired_burst_tables_and_nothing_else(tmp_path):
