@@ -337,28 +337,40 @@ def test_crossings_are_the_leads_whose_mql_flag_flipped(history_runs):
         assert r["crossing_direction"] == ("became_mql" if r["new_lifecycle_stage"] == "mql" else "dropped_below_mql")
 
 
-@pytest.mark.parametrize("run, fails", [("latest", True), ("earliest", False)])
-def test_history_key_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, fails):
-    """The key tests of the append-only history are scoped to the latest run (macros/test_scope.sql): a duplicate
-    key written by the latest run fails them; rows of earlier runs, tested when they were written, are not
-    rescanned by every build."""
+@pytest.mark.parametrize("run, all_rows, fails", [
+    ("latest", False, True), ("earliest", False, False), ("earliest", True, True),
+])
+def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, all_rows, fails):
+    """The data tests of the append-only history are scoped to the latest run (meta latest_run_column,
+    macros/test_scope.sql): a duplicate key or a null written by the latest run fails them; rows of earlier runs,
+    tested when they were written, are not rescanned by every build, unless the var test_all_rows asks for it."""
     import shutil
 
-    db = tmp_path / "dup.duckdb"
+    db = tmp_path / "bad.duckdb"
     shutil.copy(history_runs.db_path, db)
     pick = "max" if run == "latest" else "min"
     con = duckdb.connect(str(db))
     try:
-        con.execute(
-            "insert into marts.lead_rule_points_snapshots select * from marts.lead_rule_points_snapshots"
-            f" where valid_from = (select {pick}(valid_from) from marts.lead_rule_points_snapshots) limit 1")
+        run_rows = f"where valid_from = (select {pick}(valid_from) from marts.lead_rule_points_snapshots)"
+        con.execute("insert into marts.lead_rule_points_snapshots select * from marts.lead_rule_points_snapshots"
+                    f" {run_rows} limit 1")
+        con.execute("update marts.lead_rule_points_snapshots set points = null"
+                    f" {run_rows} and lead_rule_points_snapshot_id = (select min(lead_rule_points_snapshot_id)"
+                    f" from marts.lead_rule_points_snapshots {run_rows})")
     finally:
         con.close()
+    variables = {"as_of": AS_OFS[2], **({"test_all_rows": True} if all_rows else {})}
     proc = run_dbt(PROJECT_ROOT, db, "test", "--select", "lead_rule_points_snapshots,test_name:unique",
                    "lead_rule_points_snapshots,test_name:unique_combination_of_columns",
-                   vars={"as_of": AS_OFS[2]}, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+                   "lead_rule_points_snapshots,test_name:not_null",
+                   vars=variables, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     out = proc.stdout
     ran = [line for line in out.splitlines() if " START test " in line]
-    assert len(ran) == 2, out[-3000:]  # the unique test of the id and the key combination
-    failed = [line for line in out.splitlines() if "Failure in test" in line]
-    assert (proc.returncode != 0) is fails and len(failed) == (2 if fails else 0), out[-3000:]
+    assert len(ran) > 3, out[-3000:]  # the unique test of the id, the key combination and the not-nulls
+    failed = sorted(line.split("Failure in test ")[1].split(" ")[0] for line in out.splitlines()
+                    if "Failure in test" in line)
+    table = "lead_rule_points_snapshots"
+    expected = sorted([f"unique_{table}_{table[:-1]}_id", f"not_null_{table}_points",
+                       f"unique_combination_of_columns_{table}_model_id__lead_id__valid_from__axis__reason_key"])
+    expected = expected if fails else []
+    assert (proc.returncode != 0) is fails and failed == expected, out[-3000:]

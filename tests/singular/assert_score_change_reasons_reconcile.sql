@@ -1,6 +1,8 @@
 {#- For every score change and axis, the point deltas of lead_score_change_reasons (rules, caps and the 0-100
     bound) sum to the change of the unrounded axis score in lead_score_changes, within 1e-6. A change with no
-    reason rows on an axis must not have changed that axis. -#}
+    reason rows on an axis must not have changed that axis. Checks the latest run's changes (both ledgers only ever
+    append, and earlier runs' changes were checked when written), or every change under the var test_all_rows
+    (macros/test_scope.sql). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'lead_score_change_reasons'}}}) }}
 
 with
@@ -8,12 +10,14 @@ with
 changes as (
 
     select * from {{ ref('lead_score_changes') }}
+    where {{ latest_run_predicate('changed_at', ref('lead_score_changes')) }}
 
 ),
 
 change_reasons as (
 
     select * from {{ ref('lead_score_change_reasons') }}
+    where {{ latest_run_predicate('changed_at', ref('lead_score_changes')) }}
 
 ),
 
