@@ -4,8 +4,9 @@
       its schema, e.g. where: "delivery_batch = (select max(delivery_batch) from __this__)".
     - A model whose config has meta `latest_run_column: <column>` (the column that names the run that wrote a row:
       valid_from, changed_at, built_as_of) has every generic data test without a `where` of its own scoped to the
-      rows of its latest run. Earlier rows were tested when they were written and are never rewritten, and their
-      keys include that column, so keys unique within the latest run are unique overall.
+      rows of its latest run. Earlier rows were tested when they were written, and a later run that rewrites a row
+      writes the whole key group again (all deliveries of an event id, all rules of a lead-day) or keys on the run
+      (valid_from, changed_at), so keys unique within the latest run are unique overall (docs/incremental.md).
     - A test with meta `test_scope: all_rows` (e.g. the not_null of the run column itself), and every test of a
       build run with the var `test_all_rows: true` (an audit of the whole history), check every row. -#}
 {% macro get_where_subquery(relation) -%}
