@@ -119,8 +119,13 @@ class Lab:
         return log, table_differences(self.db, reference)
 
 
+def log_lines(log: str) -> list[str]:
+    """dbt's log lines without their timestamp."""
+    return [line.split("  ", 1)[-1].strip() for line in log.splitlines()]
+
+
 def rebuild_lines(log: str) -> list[str]:
-    return [line.split("  ", 1)[-1].strip() for line in log.splitlines() if ": full rebuild: " in line]
+    return [line for line in log_lines(log) if ": full rebuild: " in line]
 
 
 def differing(diffs: dict) -> dict:
@@ -310,8 +315,8 @@ def test_buckets_of_the_older_layout_gain_built_as_of_and_are_rebuilt(lab, runs)
         "alter table intermediate.int_engagement_daily_points drop column built_as_of",
         "update intermediate.int_engagement_daily_points_state set state_layout = 1",
     )
-    lines = [line.split("  ", 1)[-1].strip() for line in log.splitlines()]
-    assert "int_engagement_daily_points: added column(s) built_as_of of the new layout to the stored table" in lines
+    assert "int_engagement_daily_points: added column(s) built_as_of of the new layout to the stored table" \
+        in log_lines(log)
     assert "int_engagement_daily_points: full rebuild: the stored table has an older layout (version 1, now 2)" \
         in rebuild_lines(log)
     stamped = query(lab.db, "select count(*) as n, count(built_as_of) as stamped, min(built_as_of) as first_at,"
