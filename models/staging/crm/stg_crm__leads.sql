@@ -68,33 +68,44 @@ with_company_domain as (
 
 ),
 
+title_texts as (
+
+    {#- Patterns are matched once per distinct title, not once per lead: titles repeat across leads, and each
+        match is a LIKE against every pattern of seeds/map_job_titles.csv (at 1M leads, 128M comparisons). -#}
+    select distinct lower(job_title) as job_title_lower
+
+    from with_company_domain
+    where job_title is not null
+
+),
+
 title_matches as (
 
     select
-        with_company_domain.lead_id,
+        title_texts.job_title_lower,
         job_titles.title_dimension,
         job_titles.mapped_value,
         row_number() over (
-            partition by with_company_domain.lead_id, job_titles.title_dimension
+            partition by title_texts.job_title_lower, job_titles.title_dimension
             order by job_titles.priority, job_titles.mapped_value
         ) as match_rank
 
-    from with_company_domain
+    from title_texts
     inner join job_titles
-        on lower(with_company_domain.job_title) like job_titles.title_pattern
+        on title_texts.job_title_lower like job_titles.title_pattern
 
 ),
 
 best_titles as (
 
     select
-        lead_id,
+        job_title_lower,
         max(case when title_dimension = 'seniority' then mapped_value end) as seniority,
         max(case when title_dimension = 'job_function' then mapped_value end) as job_function
 
     from title_matches
     where match_rank = 1
-    group by lead_id
+    group by job_title_lower
 
 ),
 
@@ -154,7 +165,7 @@ final as (
     left join email_domains as company_domain_types
         on leads.company_domain = company_domain_types.email_domain
     left join best_titles
-        on leads.lead_id = best_titles.lead_id
+        on lower(leads.job_title) = best_titles.job_title_lower
     left join industries
         on lower(leads.industry_raw) = industries.raw_label
     left join countries
