@@ -374,3 +374,35 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
                        f"unique_combination_of_columns_{table}_model_id__lead_id__valid_from__axis__reason_key"])
     expected = expected if fails else []
     assert (proc.returncode != 0) is fails and failed == expected, out[-3000:]
+
+
+@pytest.mark.parametrize("table, key, test", [
+    ("marts.lead_score_reasons", "lead_score_reason_id", "unique_lead_score_reasons_lead_score_reason_id"),
+    ("staging.stg_crm__event_deliveries_ranked", "event_delivery_key",
+     "unique_stg_crm__event_deliveries_ranked_event_delivery_key"),
+])
+def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, test):
+    """These two tables test their grain through their key alone (the key is built from exactly the grain
+    columns, so a second unique test on those columns only repeated the work): a row whose grain repeats, written
+    by the latest run, fails the key's unique test."""
+    import shutil
+
+    db = tmp_path / "dup.duckdb"
+    shutil.copy(history_runs.db_path, db)
+    model = table.split(".")[1]
+    latest = ("where delivery_batch = (select max(delivery_batch) from {t})" if "deliveries" in table
+              else "where true").format(t=table)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"insert into {table} select * from {table} {latest} limit 1")
+        repeated = con.execute(f"select count(*) from (select {key} from {table} group by 1 having count(*) > 1)"
+                               ).fetchone()[0]
+    finally:
+        con.close()
+    assert repeated == 1
+    proc = run_dbt(PROJECT_ROOT, db, "test", "--select", model, vars={"as_of": AS_OFS[2]},
+                   target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    out = proc.stdout
+    failed = [line.split("Failure in test ")[1].split(" ")[0] for line in out.splitlines()
+              if "Failure in test" in line]
+    assert proc.returncode != 0 and test in failed, out[-3000:]
