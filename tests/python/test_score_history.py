@@ -337,6 +337,12 @@ def test_crossings_are_the_leads_whose_mql_flag_flipped(history_runs):
         assert r["crossing_direction"] == ("became_mql" if r["new_lifecycle_stage"] == "mql" else "dropped_below_mql")
 
 
+def failed_tests(dbt_stdout: str) -> list[str]:
+    """The names of the data tests a `dbt test` run reports as failed, sorted."""
+    return sorted(line.split("Failure in test ")[1].split(" ")[0] for line in dbt_stdout.splitlines()
+                  if "Failure in test" in line)
+
+
 @pytest.mark.parametrize("run, all_rows, fails", [
     ("latest", False, True), ("earliest", False, False), ("earliest", True, True),
 ])
@@ -367,8 +373,7 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
     out = proc.stdout
     ran = [line for line in out.splitlines() if " START test " in line]
     assert len(ran) > 3, out[-3000:]  # the unique test of the id, the key combination and the not-nulls
-    failed = sorted(line.split("Failure in test ")[1].split(" ")[0] for line in out.splitlines()
-                    if "Failure in test" in line)
+    failed = failed_tests(out)
     table = "lead_rule_points_snapshots"
     expected = sorted([f"unique_{table}_{table[:-1]}_id", f"not_null_{table}_points",
                        f"unique_combination_of_columns_{table}_model_id__lead_id__valid_from__axis__reason_key"])
@@ -376,12 +381,12 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
     assert (proc.returncode != 0) is fails and failed == expected, out[-3000:]
 
 
-@pytest.mark.parametrize("table, key, test", [
-    ("marts.lead_score_reasons", "lead_score_reason_id", "unique_lead_score_reasons_lead_score_reason_id"),
-    ("staging.stg_crm__event_deliveries_ranked", "event_delivery_key",
+@pytest.mark.parametrize("table, key, run_column, test", [
+    ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique_lead_score_reasons_lead_score_reason_id"),
+    ("staging.stg_crm__event_deliveries_ranked", "event_delivery_key", "delivery_batch",
      "unique_stg_crm__event_deliveries_ranked_event_delivery_key"),
 ])
-def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, test):
+def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, test):
     """These two tables test their grain through their key alone (the key is built from exactly the grain
     columns, so a second unique test on those columns only repeated the work): a row whose grain repeats, written
     by the latest run, fails the key's unique test."""
@@ -390,8 +395,7 @@ def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_pat
     db = tmp_path / "dup.duckdb"
     shutil.copy(history_runs.db_path, db)
     model = table.split(".")[1]
-    latest = ("where delivery_batch = (select max(delivery_batch) from {t})" if "deliveries" in table
-              else "where true").format(t=table)
+    latest = f"where {run_column} = (select max({run_column}) from {table})" if run_column else ""
     con = duckdb.connect(str(db))
     try:
         con.execute(f"insert into {table} select * from {table} {latest} limit 1")
@@ -403,6 +407,4 @@ def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_pat
     proc = run_dbt(PROJECT_ROOT, db, "test", "--select", model, vars={"as_of": AS_OFS[2]},
                    target_path=tmp_path / "target", log_path=tmp_path / "logs")
     out = proc.stdout
-    failed = [line.split("Failure in test ")[1].split(" ")[0] for line in out.splitlines()
-              if "Failure in test" in line]
-    assert proc.returncode != 0 and test in failed, out[-3000:]
+    assert proc.returncode != 0 and test in failed_tests(out), out[-3000:]
