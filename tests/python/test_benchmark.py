@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 
 import duckdb
 import pytest
@@ -240,3 +241,42 @@ def test_pandas_peer_equals_lead_scores(tiny_run):
     rows = [tuple(None if isinstance(v, float) and math.isnan(v) else v for v in r)
             for r in frame.itertuples(index=False, name=None)]
     _assert_same_scores(mart, rows, "pandas peer")
+
+
+# ------------------------------------------------------------------------------------------------ a peer that does not fit
+OUT_OF_MEMORY_SCRIPT = """
+import duckdb
+con = duckdb.connect()
+con.execute("set memory_limit = '20MB'")
+con.execute("set temp_directory = ''")  # no spilling: the limit holds
+con.execute("select count(*) from (select cast(x as varchar) as s, count(*) from range(5000000) t(x) group by 1)")
+"""
+
+
+def test_a_peer_out_of_duckdb_memory_is_recognised(tmp_path):
+    """A real DuckDB out-of-memory failure, in its own process as the SQL peer runs, is read as 'out of memory'."""
+    run = benchmark.run_measured([sys.executable, "-c", OUT_OF_MEMORY_SCRIPT], log_path=tmp_path / "peer.log")
+    assert run.returncode != 0
+    assert benchmark.resource_failure(run.output) == "out of memory"
+    assert "Out of Memory Error" in benchmark._last_error_line(run.output)
+
+
+def test_any_other_peer_failure_is_not_taken_for_a_resource_limit(tmp_path):
+    run = benchmark.run_measured([sys.executable, "-c", "import duckdb; duckdb.sql('select * from no_such_table')"],
+                                 log_path=tmp_path / "peer.log")
+    assert run.returncode != 0
+    assert benchmark.resource_failure(run.output) is None
+
+
+def test_the_report_says_which_peer_did_not_finish_and_that_its_aim_was_not_measured():
+    row = {"scale": 1_000_000, "full build s": 700.0, "scoring s": 300.0, "peak MiB": 6500,
+           "incr 0.1% ratio": 0.37, "SQL-peer ratio": "out of memory after 575 s", "sql_peer_check": None,
+           "pandas ratio": "skipped: needs ~110 GiB", "pandas_check": None}
+    checks = benchmark.check_lines([row])
+    assert checks == [
+        "1,000,000 leads: SQL peer: no scores to compare (out of memory after 575 s)",
+        "1,000,000 leads: pandas peer: no scores to compare (skipped: needs ~110 GiB)",
+    ]
+    aims = benchmark.aim_lines([row])
+    assert "full build / SQL peer: not measured, the SQL peer did not finish (out of memory after 575 s)" in aims[1]
+    assert "out of memory after 575 s" in benchmark.format_table([row]).splitlines()[2]
