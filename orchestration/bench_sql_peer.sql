@@ -343,7 +343,10 @@ fit_fired as (
 ),
 
 -- ---------------------------------------------------------------- events: first delivery, staged
-event_rows as (
+-- DuckDB materialises a CTE that is read more than once, in full: at 100M raw events that is tens of GB, spilled
+-- or out of memory. The event CTEs are `not materialized`, so each reader re-scans raw.events (a columnar scan)
+-- and only small results (the repeated ids, the burst minutes) are kept.
+event_rows as not materialized (
     select
         nullif(trim(cast(event_id as varchar)), '') as event_id,
         nullif(trim(cast(lead_id as varchar)), '') as lead_id,
@@ -365,7 +368,7 @@ repeated_ids as (
     select event_id from event_rows where event_id is not null group by event_id having count(*) > 1
 ),
 
-first_deliveries as (
+first_deliveries as not materialized (
     select event_id, lead_id, event_type, channel, occurred_at, page_url, search_term
     from event_rows anti join repeated_ids using (event_id)
     where event_id is not null
@@ -380,7 +383,7 @@ first_deliveries as (
     )
 ),
 
-staged_events as (
+staged_events as not materialized (
     select
         e.lead_id, e.event_type, e.channel, e.occurred_at, cast(e.occurred_at as date) as activity_date,
         date_trunc('minute', e.occurred_at) as event_minute, e.page_url, e.search_term
@@ -401,16 +404,23 @@ burst_minutes as (
     inner join signal_rules as s on s.signal = 'burst' and m.events_in_minute >= s.threshold
 ),
 
+-- every staged event, flagged when its lead-minute is a burst: the few burst minutes are the join's build side.
+-- (Joined after the rules instead, DuckDB estimated the matched events as the smaller side and hashed all of them.)
+flagged_events as (
+    select e.*, b.lead_id is not null as is_in_burst
+    from staged_events as e
+    left join burst_minutes as b on e.lead_id = b.lead_id and e.event_minute = b.event_minute
+),
+
 matched as (
     select e.lead_id, e.activity_date, r.rule_id
-    from staged_events as e
+    from flagged_events as e
     inner join engagement_rules as r on e.event_type = r.event_type
-    left join burst_minutes as b on e.lead_id = b.lead_id and e.event_minute = b.event_minute
     where (r.channel is null or e.channel = r.channel)
         and (r.match_field is null
             or (r.match_field = 'page_url' and e.page_url like r.match_pattern)
             or (r.match_field = 'search_term' and e.search_term like r.match_pattern))
-        and not (r.points > 0 and b.lead_id is not null)
+        and not (r.points > 0 and e.is_in_burst)
 ),
 
 buckets as (
@@ -421,7 +431,7 @@ buckets as (
 
 engagement_points as (
     select
-        b.lead_id, r.rule_id, r.rule_group, r.points,
+        b.lead_id, r.rule_id, r.rule_group, r.points, b.last_activity_date,
         case
             when r.max_points is null then x
             when r.points > 0 then least(x, r.max_points)
@@ -430,6 +440,7 @@ engagement_points as (
     from (
         select
             buckets.lead_id, buckets.rule_id,
+            max(buckets.activity_date) as last_activity_date,
             cast(sum(cast(
                 cast(cast(er.points * buckets.events as decimal(38, 12)) as double) * case
                     when er.decay_method = 'exponential'
@@ -449,10 +460,13 @@ engagement_points as (
     inner join engagement_rules as r on b.rule_id = r.rule_id
 ),
 
-positive_days as (
-    select buckets.lead_id, buckets.activity_date
-    from buckets
-    inner join engagement_rules as r on buckets.rule_id = r.rule_id and r.points > 0
+-- per lead, the latest day with an event of a positive rule: one row per lead, not one per lead-day (at 100M
+-- events a per-day CTE read twice is materialised in full)
+last_positive_days as (
+    select lead_id, max(last_activity_date) as last_day
+    from engagement_points
+    where points > 0
+    group by lead_id
 ),
 
 -- ---------------------------------------------------------------- signals
@@ -461,8 +475,7 @@ inactivity_fired as (
     from lead_attributes as a
     cross join clock
     inner join signal_rules as s on s.signal = 'inactivity'
-    left join (select lead_id, max(activity_date) as last_day from positive_days group by lead_id) as le
-        on a.lead_id = le.lead_id
+    left join last_positive_days as le on a.lead_id = le.lead_id
     where date_diff('day', coalesce(le.last_day, cast(a.created_at as date), cast(a.updated_at as date)), clock.as_of_date)
         >= s.threshold
 ),
@@ -479,12 +492,13 @@ colleague_rule as (
     select * from signal_rules where signal = 'engaged_colleagues'
 ),
 
+-- a positive day inside the window exists when the latest one is inside it
 engaged_leads as (
     select distinct p.lead_id
-    from positive_days as p
+    from last_positive_days as p
     cross join clock
     cross join colleague_rule as c
-    where c.window_days is null or date_diff('day', p.activity_date, clock.as_of_date) < c.window_days
+    where c.window_days is null or date_diff('day', p.last_day, clock.as_of_date) < c.window_days
 ),
 
 researching_accounts as (
