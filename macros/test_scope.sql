@@ -1,5 +1,5 @@
 {#- dbt's get_where_subquery (the `where` config of a data test), extended for the append-only and incremental
-    tables (README, Performance), so that an incremental build does not rescan their whole history:
+    tables (docs/performance.md), so that an incremental build does not rescan their whole history:
     - `__this__` in a test's `where` stands for the tested relation, so a test can name the table it tests without
       its schema, e.g. where: "delivery_batch = (select max(delivery_batch) from __this__)".
     - A model whose config has meta `latest_run_column: <column>` (the column that names the run that wrote a row:

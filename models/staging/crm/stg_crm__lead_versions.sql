@@ -1,6 +1,6 @@
 {#- A table, not a view: stg_crm__leads, quarantined_leads, pipeline_reconciliation and its 13 data tests
     read it, and as a view each of them cleaned and ranked every raw lead row again (at 1M leads the tests alone
-    took 25 s of an incremental build; building the table costs about as much there, README, Performance). -#}
+    took 25 s of an incremental build; building the table costs about as much there, docs/performance.md). -#}
 {{ config(materialized='table') }}
 {%- set custom_columns = lead_custom_columns() -%}
 
