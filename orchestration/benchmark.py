@@ -367,11 +367,11 @@ def format_table(rows: list[dict]) -> str:
 def check_lines(rows: list[dict]) -> list[str]:
     out = []
     for r in rows:
-        for peer, key in (("SQL peer", "sql_peer_check"), ("pandas peer", "pandas_check")):
+        for peer, key, cell in (("SQL peer", "sql_peer_check", "SQL-peer ratio"),
+                                ("pandas peer", "pandas_check", "pandas ratio")):
             check = r.get(key)
             if check is None:
-                ratio = r.get("SQL-peer ratio" if key == "sql_peer_check" else "pandas ratio")
-                out.append(f"{r['scale']:>9,} leads: {peer}: no scores to compare ({ratio})")
+                out.append(f"{r['scale']:>9,} leads: {peer}: no scores to compare ({r.get(cell)})")
                 continue
             verdict = "equal" if check["mismatches"] == 0 else "DIFFERENT"
             detail = ", ".join(f"{k} {v}" for k, v in check.items() if k not in ("leads", "mismatches") and v)
