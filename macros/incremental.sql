@@ -2,7 +2,8 @@
     state of the stored deliveries and buckets, and the decisions to rebuild in full (each with a log line). -#}
 
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
-{% macro event_deliveries_layout() -%}{{ return(2) }}{%- endmacro %}
+{#- event deliveries 3: no stored delivery_content_hash (the content is hashed when ranking, over cleaned values). -#}
+{% macro event_deliveries_layout() -%}{{ return(3) }}{%- endmacro %}
 {#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
 {% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
@@ -125,6 +126,41 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Pre-hook of the incremental models whose layout retired a column: drop it from the stored table, with a log
+    line. The strategy inserts into the stored table's columns, so a column the model no longer writes would
+    fail the run; the layout bump that goes with it rebuilds the table in place. Nothing when the table does not
+    exist yet or has none of the columns. -#}
+{% macro drop_retired_columns(relation, names) -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set existing = load_relation(relation) -%}
+        {%- if existing is not none and existing.is_table -%}
+            {%- set retired_names = names | map('lower') | list -%}
+            {%- set retired = [] -%}
+            {%- for column in adapter.get_columns_in_relation(existing) if column.name | lower in retired_names -%}
+                {%- do retired.append(column) -%}
+            {%- endfor -%}
+            {%- if retired -%}
+                {%- do adapter.dispatch('drop_stored_columns', 'lead_scoring')(existing, retired) -%}
+                {{ log(model.name ~ ": dropped column(s) " ~ (retired | map(attribute='name') | join(', '))
+                    ~ " of an older layout from the stored table", info=true) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__drop_stored_columns(relation, columns) -%}
+    {%- do alter_relation_add_remove_columns(relation, none, columns) -%}
+{%- endmacro %}
+
+{#- Spark cannot drop a column from a Parquet table: the run stops and says how to rebuild it. -#}
+{% macro spark__drop_stored_columns(relation, columns) -%}
+    {{ exceptions.raise_compiler_error(
+        model.name ~ ": the stored table " ~ relation ~ " has column(s) "
+        ~ (columns | map(attribute='name') | join(', ')) ~ " of an older layout, and Spark cannot drop a column"
+        ~ " from a Parquet table. Fix: dbt build --full-refresh --select " ~ model.name
+    ) }}
+{%- endmacro %}
+
 {#- Why a model must be built in full on this run (text), or none for an incremental run. Logs the line
     "<model>: full rebuild: <reason>" when it is not incremental. `checks` is a list of (condition, reason)
     evaluated in order by the caller. -#}
@@ -157,7 +193,7 @@
         {{ return(state) }}
     {%- endif -%}
     {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- for needed in ['delivery_batch', 'deliveries_build_id', 'deliveries_layout', 'delivery_content_hash'] -%}
+    {%- for needed in ['delivery_batch', 'deliveries_build_id', 'deliveries_layout'] -%}
         {%- if needed not in names and state.reason is none -%}
             {%- do state.update({'reason': 'the stored table has an older layout (no column ' ~ needed ~ ')'}) -%}
         {%- endif -%}

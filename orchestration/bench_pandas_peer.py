@@ -34,7 +34,9 @@ ATTRIBUTES = (
 )
 LEAD_HASH_FIELDS = ("email", "first_name", "last_name", "job_title", "company_name", "company_domain", "industry",
                     "employee_count", "country", "city", "lead_source", "budget", "authority", "need", "timeline")
-EVENT_HASH_FIELDS = ("lead_id", "event_type", "page_url", "search_term", "properties")
+# the event tie-break hashes the cleaned fields: (field, cleaning function name)
+EVENT_HASH_FIELDS = (("lead_id", "clean"), ("event_type", "clean_lower"), ("channel", "clean_lower"),
+                     ("page_url", "clean_lower"), ("search_term", "clean_lower"), ("properties", "clean"))
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -64,7 +66,7 @@ def like(s: pd.Series, pattern: str) -> pd.Series:
 
 
 def md5_joined(frame: pd.DataFrame, columns) -> pd.Series:
-    """md5 hex of the raw fields joined by '|', missing as empty (the tie-break of docs/scoring_rules.md)."""
+    """md5 hex of the fields joined by '|', missing as empty (the tie-breaks of docs/scoring_rules.md)."""
     parts = [frame[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
              for c in columns]
     joined = parts[0]
@@ -240,14 +242,16 @@ def score(con, as_of: str) -> pd.DataFrame:
                    "from raw.events")
     ev["event_id"] = clean(ev.event_id)
     ev = ev[ev.event_id.notna()]
-    # deliveries of one id: the first by _loaded_at, occurred_at, then the md5 of the content; the content
+    # deliveries of one id: the first by _loaded_at, occurred_at, then the md5 of the cleaned content; the content
     # (with properties, not loaded above) is fetched for the few ids delivered more than once
     repeated = ev.event_id.duplicated(keep=False)
     if repeated.any():
         con.register("peer_repeated_ids", pd.DataFrame({"event_id": ev.loc[repeated, "event_id"].unique()}))
         again = read(con, "select * from raw.events where trim(event_id) in (select event_id from peer_repeated_ids)")
         con.unregister("peer_repeated_ids")
-        again["content_hash"] = md5_joined(again, EVENT_HASH_FIELDS)
+        cleaners = {"clean": clean, "clean_lower": clean_lower}
+        content = pd.DataFrame({field: cleaners[how](again[field]) for field, how in EVENT_HASH_FIELDS})
+        again["content_hash"] = md5_joined(content, [field for field, _ in EVENT_HASH_FIELDS])
         again["event_id"] = clean(again.event_id)
         again = again.sort_values(["event_id", "_loaded_at", "occurred_at", "content_hash"], na_position="last")
         ev = pd.concat([ev[~repeated], again.drop_duplicates("event_id", keep="first")[ev.columns]], ignore_index=True)

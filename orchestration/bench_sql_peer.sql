@@ -355,11 +355,8 @@ event_rows as not materialized (
         cast(occurred_at as timestamp) as occurred_at,
         lower(nullif(trim(cast(page_url as varchar)), '')) as page_url,
         lower(nullif(trim(cast(search_term as varchar)), '')) as search_term,
-        cast(_loaded_at as timestamp) as loaded_at,
-        -- the content tie-break of deliveries: hashed only for ids delivered more than once (first_deliveries)
-        concat_ws('|', coalesce(cast(lead_id as varchar), ''), coalesce(cast(event_type as varchar), ''),
-            coalesce(cast(page_url as varchar), ''), coalesce(cast(search_term as varchar), ''),
-            coalesce(cast(properties as varchar), '')) as content_text
+        nullif(trim(cast(properties as varchar)), '') as properties,
+        cast(_loaded_at as timestamp) as loaded_at
     from raw.events
 ),
 
@@ -378,7 +375,10 @@ first_deliveries as not materialized (
         select *
         from event_rows semi join repeated_ids using (event_id)
         qualify row_number() over (
-            partition by event_id order by loaded_at asc nulls last, occurred_at asc nulls last, md5(content_text) asc
+            partition by event_id order by loaded_at asc nulls last, occurred_at asc nulls last,
+                -- the content tie-break, over the cleaned values: hashed only for ids delivered more than once
+                md5(concat_ws('|', coalesce(lead_id, ''), coalesce(event_type, ''), coalesce(channel, ''),
+                    coalesce(page_url, ''), coalesce(search_term, ''), coalesce(properties, ''))) asc
         ) = 1
     )
 ),

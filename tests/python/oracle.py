@@ -36,8 +36,9 @@ EVENT_CONTRACT_COLUMNS = (
     "event_id", "lead_id", "event_type", "channel", "occurred_at", "page_url", "search_term",
     "properties", "_loaded_at",
 )
-# spec, staging events, step 2
-EVENT_MD5_FIELDS = ("lead_id", "event_type", "page_url", "search_term", "properties")
+# spec, staging events, step 2: the md5 tie-breaker fields, in this order, each cleaned (the second item: lower-cased)
+EVENT_MD5_FIELDS = (("lead_id", False), ("event_type", True), ("channel", True), ("page_url", True),
+                    ("search_term", True), ("properties", False))
 
 EMAIL_RE = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
 MAX_EMPLOYEES = 10_000_000
@@ -96,7 +97,7 @@ def as_number(value):
 
 
 def md5_hex(values):
-    """md5 hex of the raw values joined by '|', nulls as empty text."""
+    """md5 hex of the values joined by '|', nulls as empty text."""
     joined = "|".join("" if v is None else (v if isinstance(v, str) else as_text(v)) for v in values)
     return hashlib.md5(joined.encode("utf-8")).hexdigest()
 
@@ -580,7 +581,8 @@ def stage_events(raw_rows, staged_lead_ids, event_types, as_of):
             [
                 (lambda r: to_datetime(r.get("_loaded_at")), False),
                 (lambda r: to_datetime(r.get("occurred_at")), False),
-                (lambda r: md5_hex([r.get(c) for c in EVENT_MD5_FIELDS]), False),
+                (lambda r: md5_hex([lower_or_none(r.get(c)) if lowered else clean_text(r.get(c))
+                                    for c, lowered in EVENT_MD5_FIELDS]), False),
             ],
         )
         counts.superseded_rows += len(ordered) - 1

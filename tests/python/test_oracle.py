@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import shutil
 from collections import Counter
 
@@ -617,6 +618,25 @@ def test_stage_events_order_and_reasons():
     assert by_id["e1"]["page_url"] == "/first"
     assert by_id["e9"]["page_url"] == "/pricing" and by_id["e9"]["event_type"] == "page_view"
     assert by_id["e8"]["activity_date"] == dt.date(2026, 11, 1)
+
+
+def test_stage_events_tied_deliveries_keep_the_smallest_md5_of_the_cleaned_content():
+    """Deliveries of one id tied on _loaded_at and occurred_at: the smallest md5 hex of the cleaned
+    lead_id|event_type|channel|page_url|search_term|properties wins (docs/scoring_rules.md, events step 2)."""
+    t = dt.datetime(2026, 10, 1, 10, 0)
+
+    def ev(channel):
+        return dict(event_id="e1", lead_id="L1", event_type="page_view", channel=channel, occurred_at=t,
+                    page_url=None, search_term=None, properties=None, _loaded_at=t)
+
+    def content_md5(channel):
+        return hashlib.md5(f"L1|page_view|{channel}|||".encode("utf-8")).hexdigest()
+
+    expected = min(["web", "sms", "email"], key=content_md5)
+    staged, counts, _ = oracle.stage_events([ev(" Web "), ev("sms"), ev("EMAIL ")], {"L1"}, {"page_view"},
+                                            dt.datetime(2026, 11, 1))
+    assert [e["channel"] for e in staged] == [expected]
+    assert counts.superseded_rows == 2
 
 
 def test_parse_as_of():

@@ -11,13 +11,13 @@
     incremental_strategy='replace_keys',
     unique_key=['event_id'],
     on_schema_change='ignore',
+    pre_hook="{{ drop_retired_columns(this, ['delivery_content_hash']) }}",
 ) }}
 {%- set state = event_deliveries_state() %}
 {%- set incremental_run = is_incremental() and state.reason is none %}
 {%- set timestamp_type = dbt.type_timestamp() %}
 
-{#- The cleaned columns of a raw delivery (from a relation with the raw columns). The content hash, the last
-    ranking key, is over the raw values. #}
+{#- The cleaned columns of a raw delivery (from a relation with the raw columns). #}
 {%- set cleaned_columns = [
     clean_text('event_id') ~ ' as event_id',
     clean_text('lead_id') ~ ' as lead_id',
@@ -28,8 +28,14 @@
     'lower(' ~ clean_text('search_term') ~ ') as search_term',
     clean_text('properties') ~ ' as properties',
     'cast(_loaded_at as ' ~ timestamp_type ~ ') as loaded_at',
-    surrogate_key(['lead_id', 'event_type', 'page_url', 'search_term', 'properties']) ~ ' as delivery_content_hash',
 ] | join(',\n            ') %}
+{#- The order of the deliveries of one event_id: loaded first, then happened first, then the md5 of the cleaned
+    content. Two deliveries tied on all three are the same row once cleaned (barring an md5 collision or a '|'
+    inside a field), so either may be rank 1. The hash is
+    computed here, for the rows being ranked, not stored: most event ids are delivered once and never ranked
+    (docs/scoring_rules.md, "Staging: events"). #}
+{%- set delivery_order = 'loaded_at asc nulls last, occurred_at asc nulls last, '
+    ~ surrogate_key(['lead_id', 'event_type', 'channel', 'page_url', 'search_term', 'properties']) ~ ' asc' %}
 
 with
 
@@ -71,8 +77,7 @@ with
             stored_rows.page_url,
             stored_rows.search_term,
             stored_rows.properties,
-            stored_rows.loaded_at,
-            stored_rows.delivery_content_hash
+            stored_rows.loaded_at
 
         from {{ this }} as stored_rows
         inner join touched_events
@@ -95,7 +100,7 @@ with
             *,
             row_number() over (
                 partition by event_id
-                order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
+                order by {{ delivery_order }}
             ) as delivery_rank
 
         from cleaned
@@ -108,9 +113,9 @@ with
         1 without a window over every row (at 100M deliveries that window's sort spilled tens of GB). Rows without
         an event_id are ranked among themselves, as the incremental path does. Each CTE over the raw table is read
         once, so no engine materialises a copy of it (DuckDB does for a CTE referenced twice). The rows are split
-        before they are cleaned: each raw row is cleaned and hashed once, by the path that keeps it (cleaned in
-        the CTEs before the joins, every row was cleaned and hashed twice: 353 s against 281 s for this model at
-        100M deliveries, docs/performance.md). #}
+        before they are cleaned: each raw row is cleaned once, by the path that keeps it (cleaned in the CTEs
+        before the joins, every row was cleaned twice: 353 s against 281 s for this model at 100M deliveries,
+        docs/performance.md). #}
     repeated_ids as (
 
         select {{ clean_text('event_id') }} as event_id
@@ -174,7 +179,7 @@ with
             *,
             row_number() over (
                 partition by event_id
-                order by loaded_at asc nulls last, occurred_at asc nulls last, delivery_content_hash asc
+                order by {{ delivery_order }}
             ) as delivery_rank
 
         from repeated_rows
@@ -206,7 +211,6 @@ final as (
         search_term,
         properties,
         loaded_at,
-        delivery_content_hash,
         {{ state.batch }} as delivery_batch,
         '{{ state.build_id }}' as deliveries_build_id,
         {{ event_deliveries_layout() }} as deliveries_layout{{ ',' if is_incremental() }}
@@ -232,7 +236,6 @@ final as (
             null as search_term,
             null as properties,
             null as loaded_at,
-            null as delivery_content_hash,
             null as delivery_batch,
             null as deliveries_build_id,
             null as deliveries_layout,
