@@ -2,7 +2,8 @@
     state of the stored deliveries and buckets, and the decisions to rebuild in full (each with a log line). -#}
 
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
-{#- event deliveries 3: no stored delivery_content_hash (the content is hashed when ranking, over cleaned values). -#}
+{#- event deliveries 3: no stored delivery_content_hash (the content is hashed when ranking, over cleaned values)
+    and no stored event_delivery_key (stg_crm__event_deliveries builds it). -#}
 {% macro event_deliveries_layout() -%}{{ return(3) }}{%- endmacro %}
 {#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
 {% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}

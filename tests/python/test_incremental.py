@@ -326,22 +326,25 @@ def test_buckets_of_the_older_layout_gain_built_as_of_and_are_rebuilt(lab, runs)
     assert differing(diffs) == {}
 
 
-def test_deliveries_of_the_older_layout_lose_the_content_hash_and_are_rebuilt(lab, runs):
-    """Layout 2 of the ranked deliveries stored delivery_content_hash; layout 3 hashes the content when ranking.
-    The strategy inserts into the stored table's columns, so the pre-hook drops the retired column; the layout
-    bump rebuilds the table in place, and the result equals a full refresh."""
+def test_deliveries_of_the_older_layout_lose_the_retired_columns_and_are_rebuilt(lab, runs):
+    """Layout 2 of the ranked deliveries stored delivery_content_hash and event_delivery_key; layout 3 hashes the
+    content when ranking and leaves the key to the view. The strategy inserts into the stored table's columns,
+    so the pre-hook drops the retired ones; the layout bump rebuilds the table in place, and the result equals a
+    full refresh."""
     log, diffs = lab.step(
         "t5_old_deliveries_layout", T3,
         "alter table staging.stg_crm__event_deliveries_ranked add column delivery_content_hash varchar",
-        "update staging.stg_crm__event_deliveries_ranked set delivery_content_hash = 'h', deliveries_layout = 2",
+        "alter table staging.stg_crm__event_deliveries_ranked add column event_delivery_key varchar",
+        "update staging.stg_crm__event_deliveries_ranked set delivery_content_hash = 'h', event_delivery_key = 'k',"
+        " deliveries_layout = 2",
     )
-    assert "stg_crm__event_deliveries_ranked: dropped column(s) delivery_content_hash of an older layout from the" \
-        " stored table" in log_lines(log)
+    assert "stg_crm__event_deliveries_ranked: dropped column(s) delivery_content_hash, event_delivery_key of an" \
+        " older layout from the stored table" in log_lines(log)
     assert "stg_crm__event_deliveries_ranked: full rebuild: the stored table has an older layout (version 2, now 3)" \
         in rebuild_lines(log)
     columns = query(lab.db, "select column_name from information_schema.columns"
                     " where table_name = 'stg_crm__event_deliveries_ranked'")
-    assert "delivery_content_hash" not in {c["column_name"] for c in columns}
+    assert not {"delivery_content_hash", "event_delivery_key"} & {c["column_name"] for c in columns}
     layouts = query(lab.db, "select min(deliveries_layout) as low, max(deliveries_layout) as high, count(*) as n"
                     " from staging.stg_crm__event_deliveries_ranked")[0]
     assert layouts["low"] == layouts["high"] == 3 and layouts["n"] > 0

@@ -383,13 +383,14 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
 
 @pytest.mark.parametrize("table, key, run_column, test", [
     ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique_lead_score_reasons_lead_score_reason_id"),
-    ("staging.stg_crm__event_deliveries_ranked", "event_delivery_key", "delivery_batch",
-     "unique_stg_crm__event_deliveries_ranked_event_delivery_key"),
+    ("staging.stg_crm__event_deliveries_ranked", "event_id, delivery_rank", "delivery_batch",
+     "unique_combination_of_columns_stg_crm__event_deliveries_ranked_event_id__delivery_rank"),
 ])
 def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, test):
-    """These two tables test their grain through their key alone (the key is built from exactly the grain
-    columns, so a second unique test on those columns only repeated the work): a row whose grain repeats, written
-    by the latest run, fails the key's unique test."""
+    """Each table's grain has one unique test: lead_score_reasons tests its key alone (the key is built from
+    exactly the grain columns, so a second unique test on them only repeated the work), the ranked deliveries
+    test the pair event_id, delivery_rank (the key is built by the view over them). A row whose grain repeats,
+    written by the latest run, fails that test."""
     import shutil
 
     db = tmp_path / "dup.duckdb"
@@ -399,7 +400,7 @@ def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_pat
     con = duckdb.connect(str(db))
     try:
         con.execute(f"insert into {table} select * from {table} {latest} limit 1")
-        repeated = con.execute(f"select count(*) from (select {key} from {table} group by 1 having count(*) > 1)"
+        repeated = con.execute(f"select count(*) from (select {key} from {table} group by all having count(*) > 1)"
                                ).fetchone()[0]
     finally:
         con.close()

@@ -63,7 +63,7 @@ with_status as (
 final as (
 
     select
-        event_delivery_key,
+        {{ concat_fields(['event_id', 'delivery_rank']) }} as event_delivery_key,
         event_id,
         delivery_rank,
         delivery_status,

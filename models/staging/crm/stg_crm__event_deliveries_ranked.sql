@@ -11,7 +11,7 @@
     incremental_strategy='replace_keys',
     unique_key=['event_id'],
     on_schema_change='ignore',
-    pre_hook="{{ drop_retired_columns(this, ['delivery_content_hash']) }}",
+    pre_hook="{{ drop_retired_columns(this, ['delivery_content_hash', 'event_delivery_key']) }}",
 ) }}
 {%- set state = event_deliveries_state() %}
 {%- set incremental_run = is_incremental() and state.reason is none %}
@@ -199,7 +199,6 @@ with
 final as (
 
     select
-        {{ concat_fields(['event_id', 'delivery_rank']) }} as event_delivery_key,
         event_id,
         delivery_rank,
         lead_id,
@@ -224,7 +223,6 @@ final as (
         union all
 
         select
-            null as event_delivery_key,
             null as event_id,
             null as delivery_rank,
             null as lead_id,
