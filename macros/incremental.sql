@@ -110,21 +110,31 @@
     bump that goes with the new column then rebuilds the table in place, filling it. Nothing when the table does
     not exist yet or has the columns. -#}
 {% macro add_missing_columns(relation, columns) -%}
+    {%- set existing = stored_table(relation) -%}
+    {%- if existing is not none -%}
+        {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- set missing = [] -%}
+        {%- for name, data_type in columns.items() if name | lower not in names -%}
+            {%- do missing.append(api.Column.create(name, data_type)) -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {%- do alter_relation_add_remove_columns(existing, missing, none) -%}
+            {{ log(model.name ~ ": added column(s) " ~ (missing | map(attribute='name') | join(', '))
+                ~ " of the new layout to the stored table", info=true) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The stored table of an incremental model, for its layout pre-hooks: none when the table does not exist yet (or
+    is not a table), at parse time, and in unit tests. -#}
+{% macro stored_table(relation) -%}
     {%- if execute and model.resource_type != 'unit_test' -%}
         {%- set existing = load_relation(relation) -%}
         {%- if existing is not none and existing.is_table -%}
-            {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-            {%- set missing = [] -%}
-            {%- for name, data_type in columns.items() if name | lower not in names -%}
-                {%- do missing.append(api.Column.create(name, data_type)) -%}
-            {%- endfor -%}
-            {%- if missing -%}
-                {%- do alter_relation_add_remove_columns(existing, missing, none) -%}
-                {{ log(model.name ~ ": added column(s) " ~ (missing | map(attribute='name') | join(', '))
-                    ~ " of the new layout to the stored table", info=true) }}
-            {%- endif -%}
+            {{ return(existing) }}
         {%- endif -%}
     {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 {#- Pre-hook of the incremental models whose layout retired a column: drop it from the stored table, with a log
@@ -132,19 +142,17 @@
     fail the run; the layout bump that goes with it rebuilds the table in place. Nothing when the table does not
     exist yet or has none of the columns. -#}
 {% macro drop_retired_columns(relation, names) -%}
-    {%- if execute and model.resource_type != 'unit_test' -%}
-        {%- set existing = load_relation(relation) -%}
-        {%- if existing is not none and existing.is_table -%}
-            {%- set retired_names = names | map('lower') | list -%}
-            {%- set retired = [] -%}
-            {%- for column in adapter.get_columns_in_relation(existing) if column.name | lower in retired_names -%}
-                {%- do retired.append(column) -%}
-            {%- endfor -%}
-            {%- if retired -%}
-                {%- do adapter.dispatch('drop_stored_columns', 'lead_scoring')(existing, retired) -%}
-                {{ log(model.name ~ ": dropped column(s) " ~ (retired | map(attribute='name') | join(', '))
-                    ~ " of an older layout from the stored table", info=true) }}
-            {%- endif -%}
+    {%- set existing = stored_table(relation) -%}
+    {%- if existing is not none -%}
+        {%- set retired_names = names | map('lower') | list -%}
+        {%- set retired = [] -%}
+        {%- for column in adapter.get_columns_in_relation(existing) if column.name | lower in retired_names -%}
+            {%- do retired.append(column) -%}
+        {%- endfor -%}
+        {%- if retired -%}
+            {%- do adapter.dispatch('drop_stored_columns', 'lead_scoring')(existing, retired) -%}
+            {{ log(model.name ~ ": dropped column(s) " ~ (retired | map(attribute='name') | join(', '))
+                ~ " of an older layout from the stored table", info=true) }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
