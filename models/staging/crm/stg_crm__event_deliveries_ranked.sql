@@ -31,9 +31,8 @@
 ] | join(',\n            ') %}
 {#- The order of the deliveries of one event_id: loaded first, then happened first, then the md5 of the cleaned
     content. Two deliveries tied on all three are the same row once cleaned (barring an md5 collision or a '|'
-    inside a field), so either may be rank 1. The hash is
-    computed here, for the rows being ranked, not stored: most event ids are delivered once and never ranked
-    (docs/scoring_rules.md, "Staging: events"). #}
+    inside a field), so either may be rank 1. The hash is computed here, for the rows being ranked, not stored:
+    most event ids are delivered once and never ranked (docs/scoring_rules.md, "Staging: events"). #}
 {%- set delivery_order = 'loaded_at asc nulls last, occurred_at asc nulls last, '
     ~ surrogate_key(['lead_id', 'event_type', 'channel', 'page_url', 'search_term', 'properties']) ~ ' asc' %}
 
