@@ -363,11 +363,13 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
         con.execute("update marts.lead_rule_points_snapshots set points = null"
                     f" {run_rows} and lead_rule_points_snapshot_id = (select min(lead_rule_points_snapshot_id)"
                     f" from marts.lead_rule_points_snapshots {run_rows})")
+        con.execute("insert into marts.lead_score_snapshots select * from marts.lead_score_snapshots"
+                    f" {run_rows.replace('lead_rule_points_snapshots', 'lead_score_snapshots')} limit 1")
     finally:
         con.close()
     variables = {"as_of": AS_OFS[2], **({"test_all_rows": True} if all_rows else {})}
     proc = run_dbt(PROJECT_ROOT, db, "test", "--select", "lead_rule_points_snapshots,test_name:unique",
-                   "lead_rule_points_snapshots,test_name:unique_combination_of_columns",
+                   "lead_score_snapshots,test_name:unique_combination_of_columns",
                    "lead_rule_points_snapshots,test_name:not_null",
                    vars=variables, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     out = proc.stdout
@@ -376,19 +378,24 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
     failed = failed_tests(out)
     table = "lead_rule_points_snapshots"
     expected = sorted([f"unique_{table}_{table[:-1]}_id", f"not_null_{table}_points",
-                       f"unique_combination_of_columns_{table}_model_id__lead_id__valid_from__axis__reason_key"])
+                       "unique_combination_of_columns_lead_score_snapshots_model_id__lead_id__valid_from"])
     expected = expected if fails else []
     assert (proc.returncode != 0) is fails and failed == expected, out[-3000:]
 
 
 @pytest.mark.parametrize("table, key, run_column, test", [
     ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique_lead_score_reasons_lead_score_reason_id"),
+    ("marts.lead_rule_points_snapshots", "model_id, lead_id, valid_from, axis, reason_key", "valid_from",
+     "unique_lead_rule_points_snapshots_lead_rule_points_snapshot_id"),
+    ("marts.lead_score_change_reasons", "lead_score_change_id, axis, reason_key", "changed_at",
+     "unique_lead_score_change_reasons_lead_score_change_reason_id"),
     ("staging.stg_crm__event_deliveries_ranked", "event_id, delivery_rank", "delivery_batch",
      "unique_combination_of_columns_stg_crm__event_deliveries_ranked_event_id__delivery_rank"),
 ])
 def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, test):
-    """Each table's grain has one unique test: lead_score_reasons tests its key alone (the key is built from
-    exactly the grain columns, so a second unique test on them only repeated the work), the ranked deliveries
+    """Each table's grain has one unique test: lead_score_reasons and the two per-reason history tables test
+    their key alone (the key is built from exactly the grain columns, so a second unique test on them only
+    repeated the work), the ranked deliveries
     test the pair event_id, delivery_rank (the key is built by the view over them). A row whose grain repeats,
     written by the latest run, fails that test."""
     import shutil
