@@ -395,9 +395,8 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
 def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, test):
     """Each table's grain has one unique test: lead_score_reasons and the two per-reason history tables test
     their key alone (the key is built from exactly the grain columns, so a second unique test on them only
-    repeated the work), the ranked deliveries
-    test the pair event_id, delivery_rank (the key is built by the view over them). A row whose grain repeats,
-    written by the latest run, fails that test."""
+    repeated the work), the ranked deliveries test the pair event_id, delivery_rank (the key is built by the
+    view over them). A row whose grain repeats, written by the latest run, fails that test."""
     import shutil
 
     db = tmp_path / "dup.duckdb"
