@@ -72,6 +72,16 @@
          'why': 'replaced by int_engagement_burst_minutes'},
         {'name': 'int_engagement_daily_bursts_state', 'schema_of': 'int_engagement_burst_minutes',
          'why': 'the state table of int_engagement_daily_bursts, replaced by int_engagement_burst_minutes'},
+        {'name': 'int_scored_lead_outcomes', 'schema_of': 'int_lead_outcomes',
+         'why': 'it read a mart; now the mart scored_lead_outcomes'},
+        {'name': 'int_lead_funnel_stages', 'schema_of': 'int_lead_sales_touches',
+         'why': 'it read marts; now the mart lead_funnel_stages'},
+        {'name': 'int_lead_score_states', 'schema_of': 'int_rule_config_versions',
+         'why': 'it read a mart; now the mart lead_score_states'},
+        {'name': 'int_lead_reason_states', 'schema_of': 'int_rule_config_versions',
+         'why': 'it read a mart; now the mart lead_reason_states'},
+        {'name': 'int_lead_assignment_spells', 'schema_of': 'int_lead_routing_matches',
+         'why': 'it read marts; now the mart lead_assignment_spells'},
     ]) }}
 {%- endmacro %}
 

@@ -1,6 +1,6 @@
 {#- Every rule that fired for a lead, on both axes, with its points after the rule's own cap:
     the long form that caps, scores and reasons are computed from. Engagement rules carry their event count and
-    latest event, so the per-rule history (int_lead_reason_states) need not join the rule points again. -#}
+    latest event, so the per-rule history (lead_reason_states) need not join the rule points again. -#}
 
 with
 

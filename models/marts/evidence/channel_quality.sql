@@ -5,7 +5,7 @@ with
 
 population as (
 
-    select * from {{ ref('int_scored_lead_outcomes') }}
+    select * from {{ ref('scored_lead_outcomes') }}
 
 ),
 

@@ -1,6 +1,6 @@
 {#- One row per scoring model, month of lead creation, lead source and matrix cell
     (model_id, created_month, lead_source, matrix_cell): the lead funnel lead -> MQL -> accepted -> opportunity
-    -> won. A lead counts at a stage only when it reached every stage before it (int_lead_funnel_stages), so the
+    -> won. A lead counts at a stage only when it reached every stage before it (lead_funnel_stages), so the
     counts never increase along the funnel. Rates are stage-to-stage (null when the earlier stage has no leads);
     durations are hours between consecutive stages, median and 90th percentile (continuous, interpolated), over
     the leads that reached both; the two durations that start or end at the MQL moment use only leads whose MQL
@@ -10,7 +10,7 @@ with
 
 stages as (
 
-    select * from {{ ref('int_lead_funnel_stages') }}
+    select * from {{ ref('lead_funnel_stages') }}
 
 ),
 

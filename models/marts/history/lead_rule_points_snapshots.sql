@@ -14,7 +14,7 @@ with
 
 reason_states as (
 
-    select * from {{ ref('int_lead_reason_states') }}
+    select * from {{ ref('lead_reason_states') }}
 
 ),
 
@@ -26,7 +26,7 @@ score_snapshots as (
 
 score_states as (
 
-    select * from {{ ref('int_lead_score_states') }}
+    select * from {{ ref('lead_score_states') }}
 
 ),
 

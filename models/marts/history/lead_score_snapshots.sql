@@ -16,7 +16,7 @@ with
 
 current_states as (
 
-    select * from {{ ref('int_lead_score_states') }}
+    select * from {{ ref('lead_score_states') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 spells as (
 
-    select * from {{ ref('int_lead_assignment_spells') }}
+    select * from {{ ref('lead_assignment_spells') }}
 
 ),
 

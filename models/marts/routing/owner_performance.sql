@@ -6,7 +6,7 @@ with
 
 spells as (
 
-    select * from {{ ref('int_lead_assignment_spells') }}
+    select * from {{ ref('lead_assignment_spells') }}
 
 ),
 
@@ -18,7 +18,7 @@ routing_status as (
 
 funnel_stages as (
 
-    select * from {{ ref('int_lead_funnel_stages') }}
+    select * from {{ ref('lead_funnel_stages') }}
 
 ),
 

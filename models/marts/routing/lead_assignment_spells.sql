@@ -19,7 +19,7 @@ assignments as (
 
 funnel_stages as (
 
-    select * from {{ ref('int_lead_funnel_stages') }}
+    select * from {{ ref('lead_funnel_stages') }}
 
 ),
 
