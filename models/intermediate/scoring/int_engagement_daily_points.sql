@@ -49,6 +49,8 @@ burst_minutes as (
 
 ),
 
+{#- CTE scoped_events, the events this model reads (macros/incremental.sql): every staged event on a full build,
+    only those of the lead-days touched since the last build on an incremental run. #}
 {{ scoped_lead_day_events_ctes(state, incremental_run) }}
 
 matched as (
