@@ -1,4 +1,4 @@
-{#- The raw leads contract (../shared/RAW_CONTRACT.md). Any other column of the raw table is a custom CRM
+{#- The raw leads contract (docs/raw_contract.md). Any other column of the raw table is a custom CRM
     field: staging carries it through as trimmed text under its own name, and fit rules can target it. -#}
 {% macro lead_contract_columns() -%}
     {{ return([

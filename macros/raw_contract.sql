@@ -1,4 +1,4 @@
-{#- The raw-contract check (../shared/RAW_CONTRACT.md), run as the first on-run-start hook of every dbt
+{#- The raw-contract check (docs/raw_contract.md), run as the first on-run-start hook of every dbt
     invocation, so `dbt build`, `dbt run` and any `--select` of a staging model check the raw tables before
     staging reads them, and a mismatch stops the run before any relation is changed.
 
