@@ -35,23 +35,23 @@ setup: $(STAMP)
 
 data: setup
 	@mkdir -p $(dir $(DB))
-	$(BIN)/python -m orchestration.datagen --database $(DB) --leads $(LEADS) \
+	$(BIN)/python -m lead_scoring.datagen --database $(DB) --leads $(LEADS) \
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
 # Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
 # Unit tests (fixtures, not data) run in `make dbt-test`/CI; a production build, like Dagster's, leaves them out.
 build: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.warehouse_lock --database $(DB) -- \
+	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m lead_scoring.warehouse_lock --database $(DB) -- \
 		$(BIN)/dbt build --exclude-resource-type unit_test --vars '{as_of: "$(AS_OF)"}'
 
 summary: setup
-	$(BIN)/python -m orchestration.summary --database $(DB)
+	$(BIN)/python -m lead_scoring.summary --database $(DB)
 
 # The scoring report: one self-contained HTML page (plotly, works offline) of the marts and the drift history.
 REPORT ?= warehouse/scoring_report.html
 
 report: setup
-	$(BIN)/python -m orchestration.report --database $(DB) --out $(REPORT)
+	$(BIN)/python -m lead_scoring.report --database $(DB) --out $(REPORT)
 
 # Score history before the last build: weekly scoring runs over the BACKFILL_WEEKS before AS_OF (oldest first;
 # runs the history already has are skipped), each recorded in the drift history, then the full build at AS_OF.
@@ -60,7 +60,7 @@ BACKFILL_WEEKS ?= 4
 
 .PHONY: backfill
 backfill: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.backfill --end "$(AS_OF)" \
+	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m lead_scoring.backfill --end "$(AS_OF)" \
 		--weeks $(BACKFILL_WEEKS) --build-end
 
 demo: data backfill summary report
@@ -72,7 +72,7 @@ HOLDOUT_SHARE ?= 0.3
 
 .PHONY: suggest-weights
 suggest-weights: setup
-	$(BIN)/python -m orchestration.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
+	$(BIN)/python -m lead_scoring.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
@@ -86,7 +86,7 @@ lint: setup
 
 dbt-test: setup
 	@mkdir -p $(dir $(TEST_DB))
-	$(BIN)/python -m orchestration.datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
+	$(BIN)/python -m lead_scoring.datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
 		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{as_of: "$(TEST_AS_OF)"}'
 
@@ -135,10 +135,10 @@ $(BENCH_STAMP): $(STAMP)
 
 .PHONY: benchmark
 benchmark: $(BENCH_STAMP)
-	$(BIN)/python -m orchestration.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
+	$(BIN)/python -m benchmarks.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
 		--work-dir $(BENCH_DIR)
 
-# The same data built on DuckDB and on other engines (orchestration/engine_bench.py; Spark needs Java 17+, PostgreSQL
+# The same data built on DuckDB and on other engines (benchmarks/engine_bench.py; Spark needs Java 17+, PostgreSQL
 # a server named by the LEAD_SCORING_PG_* variables). Not part of the test run.
 ENGINE_BENCH_LEADS ?= 10000
 ENGINE_BENCH_EVENTS_PER_LEAD ?= 100
@@ -146,7 +146,7 @@ ENGINE_BENCH_ENGINES ?= duckdb spark
 
 .PHONY: engine-bench
 engine-bench: setup
-	$(BIN)/python -m orchestration.engine_bench --leads $(ENGINE_BENCH_LEADS) \
+	$(BIN)/python -m benchmarks.engine_bench --leads $(ENGINE_BENCH_LEADS) \
 		--events-per-lead $(ENGINE_BENCH_EVENTS_PER_LEAD) --engines $(ENGINE_BENCH_ENGINES)
 
 clean:

@@ -39,7 +39,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, VENV_BIN, dbt_executable
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, VENV_BIN, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"

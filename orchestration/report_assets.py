@@ -1,4 +1,4 @@
-"""The Dagster asset of the scoring report (``orchestration.report``): ``scoring_report``, group ``reporting``.
+"""The Dagster asset of the scoring report (``lead_scoring.report``): ``scoring_report``, group ``reporting``.
 
 It runs after the marts it reads and after ``score_distribution_history`` (so a blocking drift ERROR stops it
 too), in the ``duckdb_warehouse`` pool, opens the warehouse read-only and writes the HTML page to the path in
@@ -13,7 +13,7 @@ import dagster as dg
 
 from orchestration.dbt_project import lead_scoring_dbt_assets
 from orchestration.monitoring import LEAD_SCORES_KEY, POOL, PROJECT_ROOT, WarehouseResource, score_distribution_history
-from orchestration.report import write_report
+from lead_scoring.report import write_report
 
 REPORT_PATH_ENV = "LEAD_SCORING_REPORT_PATH"
 DEFAULT_REPORT_PATH = "warehouse/scoring_report.html"

@@ -1,4 +1,4 @@
-"""The on-demand Dagster asset `weight_suggestions` (see `orchestration.weights`).
+"""The on-demand Dagster asset `weight_suggestions` (see `lead_scoring.weights`).
 
 Downstream of `lead_scores`, in the warehouse pool (it reads the DuckDB file and copies it), tagged
 `lead_scoring/on_demand`: no schedule or sensor job selects it; analysts materialise it from the UI. It writes
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import weights
+from lead_scoring import weights
 
 WAREHOUSE_POOL = "duckdb_warehouse"  # the pool of every step that opens the DuckDB file (orchestration.dbt_project)
 SUGGESTIONS_DIR_ENV = "LEAD_SCORING_SUGGESTIONS_DIR"
@@ -38,7 +38,7 @@ def warehouse_path() -> Path:
 
 
 class WeightSuggestionsConfig(dg.Config):
-    """Launchpad settings of the weight suggestion (defaults as in `python -m orchestration.weights`)."""
+    """Launchpad settings of the weight suggestion (defaults as in `python -m lead_scoring.weights`)."""
 
     model_id: str = weights.DEFAULT_MODEL
     holdout_share: float = weights.DEFAULT_HOLDOUT_SHARE

@@ -20,7 +20,7 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from orchestration.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
+from lead_scoring.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
 
 
 def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
@@ -76,7 +76,7 @@ class Warehouse:
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory):
     """Generate raw data (seed 7, 2,500 leads) and `dbt build` it with a fixed as_of, once per session."""
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("warehouse")
     db_path = root / "wh.duckdb"

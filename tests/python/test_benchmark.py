@@ -14,7 +14,8 @@ import sys
 import duckdb
 import pytest
 
-from orchestration import bench_pandas_peer, benchmark, datagen
+from benchmarks import bench_pandas_peer, benchmark
+from lead_scoring import datagen
 
 AS_OF = "2026-11-01 00:00:00"
 SMALL = dict(leads=300, events_per_lead=20, days=120, as_of=AS_OF)

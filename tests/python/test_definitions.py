@@ -214,7 +214,8 @@ def test_the_scheduled_build_leaves_unit_tests_to_ci():
 def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkeypatch):
     """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
     generated data: on normal data everything passes."""
-    from orchestration import datagen, monitoring
+    from lead_scoring import datagen
+    from orchestration import monitoring
 
     db_path = tmp_path / "dagster.duckdb"
     datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)

@@ -37,8 +37,9 @@ import duckdb
 import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, copy_project, query
-from orchestration import crm_sync, datagen
-from orchestration import warehouse_lock as wl
+from lead_scoring import datagen
+from orchestration import crm_sync
+from lead_scoring import warehouse_lock as wl
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
@@ -245,7 +246,7 @@ def reference(lab: Lab) -> dict:
         # 1. the guard, in-process
         seen["holder"] = wl.find_lock_holder(lab.work)
         # 2. the guard CLI around a second dbt build (refused before dbt starts)
-        guard = subprocess.run([sys.executable, "-m", "orchestration.warehouse_lock", "--database", str(lab.work),
+        guard = subprocess.run([sys.executable, "-m", "lead_scoring.warehouse_lock", "--database", str(lab.work),
                                 "--", str(DBT), *BUILD], cwd=PROJECT_ROOT, env=lab.env, capture_output=True,
                                text=True)
         seen["guard"] = guard

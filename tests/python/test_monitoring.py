@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
-from orchestration import datagen
+from lead_scoring import datagen
 from orchestration import monitoring as mon
 
 AS_OF = "2026-11-01 00:00:00"

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import AS_OF, PROJECT_ROOT, query
 
-from orchestration import privacy
+from lead_scoring import privacy
 
 DOCS = PROJECT_ROOT / "docs" / "privacy.md"
 
@@ -333,7 +333,8 @@ def hostile_build(tmp_path_factory):
     from dagster import AssetSelection, DagsterInstance, RunConfig, materialize
     from dagster import serialize_value
 
-    from orchestration import datagen, dbt_project, monitoring
+    from lead_scoring import datagen
+    from orchestration import dbt_project, monitoring
 
     root = tmp_path_factory.mktemp("privacy_build")
     db = root / "wh.duckdb"

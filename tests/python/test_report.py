@@ -1,4 +1,4 @@
-"""The scoring report (orchestration/report.py): chart data against independent computations, escaping, the
+"""The scoring report (lead_scoring/report.py): chart data against independent computations, escaping, the
 empty drift history, the CLI, the Dagster asset, and the page rendered in headless Chromium (screenshot saved
 to test-artifacts/scoring_report.png)."""
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 from conftest import PROJECT_ROOT, query
 from orchestration import monitoring as mon
-from orchestration import report
+from lead_scoring import report
 from orchestration.report_assets import ReportConfig, scoring_report
 
 CHROMIUM = Path("/usr/bin/chromium")

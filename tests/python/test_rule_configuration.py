@@ -38,7 +38,7 @@ def set_field(rows, key_field, key, field, value):
 
 @pytest.fixture(scope="module")
 def small_raw_db(tmp_path_factory):
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     path = tmp_path_factory.mktemp("raw_small") / "small.duckdb"
     datagen.generate(database=str(path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)

@@ -276,7 +276,7 @@ def _choose(candidates: list[dict], used: set[str], predicate) -> dict:
 
 @pytest.fixture(scope="module")
 def sla_runs(tmp_path_factory) -> SlaRuns:
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("sla")
     project = root / "project"

@@ -5,7 +5,7 @@ DuckDB lets one process write a database file; a second process that opens it ge
 ``dbt build`` prints that line deep in its output and exits 2. This module turns it into a message that says
 what to do, and ``make build`` uses it as a guard:
 
-    python -m orchestration.warehouse_lock --database DB [-- command ...]
+    python -m lead_scoring.warehouse_lock --database DB [-- command ...]
 
 checks that nobody holds DB (exit 75, EX_TEMPFAIL, with the message if someone does), then runs the command,
 streaming its output; if the command fails on the DuckDB lock anyway (a run started in between), the message
@@ -104,7 +104,7 @@ def run_guarded(database: Path, command: Sequence[str], cwd: Path | None = None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.warehouse_lock",
+        prog="python -m lead_scoring.warehouse_lock",
         description="Refuse clearly when another process holds the DuckDB warehouse; optionally run a command "
                     "(after --) when it is free.")
     parser.add_argument("--database", required=True, help="the DuckDB file")

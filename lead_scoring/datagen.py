@@ -1,8 +1,8 @@
 """Deterministic generator of realistic raw CRM and marketing tables, as an EL tool would land them.
 
-    python -m orchestration.datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
+    python -m lead_scoring.datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
                                     [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw]
-    python -m orchestration.datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
+    python -m lead_scoring.datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
 
 It (re)creates ``<schema>.leads``, ``<schema>.events`` and ``<schema>.opportunities`` with the columns of
 /work/shared/RAW_CONTRACT.md (plus one custom CRM field on leads, ``crm_segment``), full of the faults the
@@ -1016,7 +1016,7 @@ def append_events(database: str, share: float, seed: int = DEFAULTS["seed"], loa
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.datagen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.datagen", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="DuckDB file to write (created if missing)")
     parser.add_argument("--leads", type=int, default=DEFAULTS["leads"])
     parser.add_argument("--events-per-lead", type=float, default=DEFAULTS["events_per_lead"])

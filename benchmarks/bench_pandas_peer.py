@@ -2,12 +2,12 @@
 data scientist would write it with pandas frames (read the tables into DataFrames, clean, de-duplicate, match
 rules with boolean masks, group and sum).
 
-    python -m orchestration.bench_pandas_peer --database PATH --as-of "2026-11-01 00:00:00" [--table bench.pandas_peer_scores]
+    python -m benchmarks.bench_pandas_peer --database PATH --as-of "2026-11-01 00:00:00" [--table bench.pandas_peer_scores]
 
 It reads ``raw.leads``, ``raw.events`` and the rule seeds in the ``rules`` schema (as dbt seeds them: text),
 scores every staged lead and writes one row per lead (lead_id, fit_score, fit_grade, engagement_score,
 engagement_level, matrix_cell, lead_score, lifecycle_stage) to ``--table`` in the same DuckDB file. Used by
-orchestration/benchmark.py as a peer (time and memory), and compared with marts.lead_scores lead for lead.
+benchmarks/benchmark.py as a peer (time and memory), and compared with marts.lead_scores lead for lead.
 pandas is an optional dependency (``pip install -e '.[bench]'``); the project itself never imports this module.
 
 Lead attributes that fit rules can target: the normalised columns of :data:`ATTRIBUTES` (custom CRM columns are
@@ -420,7 +420,7 @@ def score(con, as_of: str) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.bench_pandas_peer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pandas_peer", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
     parser.add_argument("--as-of", required=True)
     parser.add_argument("--table", default="bench.pandas_peer_scores")

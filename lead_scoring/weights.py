@@ -1,6 +1,6 @@
 """Weight suggestions: fit the rule features against historical conversions and suggest new rule points.
 
-    python -m orchestration.weights --database warehouse/lead_scoring.duckdb --out warehouse/suggestions \\
+    python -m lead_scoring.weights --database warehouse/lead_scoring.duckdb --out warehouse/suggestions \\
         [--model default] [--holdout-share 0.3] [--min-support 20] [--c 1.0] [--verify]
 
 What it does, in order (each step is a small function below):
@@ -59,8 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
-from orchestration.project_copy import copy_project
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
+from lead_scoring.project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -676,7 +676,7 @@ def render_markdown(s: Suggestion) -> str:
 # CLI
 # --------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.weights",
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.weights",
                                      description="Suggest rule points from historical conversions.")
     parser.add_argument("--database", required=True, help="the DuckDB warehouse a dbt build scored")
     parser.add_argument("--out", required=True, help="folder for the suggested seeds and the report")

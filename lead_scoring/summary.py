@@ -1,6 +1,6 @@
 """Print a short, human-readable summary of a scored warehouse (the marts the dbt build creates).
 
-    python -m orchestration.summary --database PATH [--model default]
+    python -m lead_scoring.summary --database PATH [--model default]
 
 It reads, read-only: ``marts.lead_scores``, ``marts.quarantined_leads``, ``marts.quarantined_events``,
 ``marts.quarantined_opportunities`` and ``marts.pipeline_reconciliation``, and prints: how many leads were
@@ -202,7 +202,7 @@ def render_summary(con, model_id: str = "default") -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.summary", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.summary", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="the DuckDB warehouse file")
     parser.add_argument("--model", default="default", help="model_id to summarise (default: default)")
     args = parser.parse_args(argv)

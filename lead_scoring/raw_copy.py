@@ -1,14 +1,14 @@
-"""Copy the raw tables of a DuckDB file (as `orchestration.datagen` writes them) into another warehouse.
+"""Copy the raw tables of a DuckDB file (as `lead_scoring.datagen` writes them) into another warehouse.
 
 The generator and the demo write DuckDB; a PostgreSQL or Spark target reads the same raw contract from its own
 catalogue. This module lands identical raw tables there, column for column and value for value (nulls stay
 null, empty strings stay empty), so a build on each engine scores the same data:
 
-    python -m orchestration.raw_copy --database warehouse/ci.duckdb --target postgres \
+    python -m lead_scoring.raw_copy --database warehouse/ci.duckdb --target postgres \
         --dsn "host=localhost port=5432 dbname=lead_scoring user=postgres"
 
 PostgreSQL is loaded with COPY from a CSV that DuckDB writes (every value quoted, nulls unquoted `\\N`).
-Spark is loaded by `orchestration.spark_local` from Parquet files that DuckDB writes.
+Spark is loaded by `lead_scoring.spark_local` from Parquet files that DuckDB writes.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def copy_to_postgres(duckdb_path: str | Path, dsn: str, schema: str = "raw", sou
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.raw_copy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.raw_copy", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="DuckDB file holding the raw schema")
     parser.add_argument("--target", choices=["postgres"], default="postgres")
     parser.add_argument("--dsn", required=True, help="libpq connection string of the PostgreSQL database")

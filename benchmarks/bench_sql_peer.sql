@@ -3,7 +3,7 @@
 -- schema, following docs/scoring_rules.md. It is the lower bound for this engine: no intermediate tables, no
 -- reasons, no history, no data tests; only what lead_scores' numbers need.
 --
--- Parameter: $as_of (text, 'YYYY-MM-DD HH:MM:SS', UTC). Run by orchestration/benchmark.py (`sql-peer`), which
+-- Parameter: $as_of (text, 'YYYY-MM-DD HH:MM:SS', UTC). Run by benchmarks/benchmark.py (`sql-peer`), which
 -- stores the result in bench.sql_peer_scores. Output: one row per staged lead with lead_id, fit_score,
 -- fit_grade, engagement_score, engagement_level, matrix_cell, lead_score, lifecycle_stage.
 --

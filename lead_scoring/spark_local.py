@@ -1,6 +1,6 @@
 """A local Apache Spark warehouse for the dbt target ``spark`` (profiles.yml), and a loader of raw tables into it.
 
-    python -m orchestration.spark_local load --database PATH.duckdb [--spark-dir DIR] [--schema raw]
+    python -m lead_scoring.spark_local load --database PATH.duckdb [--spark-dir DIR] [--schema raw]
 
 The ``spark`` target runs Spark inside the dbt process (dbt-spark's ``session`` method): tables are Parquet files
 in ``<spark_dir>/tables`` and the catalogue is an embedded Derby metastore in ``<spark_dir>/metastore_db``, where
@@ -8,7 +8,7 @@ in ``<spark_dir>/tables`` and the catalogue is an embedded Derby metastore in ``
 configured exactly like that profile, so it sees what dbt built. Derby admits one process at a time: close the
 session (``session.stop()``) before dbt runs, and do not open one while dbt runs.
 
-:func:`copy_raw_to_spark` copies the raw tables of a DuckDB file (as ``orchestration.datagen`` writes them:
+:func:`copy_raw_to_spark` copies the raw tables of a DuckDB file (as ``lead_scoring.datagen`` writes them:
 ``raw.leads``, ``raw.events``, ``raw.opportunities``) into the Spark database of the same name: DuckDB writes each
 table to Parquet, Spark saves it as a managed Parquet table with the same columns and types (VARCHAR -> string,
 TIMESTAMP -> timestamp, DOUBLE -> double, BOOLEAN -> boolean). Timestamps are naive UTC on both sides; the session
@@ -122,7 +122,7 @@ def copy_raw_to_spark(duckdb_path, spark_dir=None, schema: str = "raw", tables=R
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.spark_local", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.spark_local", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load", help="copy the raw tables of a DuckDB file into the local Spark warehouse")
     load.add_argument("--database", required=True, help="DuckDB file with the raw tables (read-only)")

@@ -1,23 +1,23 @@
 """Benchmark: full build, scoring, incremental runs and two peers, at chosen scales, on this machine.
 
-    python -m orchestration.benchmark [--leads 10000 100000] [--events-per-lead 100] [--work-dir warehouse/bench]
+    python -m benchmarks.benchmark [--leads 10000 100000] [--events-per-lead 100] [--work-dir warehouse/bench]
                                       [--as-of "2026-11-01 00:00:00"] [--seed 42] [--json PATH]
 
 (``make benchmark BENCH_LEADS="10000 100000" BENCH_EVENTS_PER_LEAD=100``.) Not part of the test run.
 
 For each scale (number of leads) it:
-1. generates the raw tables (orchestration.datagen, ``events_per_lead`` events per lead on average);
+1. generates the raw tables (lead_scoring.datagen, ``events_per_lead`` events per lead on average);
 2. **full build**: ``dbt build`` (every model, seed, snapshot-like incremental and data test; not the unit tests, which
-   check fixtures rather than data and run in CI: orchestration.dbt_cli.PRODUCTION_BUILD_EXCLUDES) on a fresh copy of
+   check fixtures rather than data and run in CI: lead_scoring.dbt_cli.PRODUCTION_BUILD_EXCLUDES) on a fresh copy of
    the raw tables, timed (wall clock of the dbt process), with the peak resident memory of the dbt process tree
    sampled from /proc every 0.1 s; rows per second = (raw events + raw leads) / full build seconds;
 3. **scoring**: on another fresh copy, ``dbt seed`` (not timed), then ``dbt run --select +lead_scores
    +lead_score_reasons`` timed: every model the two scoring marts need, staging included, no tests;
-4. **incremental**: on the full build's warehouse, appends 0.1% new events (orchestration.datagen.append_events:
+4. **incremental**: on the full build's warehouse, appends 0.1% new events (lead_scoring.datagen.append_events:
    new ids, some late, some re-deliveries) landed one day after ``as_of`` and times ``dbt build`` at that later
    clock; then the same with 1% more, one day later again. Each is reported as a ratio to the full build;
 5. **peers** on the scoring copy (same raw data, seeds and ``as_of``): the single hand-written DuckDB query
-   (orchestration/bench_sql_peer.sql) and the pandas implementation (orchestration/bench_pandas_peer.py), each in
+   (benchmarks/bench_sql_peer.sql) and the pandas implementation (benchmarks/bench_pandas_peer.py), each in
    its own process, timed as ratios to the scoring time. Their scores must equal marts.lead_scores lead for lead
    (fit, engagement and lead score within 1e-6; grade, level, cell and stage exact): a check line per scale.
    The pandas peer is skipped at a scale where its memory, extrapolated from the largest scale it ran at (rows
@@ -31,7 +31,7 @@ check lines and the aims; and writes the same as JSON. Work files (DuckDB copies
 unless ``--keep``.
 
 Internal subcommand used for the SQL peer's own process:
-    python -m orchestration.benchmark sql-peer --database PATH --as-of TS
+    python -m benchmarks.benchmark sql-peer --database PATH --as-of TS
 """
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import datagen
-from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES
+from lead_scoring import datagen
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
 
 REPO = Path(__file__).resolve().parent.parent
 SQL_PEER = Path(__file__).resolve().parent / "bench_sql_peer.sql"
@@ -306,7 +306,7 @@ def bench_scale(leads: int, events_per_lead: float, work: Path, as_of: str, seed
         row[f"incr_{day}_peak_mib"] = round(incr.peak_mib)
 
     log(f"[{leads}] SQL peer")
-    sql = run_measured([sys.executable, "-m", "orchestration.benchmark", "sql-peer", "--database", str(score_db),
+    sql = run_measured([sys.executable, "-m", "benchmarks.benchmark", "sql-peer", "--database", str(score_db),
                         "--as-of", as_of], log_path=work / "sql_peer.log")
     row["sql_peer_peak_mib"] = round(sql.peak_mib)
     if sql.returncode != 0:
@@ -329,7 +329,7 @@ def bench_scale(leads: int, events_per_lead: float, work: Path, as_of: str, seed
     else:
         log(f"[{leads}] pandas peer (estimated {needed / 2**30:.1f} GiB, limit {pandas_limit_bytes / 2**30:.1f} GiB)")
         pandas_run = run_measured(
-            [sys.executable, "-m", "orchestration.bench_pandas_peer", "--database", str(score_db), "--as-of", as_of,
+            [sys.executable, "-m", "benchmarks.bench_pandas_peer", "--database", str(score_db), "--as-of", as_of,
              "--table", PANDAS_PEER_TABLE], log_path=work / "pandas_peer.log", max_bytes=pandas_limit_bytes)
         row["pandas_peak_mib"] = round(pandas_run.peak_mib)
         row["pandas_bytes_per_row"] = pandas_run.peak_bytes / raw_rows
@@ -404,7 +404,7 @@ def aim_lines(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sql-peer"]:
-        p = argparse.ArgumentParser(prog="python -m orchestration.benchmark sql-peer")
+        p = argparse.ArgumentParser(prog="python -m benchmarks.benchmark sql-peer")
         p.add_argument("--database", required=True)
         p.add_argument("--as-of", required=True)
         a = p.parse_args(argv[1:])
@@ -414,7 +414,7 @@ def main(argv=None) -> int:
         return 0
 
     env_leads = os.environ.get("BENCH_LEADS", "10000 100000").split()
-    parser = argparse.ArgumentParser(prog="python -m orchestration.benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, nargs="+", default=[int(x) for x in env_leads])
     parser.add_argument("--events-per-lead", type=float,
                         default=float(os.environ.get("BENCH_EVENTS_PER_LEAD", "100")))

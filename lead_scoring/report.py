@@ -1,6 +1,6 @@
 """The scoring report: one self-contained HTML page (plotly, embedded inline, works offline).
 
-    python -m orchestration.report --database PATH --out FILE.html [--model default]
+    python -m lead_scoring.report --database PATH --out FILE.html [--model default]
 
 It reads, read-only, from the DuckDB warehouse:
 

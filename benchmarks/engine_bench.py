@@ -1,15 +1,15 @@
 """Engine comparison: the same generated data built by the same project on DuckDB, Spark (local session) and
 PostgreSQL, timed, so a user can see what moving engines costs or buys on this machine.
 
-    python -m orchestration.engine_bench [--leads 10000] [--events-per-lead 100] [--engines duckdb spark postgres]
+    python -m benchmarks.engine_bench [--leads 10000] [--events-per-lead 100] [--engines duckdb spark postgres]
                                          [--work-dir warehouse/engine_bench] [--as-of "2026-11-01 00:00:00"]
 
 (``make engine-bench ENGINE_BENCH_LEADS=10000``.) Not part of the test run.
 
 For each engine it lands the same raw tables (DuckDB: a fresh file; Spark: Parquet tables through
-orchestration.spark_local; PostgreSQL: a fresh database ``<LEAD_SCORING_PG_DATABASE>_bench`` on the server the
-LEAD_SCORING_PG_* variables name, through orchestration.raw_copy), then times ``dbt build`` as production runs
-it (seeds, models and data tests; no unit tests: orchestration.dbt_cli.PRODUCTION_BUILD_EXCLUDES), with the
+lead_scoring.spark_local; PostgreSQL: a fresh database ``<LEAD_SCORING_PG_DATABASE>_bench`` on the server the
+LEAD_SCORING_PG_* variables name, through lead_scoring.raw_copy), then times ``dbt build`` as production runs
+it (seeds, models and data tests; no unit tests: lead_scoring.dbt_cli.PRODUCTION_BUILD_EXCLUDES), with the
 peak resident memory of the dbt process tree (Spark's JVM is a child of dbt; a PostgreSQL server is not, so
 its memory is not counted). It prints one table: seconds, rows per second, peak memory and the ratio to DuckDB,
 and checks that every engine scored the same number of leads.
@@ -25,9 +25,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration import datagen
-from orchestration.benchmark import REPO, machine_info, run_measured
-from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES
+from lead_scoring import datagen
+from benchmarks.benchmark import REPO, machine_info, run_measured
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
 
 ENGINES = ("duckdb", "spark", "postgres")
 
@@ -85,12 +85,12 @@ def land_raw(engine: str, source: Path, work: Path) -> None:
         # In a process of its own: a Spark session keeps its JVM, and with it the Derby catalogue, until the process
         # ends, and the dbt build that follows must open that catalogue.
         shutil.rmtree(work / "spark", ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "orchestration.spark_local", "load", "--database", str(source),
+        subprocess.run([sys.executable, "-m", "lead_scoring.spark_local", "load", "--database", str(source),
                         "--spark-dir", str(work / "spark")], check=True, cwd=REPO)
     elif engine == "postgres":
         import psycopg2
 
-        from orchestration.raw_copy import copy_to_postgres
+        from lead_scoring.raw_copy import copy_to_postgres
 
         dbname = postgres_bench_database()
         admin = psycopg2.connect(postgres_dsn("postgres"))
@@ -169,7 +169,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.engine_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10000)
     parser.add_argument("--events-per-lead", type=float, default=100)
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=["duckdb", "spark"])

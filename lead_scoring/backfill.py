@@ -6,7 +6,7 @@ A warehouse scored once knows every lead's current score but not when anything h
 The Dagster schedules build that history going forward. This command builds it backwards, once, when a
 warehouse is first deployed on data that already spans weeks:
 
-    python -m orchestration.backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
+    python -m lead_scoring.backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
                                      [-- <extra dbt flags>]
 
 It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run`
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestration.monitoring import WarehouseResource, record_distribution
-from orchestration.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
-from orchestration.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
+from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HISTORY_SELECTION = ("+path:models/intermediate/history", "+path:models/marts/history")
@@ -108,7 +108,7 @@ def invoke_dbt(database: Path, args: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.backfill", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.backfill", description=__doc__.split("\n")[0])
     parser.add_argument("--end", default="", help="the last instant (UTC), e.g. '2026-11-01 00:00:00'; "
                         "empty: now")
     parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
