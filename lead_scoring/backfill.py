@@ -32,7 +32,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
 
-from orchestration.monitoring import WarehouseResource, record_distribution
+from lead_scoring.monitoring import record_distribution
+from lead_scoring.warehouse import Warehouse
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
@@ -73,7 +74,7 @@ def plan(end: datetime, weeks: int, every_days: int, latest_recorded: datetime |
     return [s for s in steps if s.as_of not in skipped], skipped
 
 
-def latest_recorded_as_of(warehouse: WarehouseResource) -> datetime | None:
+def latest_recorded_as_of(warehouse: Warehouse) -> datetime | None:
     """The newest run in the score history (its newest `valid_from`: a run stores only changed leads, and decay
     changes some lead in practically every run), or None for a warehouse without history."""
     if not warehouse.resolved_path().exists():
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = list(args.dbt_flags)
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
-    warehouse = WarehouseResource()
+    warehouse = Warehouse()
     database = warehouse.resolved_path()
     holder = find_lock_holder(database)
     if holder is not None:  # even reading the history needs the file: say who holds it, change nothing

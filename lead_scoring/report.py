@@ -10,7 +10,7 @@ It reads, read-only, from the DuckDB warehouse:
   threshold;
 - ``marts.channel_quality``: leads, mean score, MQL, conversion and win rates by lead source and month;
 - ``monitoring.score_distribution_history`` and ``monitoring.score_quantiles`` (written by
-  ``orchestration.monitoring``): percentiles, lead count, MQL rate and PSI against the previous run, per run;
+  ``lead_scoring.monitoring``): percentiles, lead count, MQL rate and PSI against the previous run, per run;
 - ``marts.lead_funnel``: the funnel lead -> MQL -> accepted -> opportunity -> won summed over its rows, with
   stage-to-stage rates and returned leads, and the same by lead source; ``intermediate.int_lead_funnel_stages``
   (one row per lead): the median and 90th-percentile hours between stages over the whole model (medians of the
@@ -42,9 +42,9 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from orchestration.monitoring import ERROR, HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PASS, PSI_METRICS, QUANTILES_TABLE, \
+from lead_scoring.monitoring import ERROR, HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PASS, PSI_METRICS, QUANTILES_TABLE, \
     WARN, psi
-from orchestration.sla_checks import breach_severity
+from lead_scoring.sla import breach_severity
 
 GRADES = ("A", "B", "C", "D")
 LEVELS = ("1", "2", "3", "4")

@@ -12,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.dbt_project import lead_scoring_dbt_assets
-from orchestration.monitoring import LEAD_SCORES_KEY, POOL, PROJECT_ROOT, WarehouseResource, score_distribution_history
+from lead_scoring.warehouse import PROJECT_ROOT
+from orchestration.monitoring import LEAD_SCORES_KEY, POOL, WarehouseResource, score_distribution_history
 from lead_scoring.report import write_report
 
 REPORT_PATH_ENV = "LEAD_SCORING_REPORT_PATH"

@@ -1,4 +1,4 @@
-"""orchestration.crm_sync and marts.crm_lead_sync: first sync, no-change rebuild, a seed change, failures and
+"""lead_scoring.crm_sync, orchestration.crm_sync and marts.crm_lead_sync: first sync, no-change rebuild, a seed change, failures and
 retries, blocking by the drift check, the enforced contract, the CLI.
 
 Mutation tests work on copies of the session `warehouse` DuckDB file; one module fixture rebuilds a copy twice
@@ -17,8 +17,10 @@ import duckdb
 import pytest
 
 from conftest import assert_dbt_ok, copy_project, query, run_dbt
-from orchestration import crm_sync
-from orchestration import monitoring as mon
+from lead_scoring import crm_sync
+from orchestration import crm_sync as dcrm
+from lead_scoring import monitoring as mon
+from orchestration import monitoring as dmon
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
@@ -320,16 +322,16 @@ def test_asset_sits_downstream_of_the_score_history_and_lead_scores():
     assert {dg.AssetKey("score_distribution_history"), dg.AssetKey("lead_scores"),
             dg.AssetKey("crm_lead_sync")} <= set(node.parent_keys)
     assert dg.AssetKey(["crm_sync", "crm_sync_state"]) in graph.get(dg.AssetKey("crm_lead_sync")).parent_keys
-    assert crm_sync.crm_lead_sync_export.op.pool == "duckdb_warehouse"
+    assert dcrm.crm_lead_sync_export.op.pool == "duckdb_warehouse"
     for job in ("full_scoring_job", "engagement_refresh_job"):
         assert dg.AssetKey("crm_lead_sync_export") in defs.resolve_job_def(job).asset_layer.selected_asset_keys
 
 
 def _materialize(db, out):
     result = dg.materialize(
-        [*mon.monitoring_assets, mon.score_distribution_drift, crm_sync.crm_lead_sync_export],
-        resources={"warehouse": mon.WarehouseResource(database_path=str(db))},
-        run_config=dg.RunConfig(ops={"crm_lead_sync_export": crm_sync.CrmExportConfig(export_dir=str(out))}),
+        [*dmon.monitoring_assets, dmon.score_distribution_drift, dcrm.crm_lead_sync_export],
+        resources={"warehouse": dmon.WarehouseResource(database_path=str(db))},
+        run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(export_dir=str(out))}),
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()

@@ -38,7 +38,7 @@ import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, copy_project, query
 from lead_scoring import datagen
-from orchestration import crm_sync
+from lead_scoring import crm_sync
 from lead_scoring import warehouse_lock as wl
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
@@ -430,7 +430,7 @@ def test_stale_work_relations_are_dropped_and_nothing_is_left_behind(kill_chain)
 CRM_DRIVER = """
 import sys, time
 from pathlib import Path
-from orchestration import crm_sync
+from lead_scoring import crm_sync
 point, marker = sys.argv[1], Path(sys.argv[2])
 def pause():
     marker.write_text("paused")
@@ -477,7 +477,7 @@ def crm_kills(reference, tmp_path_factory) -> dict:
         _kill_export(point, db, out, root)
         seen[point] = {"state": _count(db, crm_sync.STATE_TABLE), "batches": _count(db, crm_sync.BATCHES_TABLE),
                        "files": sorted(p.name for p in out.iterdir())}
-    retry = subprocess.run([sys.executable, "-m", "orchestration.crm_sync", "--database", str(db), "--out", str(out)],
+    retry = subprocess.run([sys.executable, "-m", "lead_scoring.crm_sync", "--database", str(db), "--out", str(out)],
                            cwd=PROJECT_ROOT, capture_output=True, text=True)
     seen["retry"] = retry
     seen["after_retry_files"] = sorted(p.name for p in out.iterdir())
@@ -494,7 +494,7 @@ def crm_kills(reference, tmp_path_factory) -> dict:
         con.close()
     seen["resend"] = set(resend)
     _kill_export("after_record", db, out, root)
-    again = subprocess.run([sys.executable, "-m", "orchestration.crm_sync", "--database", str(db), "--out", str(out)],
+    again = subprocess.run([sys.executable, "-m", "lead_scoring.crm_sync", "--database", str(db), "--out", str(out)],
                            cwd=PROJECT_ROOT, capture_output=True, text=True)
     seen["again"] = again
     return seen

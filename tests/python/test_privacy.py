@@ -334,7 +334,9 @@ def hostile_build(tmp_path_factory):
     from dagster import serialize_value
 
     from lead_scoring import datagen
-    from orchestration import dbt_project, monitoring
+    from lead_scoring import monitoring
+    from orchestration import dbt_project
+    from orchestration import monitoring as dmon
 
     root = tmp_path_factory.mktemp("privacy_build")
     db = root / "wh.duckdb"
@@ -356,8 +358,8 @@ def hostile_build(tmp_path_factory):
         mp.setenv(monitoring.NOW_ENV, "2026-12-15 00:00:00")  # six weeks after the data: freshness ERROR
         with DagsterInstance.local_temp(tempdir=str(dagster_home)) as instance:
             result = materialize(
-                [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets, *monitoring.monitoring_checks[:2]],
-                resources={"dbt": dbt_project.dbt_resource, **monitoring.monitoring_resources},
+                [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets, *dmon.monitoring_checks[:2]],
+                resources={"dbt": dbt_project.dbt_resource, **dmon.monitoring_resources},
                 run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_project.DbtBuildConfig(as_of=AS_OF)}),
                 selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
                 instance=instance, raise_on_error=False,
