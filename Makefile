@@ -1,10 +1,12 @@
 # Two entry points: `make demo` (set up, generate data, build and score, print a summary) and `make test`
 # (set up, lint, dbt build with data and unit tests, pytest). Both create .venv when it is missing.
+# Every tool target goes through the `lead-scoring` command (lead_scoring/cli.py; `lead-scoring --help`).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLI := $(BIN)/lead-scoring
 
 # Demo data: scale knobs and the scoring clock (empty AS_OF = now).
 LEADS ?= 5000
@@ -35,23 +37,22 @@ setup: $(STAMP)
 
 data: setup
 	@mkdir -p $(dir $(DB))
-	$(BIN)/python -m lead_scoring.datagen --database $(DB) --leads $(LEADS) \
+	$(CLI) datagen --database $(DB) --leads $(LEADS) \
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
 # Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
 # Unit tests (fixtures, not data) run in `make dbt-test`/CI; a production build, like Dagster's, leaves them out.
 build: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m lead_scoring.warehouse_lock --database $(DB) -- \
-		$(BIN)/dbt build --exclude-resource-type unit_test --vars '{as_of: "$(AS_OF)"}'
+	$(CLI) build --database $(DB) --as-of "$(AS_OF)"
 
 summary: setup
-	$(BIN)/python -m lead_scoring.summary --database $(DB)
+	$(CLI) summary --database $(DB)
 
 # The scoring report: one self-contained HTML page (plotly, works offline) of the marts and the drift history.
 REPORT ?= warehouse/scoring_report.html
 
 report: setup
-	$(BIN)/python -m lead_scoring.report --database $(DB) --out $(REPORT)
+	$(CLI) report --database $(DB) --out $(REPORT)
 
 # Score history before the last build: weekly scoring runs over the BACKFILL_WEEKS before AS_OF (oldest first;
 # runs the history already has are skipped), each recorded in the drift history, then the full build at AS_OF.
@@ -60,8 +61,7 @@ BACKFILL_WEEKS ?= 4
 
 .PHONY: backfill
 backfill: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m lead_scoring.backfill --end "$(AS_OF)" \
-		--weeks $(BACKFILL_WEEKS) --build-end
+	$(CLI) backfill --database $(DB) --end "$(AS_OF)" --weeks $(BACKFILL_WEEKS) --build-end
 
 demo: data backfill summary report
 
@@ -72,23 +72,23 @@ HOLDOUT_SHARE ?= 0.3
 
 .PHONY: suggest-weights
 suggest-weights: setup
-	$(BIN)/python -m lead_scoring.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
+	$(CLI) suggest-weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
 # (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
 .PHONY: export
 export: setup
-	$(BIN)/python -m orchestration.crm_sync --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
+	$(CLI) export --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
 
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
 
 dbt-test: setup
 	@mkdir -p $(dir $(TEST_DB))
-	$(BIN)/python -m lead_scoring.datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
+	$(CLI) datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
 		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
-	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{as_of: "$(TEST_AS_OF)"}'
+	$(CLI) build --database $(TEST_DB) --as-of "$(TEST_AS_OF)" --unit-tests
 
 # Headless Chromium (Debian package) for the report's browser test; installed only when missing.
 CHROMIUM := /usr/bin/chromium

@@ -25,6 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from lead_scoring.clock import parse_instant
+
 MODEL_ID = "default"
 EMAIL_RE = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"
 ATTRIBUTES = (
@@ -98,7 +100,7 @@ def read(con, sql: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ scoring
 def score(con, as_of: str) -> pd.DataFrame:
-    as_of_ts = pd.Timestamp(as_of)
+    as_of_ts = pd.Timestamp(parse_instant(as_of))
     as_of_date = as_of_ts.normalize()
 
     # ---- seeds

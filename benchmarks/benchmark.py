@@ -50,6 +50,7 @@ from pathlib import Path
 import duckdb
 
 from lead_scoring import datagen
+from lead_scoring.clock import dbt_vars, format_as_of, parse_instant
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -170,7 +171,7 @@ def dbt_env(database: Path, target: Path) -> dict:
 
 def dbt(args, database: Path, target: Path, as_of: str, log: Path, extra=()) -> Measured:
     exe = str(Path(sys.executable).with_name("dbt"))
-    command = [exe, *args, "--vars", json.dumps({"as_of": as_of}), *extra]
+    command = [exe, *args, "--vars", dbt_vars(as_of), *extra]
     result = run_measured(command, env=dbt_env(database, target), log_path=log)
     if result.returncode != 0:
         tail = "\n".join(result.output.splitlines()[-25:])
@@ -255,8 +256,7 @@ def compare_with_mart(database: Path, table: str) -> dict:
 
 # ------------------------------------------------------------------------------------------------ one scale
 def _later(as_of: str, days: int, hours: int = 0) -> str:
-    moment = datagen._parse_as_of(as_of) + dt.timedelta(days=days, hours=hours)
-    return f"{moment:%Y-%m-%d %H:%M:%S}"
+    return format_as_of(parse_instant(as_of) + dt.timedelta(days=days, hours=hours))
 
 
 def bench_scale(leads: int, events_per_lead: float, work: Path, as_of: str, seed: int, pandas_limit_bytes: int,

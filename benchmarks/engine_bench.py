@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from lead_scoring import datagen
+from lead_scoring.clock import dbt_vars
 from benchmarks.benchmark import REPO, machine_info, run_measured
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
 
@@ -138,7 +139,7 @@ def bench(leads: int, events_per_lead: float, engines: list[str], work: Path, as
     for engine in engines:
         land_raw(engine, source, work)
         exe = str(Path(sys.executable).with_name("dbt"))
-        command = [exe, "build", *PRODUCTION_BUILD_EXCLUDES, "--vars", json.dumps({"as_of": as_of})]
+        command = [exe, "build", *PRODUCTION_BUILD_EXCLUDES, "--vars", dbt_vars(as_of)]
         log = work / f"build_{engine}.log"
         measured = run_measured(command, env=_env(engine, work), log_path=log)
         if measured.returncode != 0:

@@ -6,7 +6,7 @@ A warehouse scored once knows every lead's current score but not when anything h
 The Dagster schedules build that history going forward. This command builds it backwards, once, when a
 warehouse is first deployed on data that already spans weeks:
 
-    python -m lead_scoring.backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
+    lead-scoring backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
                                      [-- <extra dbt flags>]
 
 It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run`
@@ -23,37 +23,29 @@ read as for `make build`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
 
+from lead_scoring.clock import dbt_vars, format_as_of, parse_instant, utc_now
 from lead_scoring.monitoring import record_distribution
-from lead_scoring.warehouse import Warehouse
+from lead_scoring.warehouse import DUCKDB_PATH_ENV, Warehouse
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HISTORY_SELECTION = ("+path:models/intermediate/history", "+path:models/marts/history")
 SNAPSHOT_SCHEMA, SNAPSHOT_NAME = "marts", "lead_score_snapshots"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
 class Step:
     as_of: datetime
     command: str  # "run" (history selection) or "build" (everything)
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO date or timestamp, naive UTC."""
-    value = datetime.fromisoformat(text.strip().replace("T", " ").removesuffix("Z"))
-    return value.replace(tzinfo=None) if value.tzinfo is None else \
-        (value - value.utcoffset()).replace(tzinfo=None)
 
 
 def plan(end: datetime, weeks: int, every_days: int, latest_recorded: datetime | None,
@@ -93,7 +85,7 @@ def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
         args += ["--select", *HISTORY_SELECTION]
     else:
         args += PRODUCTION_BUILD_EXCLUDES
-    return [*args, "--vars", json.dumps({"as_of": step.as_of.strftime(TIME_FORMAT)}),
+    return [*args, "--vars", dbt_vars(step.as_of),
             "--project-dir", str(PROJECT_ROOT), *extra]
 
 
@@ -108,8 +100,10 @@ def invoke_dbt(database: Path, args: Sequence[str]) -> None:
         raise RuntimeError(f"dbt {args[0]} exited with {code} (see its output above)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.backfill", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring backfill` (and `python -m lead_scoring.backfill`)."""
+    parser.add_argument("--database", default="", help="the DuckDB warehouse (default: env LEAD_SCORING_DUCKDB_PATH "
+                        "or warehouse/lead_scoring.duckdb)")
     parser.add_argument("--end", default="", help="the last instant (UTC), e.g. '2026-11-01 00:00:00'; "
                         "empty: now")
     parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
@@ -118,9 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
     parser.add_argument("dbt_flags", nargs="*", help="after --: extra flags for every dbt command, e.g. "
                         "--target-path /tmp/target")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     extra = list(args.dbt_flags)
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    if args.database:  # dbt (a child process) reads the warehouse path from the environment
+        os.environ[DUCKDB_PATH_ENV] = str(Path(args.database).resolve())
     warehouse = Warehouse()
     database = warehouse.resolved_path()
     holder = find_lock_holder(database)
@@ -128,16 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(lock_message(str(database), holder), file=sys.stderr)
         return EXIT_LOCKED
     try:
-        end = parse_instant(args.end) if args.end.strip() else \
-            datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        end = parse_instant(args.end, what="--end") if args.end.strip() else utc_now(whole_seconds=True)
         steps, skipped = plan(end, args.weeks, args.every_days, latest_recorded_as_of(warehouse), args.build_end)
     except ValueError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
     for at in skipped:
-        print(f"skip {at:{TIME_FORMAT}}: the score history already has a run at or after it")
+        print(f"skip {format_as_of(at)}: the score history already has a run at or after it")
     for step in steps:
-        print(f"{'plan' if args.dry_run else 'run '} {step.as_of:{TIME_FORMAT}}: dbt {step.command}")
+        print(f"{'plan' if args.dry_run else 'run '} {format_as_of(step.as_of)}: dbt {step.command}")
     if args.dry_run or not steps:
         return 0
     try:
@@ -150,13 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             invoke_dbt(database, dbt_args(step, extra))
         except RuntimeError as exc:
-            print(f"backfill stopped at {step.as_of:{TIME_FORMAT}}: {exc}. Fix it and re-run: the runs before "
+            print(f"backfill stopped at {format_as_of(step.as_of)}: {exc}. Fix it and re-run: the runs before "
                   "it are kept and will be skipped.", file=sys.stderr)
             return 1
-        info = record_distribution(warehouse, f"backfill {step.as_of:{TIME_FORMAT}}", recorded_at=step.as_of)
-        print(f"done {step.as_of:{TIME_FORMAT}} in {time.monotonic() - started:.1f} s: lead count "
+        info = record_distribution(warehouse, f"backfill {format_as_of(step.as_of)}", recorded_at=step.as_of)
+        print(f"done {format_as_of(step.as_of)} in {time.monotonic() - started:.1f} s: lead count "
               f"{info['lead_count']}, MQL rate {info['mql_rate']}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.backfill", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lead_scoring.clock import utc_now
 from lead_scoring.warehouse import Warehouse
 
 SYNC_VIEW = "marts.crm_lead_sync"
@@ -198,7 +199,7 @@ def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = Non
         "status": "synced", "row_count": len(rows), "new_count": new_count, "changed_count": len(rows) - new_count,
         "export_dir": str(export_dir), "csv_file": names["csv"], "jsonl_file": names["jsonl"],
         "parquet_file": names["parquet"], "ruleset_version": ruleset, "scored_at": scored_at,
-        "synced_at": synced_at or datetime.now(UTC).replace(tzinfo=None),
+        "synced_at": synced_at or utc_now(),
     }
     record_batch(con, batch)
     con.execute("drop table if exists crm_batch")
@@ -210,15 +211,15 @@ def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = Non
 # --------------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.crm_sync",
-                                     description="Export the changed CRM lead rows (marts.crm_lead_sync) as one "
-                                                 "batch of CSV, JSON Lines and Parquet files.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring export` (and `python -m lead_scoring.crm_sync`)."""
     parser.add_argument("--database", help="DuckDB file (default: env LEAD_SCORING_DUCKDB_PATH or "
                                            "warehouse/lead_scoring.duckdb)")
     parser.add_argument("--out", help=f"export folder (default: env {EXPORT_DIR_ENV} or crm_export/ beside the "
                                       "DuckDB file)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     warehouse = Warehouse(args.database or "")
     database = warehouse.resolved_path()
     if not database.exists():
@@ -232,6 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(json.dumps(result.as_dict(), indent=2))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.crm_sync",
+                                     description="Export the changed CRM lead rows (marts.crm_lead_sync) as one "
+                                                 "batch of CSV, JSON Lines and Parquet files.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

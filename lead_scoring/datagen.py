@@ -1,11 +1,11 @@
 """Deterministic generator of realistic raw CRM and marketing tables, as an EL tool would land them.
 
-    python -m lead_scoring.datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
+    lead-scoring datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
                                     [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw]
-    python -m lead_scoring.datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
+    lead-scoring datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
 
 It (re)creates ``<schema>.leads``, ``<schema>.events`` and ``<schema>.opportunities`` with the columns of
-/work/shared/RAW_CONTRACT.md (plus one custom CRM field on leads, ``crm_segment``), full of the faults the
+docs/raw_contract.md (plus one custom CRM field on leads, ``crm_segment``), full of the faults the
 contract warns about: lead versions, soft deletes, null ids, re-delivered / anonymous / orphan / unknown /
 future / late events, bot bursts, inconsistent labels in several languages, garbage numbers.
 
@@ -32,10 +32,12 @@ import time
 
 import duckdb
 
+from lead_scoring.clock import format_as_of, format_compact, parse_instant
+
 DEFAULTS = dict(leads=5000, events_per_lead=20.0, days=180, seed=42, as_of="2026-11-01 00:00:00", schema="raw")
 
 # --------------------------------------------------------------------------------------------------
-# The raw contract (/work/shared/RAW_CONTRACT.md) plus one custom CRM field
+# The raw contract (docs/raw_contract.md) plus one custom CRM field
 # --------------------------------------------------------------------------------------------------
 LEADS_COLUMNS = (
     ("lead_id", "VARCHAR"), ("email", "VARCHAR"), ("first_name", "VARCHAR"), ("last_name", "VARCHAR"),
@@ -333,16 +335,6 @@ def _ident(name: str) -> str:
     return '"' + name + '"'
 
 
-def _parse_as_of(as_of: str) -> dt.datetime:
-    text = str(as_of).strip().replace("T", " ")
-    if text.endswith("Z"):
-        text = text[:-1]
-    value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def _ts(sec_expr: str) -> str:
     """Epoch seconds (BIGINT expression) -> TIMESTAMP."""
     return f"make_timestamp(CAST({sec_expr} AS BIGINT) * 1000000)"
@@ -359,7 +351,7 @@ class _Gen:
         self.days = int(days)
         self.seed = int(seed)
         self.r = _Sql(seed)
-        as_of_dt = _parse_as_of(as_of)
+        as_of_dt = parse_instant(as_of)
         self.as_of = int((as_of_dt - dt.datetime(1970, 1, 1)).total_seconds())
         self.schema = _ident(schema)
         self.latent_schema = _ident(latent_schema) if latent_schema else None
@@ -961,14 +953,14 @@ def append_events(database: str, share: float, seed: int = DEFAULTS["seed"], loa
         if loaded_at is None:
             base_dt = (latest or dt.datetime(1970, 1, 1)).replace(microsecond=0) + dt.timedelta(hours=1)
         else:
-            base_dt = _parse_as_of(loaded_at)
+            base_dt = parse_instant(loaded_at, what="loaded_at")
             if latest is not None and base_dt <= latest:
                 raise ValueError(f"loaded_at {base_dt} must be later than the latest _loaded_at already landed ({latest})")
         base = int((base_dt - dt.datetime(1970, 1, 1)).total_seconds())
         total = int(round(before * share))
         n_redeliver = int(round(total * redelivery_share))
         n_new = total - n_redeliver
-        prefix = f"evx_{base_dt:%Y%m%d%H%M%S}_{int(seed)}_"
+        prefix = f"evx_{format_compact(base_dt)}_{int(seed)}_"
         if con.execute(f"SELECT count(*) FROM {s}.events WHERE starts_with(event_id, ?)", [prefix]).fetchone()[0]:
             raise ValueError(f"a batch with ids {prefix}* was already appended (same loaded_at and seed)")
         K = ("k",)
@@ -1011,25 +1003,30 @@ def append_events(database: str, share: float, seed: int = DEFAULTS["seed"], loa
     finally:
         con.close()
     return {"events_before": before, "appended": after - before, "new_events": n_new, "late_events": late,
-            "redeliveries": n_redeliver, "events_after": after, "loaded_at": f"{base_dt:%Y-%m-%d %H:%M:%S}",
+            "redeliveries": n_redeliver, "events_after": after, "loaded_at": format_as_of(base_dt),
             "id_prefix": prefix}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.datagen", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring datagen` (and `python -m lead_scoring.datagen`)."""
     parser.add_argument("--database", required=True, help="DuckDB file to write (created if missing)")
-    parser.add_argument("--leads", type=int, default=DEFAULTS["leads"])
-    parser.add_argument("--events-per-lead", type=float, default=DEFAULTS["events_per_lead"])
-    parser.add_argument("--days", type=int, default=DEFAULTS["days"])
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    parser.add_argument("--as-of", default=DEFAULTS["as_of"], help='UTC, e.g. "2026-11-01 00:00:00"')
-    parser.add_argument("--schema", default=DEFAULTS["schema"])
+    parser.add_argument("--leads", type=int, default=DEFAULTS["leads"], help="leads to generate (default %(default)s)")
+    parser.add_argument("--events-per-lead", type=float, default=DEFAULTS["events_per_lead"],
+                        help="average events per lead (default %(default)s)")
+    parser.add_argument("--days", type=int, default=DEFAULTS["days"],
+                        help="days of history before --as-of (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the seed: same seed, same tables")
+    parser.add_argument("--as-of", default=DEFAULTS["as_of"],
+                        help='the instant the data ends at, UTC (default "%(default)s")')
+    parser.add_argument("--schema", default=DEFAULTS["schema"], help="schema of the raw tables (default %(default)s)")
     parser.add_argument("--append-events", type=float, metavar="SHARE",
                         help="instead of generating, append this share (e.g. 0.001) of new events and re-deliveries "
                              "to the existing <schema>.events (see append_events); --seed applies")
     parser.add_argument("--loaded-at", help="with --append-events: the batch's _loaded_at (UTC); default one hour "
                                             "after the latest _loaded_at")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.append_events is not None:
         result = append_events(args.database, args.append_events, seed=args.seed, loaded_at=args.loaded_at,
@@ -1044,6 +1041,12 @@ def main(argv=None) -> int:
     summary = ", ".join(f"{args.schema}.{t}={c}" for t, c in counts.items())
     print(f"datagen: {summary} ({time.perf_counter() - started:.1f}s, seed {args.seed}, as_of {args.as_of})")
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.datagen", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ import os
 import urllib.request
 from bisect import bisect_right
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from lead_scoring.warehouse import PROJECT_ROOT, Warehouse, rows as _rows  # noqa: F401  (PROJECT_ROOT re-exported)
+from lead_scoring.clock import format_minute, format_timestamp, parse_instant, utc_now
+from lead_scoring.warehouse import Warehouse
+from lead_scoring.warehouse import rows as _rows
 
 LOGGER = logging.getLogger("lead_scoring.monitoring")
 
@@ -273,20 +274,12 @@ def compare_runs(baseline_rows: Sequence[Mapping[str, Any]], current_rows: Seque
 # ------------------------------------------------------------------------------------------------
 # Clock, notifier, warehouse
 # ------------------------------------------------------------------------------------------------
-def parse_instant(text: str) -> datetime:
-    """An ISO instant ('2026-11-01', '2026-11-01 06:00:00', '...T...Z'); naive means UTC. Returns naive UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def resolve_now(override: str | None = None) -> datetime:
     """The monitoring clock (naive UTC): `override`, else env LEAD_SCORING_NOW, else the wall clock."""
     text = override or os.environ.get(NOW_ENV, "").strip()
     if text:
-        return parse_instant(text)
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+        return parse_instant(text, what="now")
+    return utc_now()
 
 
 class Notifier:
@@ -367,7 +360,7 @@ def measure_freshness(warehouse: Warehouse, table: str, now: datetime,
     columns = FRESHNESS_COLUMNS[table]
     warn_h = getattr(settings, f"{table}_freshness_warn_hours")
     error_h = getattr(settings, f"{table}_freshness_error_hours")
-    metadata: dict[str, Any] = {"now (UTC)": now.isoformat(sep=" "), "warn after (hours)": warn_h,
+    metadata: dict[str, Any] = {"now (UTC)": format_timestamp(now), "warn after (hours)": warn_h,
                                 "error after (hours)": error_h}
     severity, problems = PASS, []
     # Only identifiers from this module go into the SQL; the clock is a bound parameter.
@@ -384,13 +377,13 @@ def measure_freshness(warehouse: Warehouse, table: str, now: datetime,
         value = newest[column]
         if value is None:
             severity = ERROR
-            problems.append(f"raw.{table} has no {column} at or before {now:%Y-%m-%d %H:%M}")
+            problems.append(f"raw.{table} has no {column} at or before {format_minute(now)}")
             metadata[f"newest {column}"] = "none"
             continue
         age = (now - value).total_seconds() / 3600
         col_severity = grade(age, warn_h, error_h)
         severity = worst(severity, col_severity)
-        metadata[f"newest {column}"] = value.isoformat(sep=" ")
+        metadata[f"newest {column}"] = format_timestamp(value)
         metadata[f"{column} age (hours)"] = round(age, 2)
         if col_severity != PASS:
             problems.append(f"newest {column} is {age:.1f} h old ({col_severity}: warn {warn_h} h, "
@@ -458,7 +451,7 @@ def distribution_rows(con, run_id: str, recorded_at: datetime) -> tuple[list[tup
 def record_distribution(warehouse: Warehouse, run_id: str,
                         recorded_at: datetime | None = None) -> dict[str, Any]:
     """Replace the rows of `run_id` in the history tables by the current distribution of the scores."""
-    recorded_at = recorded_at or datetime.now(timezone.utc).replace(tzinfo=None)
+    recorded_at = recorded_at or utc_now()
     with warehouse.connect(read_only=False) as con:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -4,7 +4,7 @@ The generator and the demo write DuckDB; a PostgreSQL or Spark target reads the 
 catalogue. This module lands identical raw tables there, column for column and value for value (nulls stay
 null, empty strings stay empty), so a build on each engine scores the same data:
 
-    python -m lead_scoring.raw_copy --database warehouse/ci.duckdb --target postgres \
+    lead-scoring raw-copy --database warehouse/ci.duckdb --target postgres \
         --dsn "host=localhost port=5432 dbname=lead_scoring user=postgres"
 
 PostgreSQL is loaded with COPY from a CSV that DuckDB writes (every value quoted, nulls unquoted `\\N`).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,17 +120,36 @@ def copy_to_postgres(duckdb_path: str | Path, dsn: str, schema: str = "raw", sou
         source.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.raw_copy", description=__doc__.splitlines()[0])
-    parser.add_argument("--database", required=True, help="DuckDB file holding the raw schema")
-    parser.add_argument("--target", choices=["postgres"], default="postgres")
-    parser.add_argument("--dsn", required=True, help="libpq connection string of the PostgreSQL database")
-    parser.add_argument("--schema", default="raw", help="schema to (re)create the raw tables in")
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring raw-copy` (and `python -m lead_scoring.raw_copy`)."""
+    parser.add_argument("--database", required=True, help="DuckDB file holding the raw schema (read-only)")
+    parser.add_argument("--target", choices=["postgres", "spark"], default="postgres",
+                        help="where to copy the raw tables (default %(default)s)")
+    parser.add_argument("--dsn", help="postgres: libpq connection string of the PostgreSQL database")
+    parser.add_argument("--spark-dir", default=None, help="spark: the local Spark warehouse directory (default env "
+                                                          "LEAD_SCORING_SPARK_DIR or warehouse/spark)")
+    parser.add_argument("--schema", default="raw", help="schema to (re)create the raw tables in (default raw)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == "spark":
+        from lead_scoring import spark_local
+
+        return spark_local.main(["load", "--database", args.database, "--schema", args.schema,
+                                 *(["--spark-dir", args.spark_dir] if args.spark_dir else [])])
+    if not args.dsn:
+        print("raw-copy: --target postgres needs --dsn", file=sys.stderr)
+        return 2
     counts = copy_to_postgres(args.database, args.dsn, args.schema)
     for table, count in counts.items():
         print(f"{args.schema}.{table}: {count:,} rows")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.raw_copy", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The scoring report: one self-contained HTML page (plotly, embedded inline, works offline).
 
-    python -m lead_scoring.report --database PATH --out FILE.html [--model default]
+    lead-scoring report --database PATH --out FILE.html [--model default]
 
 It reads, read-only, from the DuckDB warehouse:
 
@@ -32,7 +32,7 @@ import argparse
 import html
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -42,6 +42,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from lead_scoring.clock import format_as_of, format_minute, format_month, utc_now
 from lead_scoring.monitoring import ERROR, HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PASS, PSI_METRICS, QUANTILES_TABLE, \
     WARN, psi
 from lead_scoring.sla import breach_severity
@@ -122,7 +123,7 @@ class ReportData:
     funnel_hours: list[dict[str, Any]] | None = None  # per lead: hours between consecutive stages (None: no table)
     owners: list[dict[str, Any]] | None = None  # owner_performance rows (None: no such table)
     sla: list[dict[str, Any]] | None = None  # routing_sla_breach_rate rows, at most one (None: no such table)
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+    generated_at: datetime = field(default_factory=utc_now)
 
 
 def load_overview(con, model_id: str) -> dict[str, Any]:
@@ -287,7 +288,7 @@ def drift_runs(history: Sequence[Mapping[str, Any]], quantiles: Sequence[Mapping
                     run_psi[metric] = psi([previous.get(metric, {}).get(b, 0.0) for b in bins],
                                           [shares.get(metric, {}).get(b, 0.0) for b in bins], eps)
         recorded_at = rows[0]["recorded_at"]
-        stamp = recorded_at.strftime("%Y-%m-%d %H:%M") if hasattr(recorded_at, "strftime") else str(recorded_at)
+        stamp = format_minute(recorded_at) if isinstance(recorded_at, datetime) else str(recorded_at)
         runs.append(DriftRun(label=f"run {i} ({stamp})", run_id=run_id, recorded_at=recorded_at,
                              ruleset_version=rows[0]["ruleset_version"], lead_count=lead_count, mql_rate=mql_rate,
                              psi=run_psi, percentiles=pct.get(run_id, {})))
@@ -405,7 +406,7 @@ def sla_status(row: Mapping[str, Any]) -> str:
 
 
 def _month(value: Any) -> str:
-    return value.strftime("%Y-%m") if hasattr(value, "strftime") else str(value)[:7]
+    return format_month(value) if hasattr(value, "strftime") else str(value)[:7]
 
 
 def _pct(value: Any, digits: int = 1) -> str:
@@ -904,7 +905,7 @@ def render_report(data: ReportData) -> Page:
     as_of = ov["as_of"]
     meta = (f"model <b>{esc(data.model_id)}</b> &middot; scored as of <b>{esc(as_of)} UTC</b> &middot; rule-set "
             f"version <b>{esc(ov['ruleset_version'])}</b> &middot; report generated "
-            f"{esc(data.generated_at.strftime('%Y-%m-%d %H:%M:%S'))} UTC")
+            f"{esc(format_as_of(data.generated_at))} UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -939,12 +940,14 @@ def write_report(con, out: str | Path, model_id: str | None = None,
     return path, page, data
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the lead-scoring HTML report of a DuckDB warehouse.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring report` (and `python -m lead_scoring.report`)."""
     parser.add_argument("--database", required=True, help="the DuckDB file dbt built")
     parser.add_argument("--out", default="warehouse/scoring_report.html", help="the HTML file to write")
     parser.add_argument("--model", default=None, help="scoring model id (default: 'default' or the first)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     if not Path(args.database).exists():
         print(f"report: {args.database} does not exist: build the warehouse first (make build)", file=sys.stderr)
         return 1
@@ -959,6 +962,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         con.close()
     print(f"report: wrote {path} ({len(page.charts)} charts, {path.stat().st_size / 1e6:.1f} MB)")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the lead-scoring HTML report of a DuckDB warehouse.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from lead_scoring.clock import format_minute
 from lead_scoring.monitoring import ERROR, PASS, WARN, worst
 
 BREACH_RATE_TABLE = "marts.routing_sla_breach_rate"
@@ -50,7 +51,7 @@ def grade_breach_rate(row: Mapping[str, Any]) -> BreachGrade:
     minimum = int(row["min_resolved_assignments"] or 0)
     warn_limit = _float(row["breach_rate_warn_limit"])
     error_limit = _float(row["breach_rate_error_limit"])
-    window = f"{row['window_start_at']:%Y-%m-%d %H:%M} to {row['window_end_at']:%Y-%m-%d %H:%M}"
+    window = f"{format_minute(row['window_start_at'])} to {format_minute(row['window_end_at'])}"
     if resolved < minimum or resolved == 0:
         return BreachGrade(model_id, PASS, f"{model_id}: {breached} of {resolved} assignments resolved {window} "
                                            f"breached: not enough data (minimum {minimum})")

@@ -1,5 +1,6 @@
 """A local Apache Spark warehouse for the dbt target ``spark`` (profiles.yml), and a loader of raw tables into it.
 
+    lead-scoring raw-copy --target spark --database PATH.duckdb [--spark-dir DIR] [--schema raw]
     python -m lead_scoring.spark_local load --database PATH.duckdb [--spark-dir DIR] [--schema raw]
 
 The ``spark`` target runs Spark inside the dbt process (dbt-spark's ``session`` method): tables are Parquet files

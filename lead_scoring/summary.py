@@ -1,6 +1,6 @@
 """Print a short, human-readable summary of a scored warehouse (the marts the dbt build creates).
 
-    python -m lead_scoring.summary --database PATH [--model default]
+    lead-scoring summary --database PATH [--model default]
 
 It reads, read-only: ``marts.lead_scores``, ``marts.quarantined_leads``, ``marts.quarantined_events``,
 ``marts.quarantined_opportunities`` and ``marts.pipeline_reconciliation``, and prints: how many leads were
@@ -201,11 +201,13 @@ def render_summary(con, model_id: str = "default") -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.summary", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring summary` (and `python -m lead_scoring.summary`)."""
     parser.add_argument("--database", required=True, help="the DuckDB warehouse file")
     parser.add_argument("--model", default="default", help="model_id to summarise (default: default)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.database):
         print(f"summary: database file not found: {args.database}", file=sys.stderr)
         return 1
@@ -223,6 +225,12 @@ def main(argv=None) -> int:
         con.close()
     sys.stdout.write(text)
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.summary", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

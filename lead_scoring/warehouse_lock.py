@@ -3,7 +3,7 @@
 DuckDB lets one process write a database file; a second process that opens it gets
 ``IO Error: Could not set lock on file "<file>": Conflicting lock is held in <program> (PID <n>)``.
 ``dbt build`` prints that line deep in its output and exits 2. This module turns it into a message that says
-what to do, and ``make build`` uses it as a guard:
+what to do, and ``lead-scoring build`` (``make build``) and the backfill use it as a guard:
 
     python -m lead_scoring.warehouse_lock --database DB [-- command ...]
 

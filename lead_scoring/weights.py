@@ -1,6 +1,6 @@
 """Weight suggestions: fit the rule features against historical conversions and suggest new rule points.
 
-    python -m lead_scoring.weights --database warehouse/lead_scoring.duckdb --out warehouse/suggestions \\
+    lead-scoring suggest-weights --database warehouse/lead_scoring.duckdb --out warehouse/suggestions \\
         [--model default] [--holdout-share 0.3] [--min-support 20] [--c 1.0] [--verify]
 
 What it does, in order (each step is a small function below):
@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from lead_scoring.clock import dbt_vars
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.project_copy import copy_project
 
@@ -424,7 +425,7 @@ def rescore(project_dir: Path, database: Path, seed_texts: Mapping[str, str], sc
     if wal.exists():
         shutil.copy2(wal, db_copy.with_name(db_copy.name + ".wal"))
     cmd = [dbt_executable(), "build", "--select", *SCORING_PATH_SELECTION, "--indirect-selection", "cautious",
-           *PRODUCTION_BUILD_EXCLUDES, "--vars", json.dumps({"as_of": as_of}),
+           *PRODUCTION_BUILD_EXCLUDES, "--vars", dbt_vars(as_of),
            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
     env = {**os.environ, "LEAD_SCORING_DUCKDB_PATH": str(db_copy), "DBT_PROFILES_DIR": str(project),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
@@ -675,9 +676,8 @@ def render_markdown(s: Suggestion) -> str:
 # --------------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead_scoring.weights",
-                                     description="Suggest rule points from historical conversions.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring suggest-weights` (and `python -m lead_scoring.weights`)."""
     parser.add_argument("--database", required=True, help="the DuckDB warehouse a dbt build scored")
     parser.add_argument("--out", required=True, help="folder for the suggested seeds and the report")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="scoring model id (default: %(default)s)")
@@ -692,7 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true",
                         help="re-score the warehouse with the suggested seeds through dbt (a scratch copy)")
     parser.add_argument("--scratch", default=None, help="scratch folder for --verify (default: a temp folder)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         s = suggest_weights(args.database, args.out, model_id=args.model, holdout_share=args.holdout_share,
                             min_support=args.min_support, c=args.c, seeds_dir=args.seeds_dir,
@@ -710,6 +712,13 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{s.model_probability.top_decile_lift:.2f}")
     print(f"{changed} of {len(s.rules)} rules changed; wrote {', '.join(sorted(s.files.values()))}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.weights",
+                                     description="Suggest rule points from historical conversions.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

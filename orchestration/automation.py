@@ -12,7 +12,6 @@ Schedules pass their tick time (not the wall clock) as the dbt ``as_of`` var and
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -31,8 +30,8 @@ from dagster import (
     sensor,
 )
 
+from lead_scoring.clock import format_as_of, utc_now
 from orchestration.dbt_project import (
-    AS_OF_FORMAT,
     AS_OF_TAG,
     DBT_ASSETS_NAME,
     SEEDS_DIR,
@@ -73,11 +72,8 @@ def scoring_run_config(as_of: str | None, full_refresh: bool = False) -> RunConf
 
 
 def tick_as_of(context: ScheduleEvaluationContext) -> str:
-    """The tick time in UTC as the dbt `as_of` ('%Y-%m-%d %H:%M:%S'); now() only if invoked outside a tick."""
-    tick = context.scheduled_execution_time or datetime.now(UTC)
-    if tick.tzinfo is not None:
-        tick = tick.astimezone(UTC)
-    return tick.strftime(AS_OF_FORMAT)
+    """The tick time in UTC as the dbt `as_of` (lead_scoring.clock); now() only if invoked outside a tick."""
+    return format_as_of(context.scheduled_execution_time or utc_now())
 
 
 def _scheduled_run(context: ScheduleEvaluationContext, trigger: str) -> RunRequest:

@@ -11,12 +11,11 @@ One ``@dbt_assets`` op runs ``dbt build --vars '{"as_of": ...}'`` in the concurr
 failing on the file lock.
 """
 
-import json
 import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from lead_scoring import clock
+from lead_scoring.clock import dbt_vars_args
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, VENV_BIN, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,6 @@ DBT_ASSETS_NAME = "lead_scoring_dbt_assets"  # also the op name, the key of its 
 WAREHOUSE_POOL = "duckdb_warehouse"
 OWNER = "team:analytics-engineering"
 
-AS_OF_FORMAT = "%Y-%m-%d %H:%M:%S"
 AS_OF_TAG = "lead_scoring/as_of"
 RULESET_VERSION_TAG = "lead_scoring/ruleset_version"
 
@@ -171,25 +171,15 @@ class DbtBuildConfig(Config):
 
 
 def normalise_as_of(value: str | None) -> str | None:
-    """'2026-11-01', '2026-11-01T05:00:00Z', '2026-11-01 05:00:00+00:00' -> '2026-11-01 05:00:00' (UTC)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
+    """`lead_scoring.clock.normalise_as_of`, failing the run (not crashing it) on a text that is no instant."""
     try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError as exc:
-        raise Failure(f"as_of {value!r} is not an ISO date or timestamp (expected e.g. '2026-11-01 05:00:00', "
-                      "UTC)") from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.strftime(AS_OF_FORMAT)
+        return clock.normalise_as_of(value)
+    except clock.ClockError as exc:
+        raise Failure(str(exc)) from exc
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    args = ["build", *PRODUCTION_BUILD_EXCLUDES]
-    as_of = normalise_as_of(config.as_of)
-    if as_of is not None:
-        args += ["--vars", json.dumps({"as_of": as_of})]
+    args = ["build", *PRODUCTION_BUILD_EXCLUDES, *dbt_vars_args(normalise_as_of(config.as_of))]
     if config.full_refresh:
         args.append("--full-refresh")
     return args

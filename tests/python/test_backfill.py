@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from conftest import query
-from lead_scoring import backfill
+from lead_scoring import backfill, clock
 from lead_scoring.datagen import generate
 
 END = dt.datetime(2026, 11, 1)
@@ -49,7 +49,7 @@ def test_the_plan_refuses_nonsense(weeks, every):
     ("2026-11-01T08:30:00+02:00", dt.datetime(2026, 11, 1, 6, 30)),
 ])
 def test_instants_are_read_as_utc(text, expected):
-    assert backfill.parse_instant(text) == expected
+    assert clock.parse_instant(text) == expected
 
 
 def test_a_backfill_records_each_run_once(tmp_path, monkeypatch, capsys):

@@ -215,13 +215,14 @@ def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkey
     """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
     generated data: on normal data everything passes."""
     from lead_scoring import datagen
+    from lead_scoring.monitoring import NOW_ENV
     from orchestration import monitoring
 
     db_path = tmp_path / "dagster.duckdb"
     datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db_path))
     as_of = "2026-11-01 05:00:00"
-    monkeypatch.setenv(monitoring.NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
+    monkeypatch.setenv(NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
 
     with DagsterInstance.ephemeral() as instance:
         result = materialize(

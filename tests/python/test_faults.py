@@ -38,6 +38,7 @@ import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, copy_project, query
 from lead_scoring import datagen
+from lead_scoring.clock import dbt_vars
 from lead_scoring import crm_sync
 from lead_scoring import warehouse_lock as wl
 
@@ -158,13 +159,13 @@ class Lab:
         env = dict(self.env)
         if pause_model:
             env.update({PAUSE_MODEL_ENV: pause_model, PAUSE_FIFO_ENV: str(fifo)})
-        cmd = [str(DBT), *args, "--vars", f'{{as_of: "{T1}"}}', "--target-path", str(target or self.target),
+        cmd = [str(DBT), *args, "--vars", dbt_vars(T1), "--target-path", str(target or self.target),
                "--log-path", str(self.root / "logs")]
         return subprocess.Popen(cmd, cwd=self.project, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
     def build(self, as_of: str, log_name: str) -> str:
         log = self.root / log_name
-        cmd = [str(DBT), *BUILD, "--vars", f'{{as_of: "{as_of}"}}', "--target-path", str(self.target),
+        cmd = [str(DBT), *BUILD, "--vars", dbt_vars(as_of), "--target-path", str(self.target),
                "--log-path", str(self.root / "logs")]
         proc = subprocess.run(cmd, cwd=self.project, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         text = log.read_text()

@@ -41,9 +41,9 @@ MARTS = mart_names()
 def run_dbt_postgres(server, *args, vars=None, target_path: Path, log_path: Path):
     cmd = [str(DBT), *map(str, args), "--target-path", str(target_path), "--log-path", str(log_path)]
     if vars is not None:
-        import json
+        from lead_scoring.clock import dbt_vars
 
-        cmd += ["--vars", json.dumps(vars)]
+        cmd += ["--vars", dbt_vars(vars["as_of"])]
     env = dict(
         os.environ,
         DBT_PROFILES_DIR=str(PROJECT_ROOT),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
+from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, dbt_vars, query, run_dbt
 
 INJECTION = "x'); drop table leads; --"
 INJECTED_RULE_ID = "eng_x'); drop table raw.events; --"
@@ -54,7 +54,7 @@ def project(tmp_path, small_raw_db):
 
 
 def build(project: Path, *select: str):
-    args = ["build", "--vars", f'{{"as_of": "{AS_OF}"}}']
+    args = ["build", "--vars", dbt_vars(AS_OF)]
     if select:
         args += ["--select", *select]
     return run_dbt(project, project.parent / "wh.duckdb", *args,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, DBT, PROJECT_ROOT, query
+from conftest import AS_OF, DBT, PROJECT_ROOT, dbt_vars, query
 from warehouse_compare import mart_keys
 
 LEADS = 150
@@ -76,7 +76,7 @@ def builds(tmp_path_factory):
     duck_db = root / "duck.duckdb"
     shutil.copyfile(raw_db, duck_db)
     spark_dir = root / "spark"
-    vars_arg = ["--vars", json.dumps({"as_of": AS_OF})]
+    vars_arg = ["--vars", dbt_vars(AS_OF)]
 
     # Loader and dbt each open the Derby metastore in their own process, one after the other.
     spark_env = _dbt_env(LEAD_SCORING_TARGET="spark", LEAD_SCORING_SPARK_DIR=str(spark_dir))
