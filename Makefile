@@ -25,7 +25,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary report browser engines test lint dbt-test pytest clean dev benchmark
+.PHONY: setup demo data build summary report browser engines test lint dbt-test defs-check pytest clean dev benchmark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -110,16 +110,27 @@ engines:
 pytest: setup browser engines
 	$(BIN)/python -m pytest
 
-test: dbt-test lint pytest
+test: dbt-test lint defs-check pytest
 
-# The Dagster UI on http://localhost:3000 (code location orchestration.definitions), with the instance
-# settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1, telemetry off).
+# The Dagster UI (`dg dev`) on http://$(HOST):$(PORT): the code location orchestration/definitions.py ([tool.dg] in
+# pyproject.toml) with the instance settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1,
+# telemetry off). `exec` hands the recipe's shell over to dg, so Ctrl-C reaches dg itself and it stops cleanly.
 DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+DG_ENV := DAGSTER_HOME=$(DAGSTER_HOME_DIR) VIRTUAL_ENV=$(CURDIR)/$(VENV)
+PORT ?= 3000
+HOST ?= 127.0.0.1
 
-dev: setup
-	@mkdir -p $(DAGSTER_HOME_DIR) $(dir $(DB))
-	cp orchestration/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dagster dev -m orchestration.definitions
+$(DAGSTER_HOME_DIR)/dagster.yaml: orchestration/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME_DIR)
+	cp orchestration/dagster.yaml $@
+
+dev: setup $(DAGSTER_HOME_DIR)/dagster.yaml
+	@mkdir -p $(dir $(DB))
+	$(DG_ENV) LEAD_SCORING_DUCKDB_PATH=$(DB) exec $(BIN)/dg dev --host $(HOST) --port $(PORT)
+
+# The code location loads: every asset, check, job, schedule and sensor of orchestration/defs/ (part of `make test`).
+defs-check: setup $(DAGSTER_HOME_DIR)/dagster.yaml
+	$(DG_ENV) $(BIN)/dg check defs
 
 # Benchmark (not part of `make test`): for each scale in BENCH_LEADS, generate data, time a full build, the scoring
 # run, incremental builds after +0.1% and +1% events, and the SQL and pandas peers; prints one table and writes

@@ -1,5 +1,5 @@
-"""lead_scoring.crm_sync, orchestration.crm_sync and marts.crm_lead_sync: first sync, no-change rebuild, a seed change, failures and
-retries, blocking by the drift check, the enforced contract, the CLI.
+"""lead_scoring.crm_sync (the export), orchestration/defs/crm_sync (its asset) and marts.crm_lead_sync: first sync,
+no-change rebuild, a seed change, failures and retries, blocking by the drift check, the enforced contract, the CLI.
 
 Mutation tests work on copies of the session `warehouse` DuckDB file; one module fixture rebuilds a copy twice
 (unchanged, then with one fit rule's points raised) instead of building new warehouses.
@@ -18,9 +18,11 @@ import pytest
 
 from conftest import assert_dbt_ok, copy_project, query, run_dbt
 from lead_scoring import crm_sync
-from orchestration import crm_sync as dcrm
+from orchestration.defs.crm_sync import assets as dcrm
 from lead_scoring import monitoring as mon
-from orchestration import monitoring as dmon
+from orchestration.defs import resources as dres
+from orchestration.defs.monitoring import assets as mon_assets
+from orchestration.defs.monitoring import checks as mon_checks
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
@@ -329,8 +331,8 @@ def test_asset_sits_downstream_of_the_score_history_and_lead_scores():
 
 def _materialize(db, out):
     result = dg.materialize(
-        [*dmon.monitoring_assets, dmon.score_distribution_drift, dcrm.crm_lead_sync_export],
-        resources={"warehouse": dmon.WarehouseResource(database_path=str(db))},
+        [mon_assets.score_distribution_history, mon_checks.score_distribution_drift, dcrm.crm_lead_sync_export],
+        resources={"warehouse": dres.WarehouseResource(database_path=str(db))},
         run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(export_dir=str(out))}),
         raise_on_error=False,
     )

@@ -557,7 +557,7 @@ def test_an_export_killed_after_recording_resends_nothing(crm_kills):
 # parse to load, minutes on a busy machine; the queueing is decided by the instance, not by the job).
 TOY_DEFS = '''
 import dagster as dg
-from orchestration.monitoring import POOL
+from orchestration.defs.resources import WAREHOUSE_POOL as POOL
 
 @dg.asset(pool=POOL)
 def writes_the_warehouse() -> None:

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from lead_scoring import monitoring as mon
-from orchestration import monitoring as dmon
+from orchestration.defs import resources as dres
 from lead_scoring import sla
-from orchestration import sla_checks
+from orchestration.defs.routing import checks as sla_checks
 
 WINDOW_END = dt.datetime(2026, 11, 1)
 WINDOW_START = WINDOW_END - dt.timedelta(days=7)
@@ -75,7 +75,7 @@ def _scratch(tmp_path, rows):
 
 
 def _run_check(db):
-    ctx = dg.build_asset_check_context(resources={"warehouse": dmon.WarehouseResource(database_path=str(db))})
+    ctx = dg.build_asset_check_context(resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
     return sla_checks.sla_breach_rate_within_limit(ctx)
 
 

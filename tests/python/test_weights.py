@@ -1,4 +1,4 @@
-"""Weight suggestions (lead_scoring.weights, orchestration.weight_assets): pure functions against hand-worked
+"""Weight suggestions (lead_scoring.weights, orchestration/defs/suggestions): pure functions against hand-worked
 values and scikit-learn, the seed format, and on the session warehouse the proof that the suggested rules,
 re-scored by dbt, beat the current rules' hold-out AUC."""
 from __future__ import annotations
@@ -239,15 +239,16 @@ def test_suggested_seed_files_have_the_live_format(suggestion, warehouse):
 def test_weight_suggestions_asset_is_on_demand_and_materialises(warehouse, tmp_path, monkeypatch):
     import dagster as dg
 
-    from orchestration import automation, weight_assets
+    from orchestration.defs.dbt import jobs
+    from orchestration.defs.suggestions import assets as weight_assets
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("weight_suggestions")
     assert graph.get(key).parent_keys == {dg.AssetKey("lead_scores")}
     assert graph.get(key).pools == {"duckdb_warehouse"}
-    assert key not in automation.full_selection.resolve(graph)
-    assert key not in automation.engagement_selection.resolve(graph)
+    assert key not in jobs.full_selection.resolve(graph)
+    assert key not in jobs.engagement_selection.resolve(graph)
 
     out = tmp_path / "suggestions"
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(warehouse.db_path))

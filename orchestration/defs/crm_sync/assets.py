@@ -9,11 +9,10 @@ from typing import Any
 import dagster as dg
 
 from lead_scoring.crm_sync import BATCHES_TABLE, STATE_TABLE, export_crm_sync, resolve_export_dir
-from orchestration.monitoring import POOL, WarehouseResource
+from orchestration.defs.resources import LEAD_SCORES_KEY, WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "crm_sync"
 CRM_LEAD_SYNC_KEY = dg.AssetKey("crm_lead_sync")
-LEAD_SCORES_KEY = dg.AssetKey("lead_scores")
 SCORE_HISTORY_KEY = dg.AssetKey("score_distribution_history")
 STATE_KEY = dg.AssetKey(["crm_sync", "crm_sync_state"])
 BATCHES_KEY = dg.AssetKey(["crm_sync", "crm_sync_batches"])
@@ -41,7 +40,7 @@ crm_sync_state_specs = [
 @dg.asset(
     name="crm_lead_sync_export",
     deps=[SCORE_HISTORY_KEY, LEAD_SCORES_KEY, CRM_LEAD_SYNC_KEY],
-    group_name=GROUP, pool=POOL, kinds={"duckdb", "python"},
+    group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb", "python"},
     description=("Exports the leads whose CRM fields changed (marts.crm_lead_sync) as one batch of CSV, JSON Lines "
                  "and Parquet files and records them in crm_sync.crm_sync_state / crm_sync_batches. Downstream of "
                  "score_distribution_history, so an ERROR of the blocking score_distribution_drift check (or a "
@@ -63,7 +62,5 @@ def crm_lead_sync_export(context: dg.AssetExecutionContext, config: CrmExportCon
         metadata[f"{ext} file"] = dg.MetadataValue.path(path)
     return dg.MaterializeResult(metadata=metadata)
 
-
-crm_sync_assets: list = [*crm_sync_state_specs, crm_lead_sync_export]
 
 

@@ -1,4 +1,4 @@
-"""The on-demand Dagster asset `weight_suggestions` (see `lead_scoring.weights`).
+"""The on-demand Dagster asset `weight_suggestions`: `lead_scoring.weights.suggest_weights`, as `lead-scoring suggest-weights`.
 
 Downstream of `lead_scores`, in the warehouse pool (it reads the DuckDB file and copies it), tagged
 `lead_scoring/on_demand`: no schedule or sensor job selects it; analysts materialise it from the UI. It writes
@@ -13,14 +13,11 @@ from pathlib import Path
 import dagster as dg
 
 from lead_scoring import weights
+from lead_scoring.warehouse import resolve_path
+from orchestration.defs.resources import LEAD_SCORES_KEY, ON_DEMAND_TAG, WAREHOUSE_POOL
 
-WAREHOUSE_POOL = "duckdb_warehouse"  # the pool of every step that opens the DuckDB file (orchestration.dbt_project)
 SUGGESTIONS_DIR_ENV = "LEAD_SCORING_SUGGESTIONS_DIR"
 DEFAULT_SUGGESTIONS_DIR = "warehouse/suggestions"
-DUCKDB_PATH_ENV = "LEAD_SCORING_DUCKDB_PATH"
-DEFAULT_DUCKDB_PATH = "warehouse/lead_scoring.duckdb"
-ON_DEMAND_TAG = "lead_scoring/on_demand"  # scheduled jobs leave assets with this tag out
-LEAD_SCORES_KEY = dg.AssetKey("lead_scores")
 
 
 def _resolve(value: str) -> Path:
@@ -34,11 +31,12 @@ def suggestions_dir() -> Path:
 
 
 def warehouse_path() -> Path:
-    return _resolve(os.environ.get(DUCKDB_PATH_ENV) or DEFAULT_DUCKDB_PATH)
+    """Env LEAD_SCORING_DUCKDB_PATH (relative paths against the repository root)."""
+    return resolve_path()
 
 
 class WeightSuggestionsConfig(dg.Config):
-    """Launchpad settings of the weight suggestion (defaults as in `python -m lead_scoring.weights`)."""
+    """Launchpad settings of the weight suggestion (defaults as in `lead-scoring suggest-weights`)."""
 
     model_id: str = weights.DEFAULT_MODEL
     holdout_share: float = weights.DEFAULT_HOLDOUT_SHARE
@@ -86,5 +84,3 @@ def weight_suggestions(context: dg.AssetExecutionContext, config: WeightSuggesti
         metadata["suggested top-decile lift"] = s.suggested.top_decile_lift
     return dg.MaterializeResult(metadata=metadata)
 
-
-weight_assets = [weight_suggestions]

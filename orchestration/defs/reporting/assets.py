@@ -11,9 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.dbt_project import lead_scoring_dbt_assets
 from lead_scoring.warehouse import PROJECT_ROOT
-from orchestration.monitoring import LEAD_SCORES_KEY, POOL, WarehouseResource, score_distribution_history
+from orchestration.defs.dbt.assets import lead_scoring_dbt_assets
+from orchestration.defs.monitoring.assets import score_distribution_history
+from orchestration.defs.resources import LEAD_SCORES_KEY, WAREHOUSE_POOL, WarehouseResource
 from lead_scoring.report import write_report
 
 REPORT_PATH_ENV = "LEAD_SCORING_REPORT_PATH"
@@ -40,7 +41,7 @@ def resolve_report_path(out: str = "") -> Path:
 
 
 @dg.asset(
-    deps=[*REPORT_DEP_KEYS, score_distribution_history.key], group_name="reporting", pool=POOL,
+    deps=[*REPORT_DEP_KEYS, score_distribution_history.key], group_name="reporting", pool=WAREHOUSE_POOL,
     kinds={"html", "python"},
     description=("The scoring report: one self-contained HTML page (plotly inline, works offline) with the score "
                  "distributions, the 4x4 matrix, conversion and lift by band and decile, AUC, the MQL threshold, "
@@ -61,5 +62,3 @@ def scoring_report(context: dg.AssetExecutionContext, config: ReportConfig,
         "size (bytes)": path.stat().st_size,
     })
 
-
-report_assets: list = [scoring_report]

@@ -11,13 +11,13 @@ import dagster as dg
 from lead_scoring.monitoring import ERROR, PASS, Notifier, md_table
 from lead_scoring.sla import BREACH_RATE_TABLE, CHECK_NAME, grade_all
 from lead_scoring.warehouse import rows as _rows
-from orchestration.monitoring import POOL, WarehouseResource, run_id_of
+from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource, run_id_of
 
 BREACH_RATE_KEY = dg.AssetKey("routing_sla_breach_rate")
 
 
 @dg.asset_check(
-    asset=BREACH_RATE_KEY, name=CHECK_NAME, pool=POOL,
+    asset=BREACH_RATE_KEY, name=CHECK_NAME, pool=WAREHOUSE_POOL,
     description=("Share of assignments whose SLA resolved in the trailing window that breached it, per scoring "
                  "model: WARN above breach_rate_warn_limit, ERROR above breach_rate_error_limit "
                  "(seeds/routing_sla_settings.csv); fewer than min_resolved_assignments passes."),
@@ -51,5 +51,3 @@ def sla_breach_rate_within_limit(context: dg.AssetCheckExecutionContext,
     return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity(severity), metadata=metadata,
                                description=summary)
 
-
-sla_checks: list = [sla_breach_rate_within_limit]
