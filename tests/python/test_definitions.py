@@ -59,6 +59,25 @@ def test_definitions_load_and_validate():
     assert "dbt" in repo.get_top_level_resources()
 
 
+def test_the_code_location_inventory_outside_dbt(asset_graph):
+    """What orchestration/defs/ adds to the dbt assets, by name: the contract of the schedules, the UI and alerts."""
+    dbt_keys = set(dbt_assets.lead_scoring_dbt_assets.keys)
+    assert {k.to_user_string() for k in asset_graph.get_all_asset_keys() if k not in dbt_keys} == {
+        "raw/leads", "raw/events", "raw/opportunities", "score_distribution_history", "crm_sync/crm_sync_state",
+        "crm_sync/crm_sync_batches", "crm_lead_sync_export", "scoring_report", "weight_suggestions"}
+    dbt_checks = set(dbt_assets.lead_scoring_dbt_assets.check_keys)
+    assert {(k.asset_key.to_user_string(), k.name) for k in asset_graph.asset_check_keys if k not in dbt_checks} == {
+        ("raw/leads", "raw_leads_freshness"), ("raw/events", "raw_events_freshness"),
+        ("score_distribution_history", "score_distribution_drift"),
+        ("routing_sla_breach_rate", "sla_breach_rate_within_limit")}
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
+        "engagement_refresh_job", "full_scoring_job"}
+    assert {s.name for s in repo.schedule_defs} == {"engagement_refresh_hourly", "full_scoring_daily"}
+    assert {s.name for s in repo.sensor_defs} == {"rule_seed_change_sensor"}
+    assert set(repo.get_top_level_resources()) == {"dbt", "warehouse"}
+
+
 def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph):
     keys = set(asset_graph.get_all_asset_keys())
     models, seeds = manifest_nodes("model"), manifest_nodes("seed")
