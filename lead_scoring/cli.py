@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         module = importlib.import_module(f"lead_scoring.{command.module}")
         child = sub.add_parser(command.name, help=command.summary,
-                               description=textwrap.fill(command.description, 100), epilog=command.io, formatter_class=argparse.RawDescriptionHelpFormatter)
+                               description=textwrap.fill(command.description, 100), epilog=command.io,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(child)
         child.set_defaults(run=module.run)
     return parser

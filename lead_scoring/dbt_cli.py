@@ -36,10 +36,16 @@ def dbt_executable() -> str:
 PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
 
 
-def build_command(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
-    """The `dbt build` command line scored at `as_of` (empty: dbt's run start time)."""
+def build_args(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """dbt's arguments for the build scored at `as_of` (empty: dbt's run start time): the same for
+    `lead-scoring build` and the Dagster dbt assets (orchestration/defs/dbt/assets.py)."""
     excludes = () if unit_tests else PRODUCTION_BUILD_EXCLUDES
-    return [dbt_executable(), "build", *excludes, *dbt_vars_args(as_of), *extra]
+    return ["build", *excludes, *dbt_vars_args(as_of), *extra]
+
+
+def build_command(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """The `dbt build` command line: this venv's dbt and :func:`build_args`."""
+    return [dbt_executable(), *build_args(as_of, unit_tests, extra)]
 
 
 def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests: bool = False,

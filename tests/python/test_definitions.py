@@ -81,7 +81,7 @@ def test_the_code_location_inventory_outside_dbt(asset_graph):
 def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph):
     keys = set(asset_graph.get_all_asset_keys())
     models, seeds = manifest_nodes("model"), manifest_nodes("seed")
-    sources = [s for s in manifest_nodes("source") if s["source_name"] == "crm"]  # crm_sync: orchestration/defs/crm_sync
+    sources = [s for s in manifest_nodes("source") if s["source_name"] == "crm"]  # crm_sync: defs/crm_sync
     assert models and seeds and {s["name"] for s in sources} == {"leads", "events", "opportunities"}
     for node in models + seeds:
         assert AssetKey(node["name"]) in keys, node["unique_id"]

@@ -190,7 +190,8 @@ def test_raw_freshness_grades_by_age(tmp_path, monkeypatch, age_h, expected):
         assert meta["warn after (hours)"].value == 24.0 and meta["error after (hours)"].value == 72.0
         assert meta["newest _loaded_at"].value == (NOW - timedelta(hours=age_h)).isoformat(sep=" ")
     # future-dated events do not make raw.events look fresh
-    assert _freshness(raw_checks.raw_events_freshness, db).metadata["occurred_at age (hours)"].value == pytest.approx(age_h)
+    result = _freshness(raw_checks.raw_events_freshness, db)
+    assert result.metadata["occurred_at age (hours)"].value == pytest.approx(age_h)
 
 
 def test_raw_events_freshness_uses_event_time_too_and_env_clock(tmp_path, monkeypatch):

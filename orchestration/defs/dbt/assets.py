@@ -1,9 +1,9 @@
 """The dbt build as one Dagster multi-asset: every dbt model, seed and snapshot, dbt tests as asset checks.
 
-One ``@dbt_assets`` op (``lead_scoring_dbt_assets``) runs ``dbt build`` with the project's ``--vars``
-(``lead_scoring.clock.dbt_vars``) in the concurrency pool ``duckdb_warehouse``; unit tests are left to CI
-(``lead_scoring.dbt_cli.PRODUCTION_BUILD_EXCLUDES``), as in ``lead-scoring build``. Its run config ``as_of`` is the
-scoring clock (the schedules pass their tick time); the ``ruleset_version`` the build scored with is added to the
+One ``@dbt_assets`` op (``lead_scoring_dbt_assets``) runs ``dbt build`` in the concurrency pool ``duckdb_warehouse``
+with the arguments of ``lead-scoring build`` (``lead_scoring.dbt_cli.build_args``: the ``--vars`` of
+``lead_scoring.clock.dbt_vars``; unit tests are left to CI). Its run config ``as_of`` is the scoring clock (the
+schedules pass their tick time); the ``ruleset_version`` the build scored with is added to the
 lead_scores materialisation and to the run's tags.
 """
 from collections.abc import Iterator
@@ -15,8 +15,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Config, F
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from lead_scoring import clock
-from lead_scoring.clock import dbt_vars_args
-from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
+from lead_scoring.dbt_cli import build_args
 from orchestration.defs.dbt.project import dbt_project, duckdb_path
 from orchestration.defs.dbt.translator import dagster_dbt_translator
 from orchestration.defs.resources import LEAD_SCORES_KEY, WAREHOUSE_POOL
@@ -42,10 +41,8 @@ def normalise_as_of(value: str | None) -> str | None:
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    args = ["build", *PRODUCTION_BUILD_EXCLUDES, *dbt_vars_args(normalise_as_of(config.as_of))]
-    if config.full_refresh:
-        args.append("--full-refresh")
-    return args
+    """`lead_scoring.dbt_cli.build_args`, as `lead-scoring build` runs it (unit tests left to CI)."""
+    return build_args(normalise_as_of(config.as_of), extra=["--full-refresh"] if config.full_refresh else [])
 
 
 def read_ruleset_version(db_path: Path) -> str | None:

@@ -1,4 +1,5 @@
-"""The on-demand Dagster asset `weight_suggestions`: `lead_scoring.weights.suggest_weights`, as `lead-scoring suggest-weights`.
+"""The on-demand Dagster asset `weight_suggestions`: `lead_scoring.weights.suggest_weights`, as
+`lead-scoring suggest-weights` runs it.
 
 Downstream of `lead_scores`, in the warehouse pool (it reads the DuckDB file and copies it), tagged
 `lead_scoring/on_demand`: no schedule or sensor job selects it; analysts materialise it from the UI. It writes
