@@ -1,10 +1,12 @@
 # Two entry points: `make demo` (set up, generate data, build and score, print a summary) and `make test`
 # (set up, lint, dbt build with data and unit tests, pytest). Both create .venv when it is missing.
+# Every tool target goes through the `lead-scoring` command (lead_scoring/cli.py; `lead-scoring --help`).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLI := $(BIN)/lead-scoring
 
 # Demo data: scale knobs and the scoring clock (empty AS_OF = now).
 LEADS ?= 5000
@@ -23,7 +25,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo data build summary report browser engines test lint dbt-test pytest clean dev benchmark
+.PHONY: setup demo data build summary report browser engines test lint dbt-test defs-check pytest clean dev benchmark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,23 +37,22 @@ setup: $(STAMP)
 
 data: setup
 	@mkdir -p $(dir $(DB))
-	$(BIN)/python -m orchestration.datagen --database $(DB) --leads $(LEADS) \
+	$(CLI) datagen --database $(DB) --leads $(LEADS) \
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
 # Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
 # Unit tests (fixtures, not data) run in `make dbt-test`/CI; a production build, like Dagster's, leaves them out.
 build: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.warehouse_lock --database $(DB) -- \
-		$(BIN)/dbt build --exclude-resource-type unit_test --vars '{as_of: "$(AS_OF)"}'
+	$(CLI) build --database $(DB) --as-of "$(AS_OF)"
 
 summary: setup
-	$(BIN)/python -m orchestration.summary --database $(DB)
+	$(CLI) summary --database $(DB)
 
 # The scoring report: one self-contained HTML page (plotly, works offline) of the marts and the drift history.
 REPORT ?= warehouse/scoring_report.html
 
 report: setup
-	$(BIN)/python -m orchestration.report --database $(DB) --out $(REPORT)
+	$(CLI) report --database $(DB) --out $(REPORT)
 
 # Score history before the last build: weekly scoring runs over the BACKFILL_WEEKS before AS_OF (oldest first;
 # runs the history already has are skipped), each recorded in the drift history, then the full build at AS_OF.
@@ -60,8 +61,7 @@ BACKFILL_WEEKS ?= 4
 
 .PHONY: backfill
 backfill: setup
-	LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/python -m orchestration.backfill --end "$(AS_OF)" \
-		--weeks $(BACKFILL_WEEKS) --build-end
+	$(CLI) backfill --database $(DB) --end "$(AS_OF)" --weeks $(BACKFILL_WEEKS) --build-end
 
 demo: data backfill summary report
 
@@ -72,23 +72,23 @@ HOLDOUT_SHARE ?= 0.3
 
 .PHONY: suggest-weights
 suggest-weights: setup
-	$(BIN)/python -m orchestration.weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
+	$(CLI) suggest-weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
 # (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
 .PHONY: export
 export: setup
-	$(BIN)/python -m orchestration.crm_sync --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
+	$(CLI) export --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
 
 lint: setup
 	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
 
 dbt-test: setup
 	@mkdir -p $(dir $(TEST_DB))
-	$(BIN)/python -m orchestration.datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
+	$(CLI) datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
 		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
-	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{as_of: "$(TEST_AS_OF)"}'
+	$(CLI) build --database $(TEST_DB) --as-of "$(TEST_AS_OF)" --unit-tests
 
 # Headless Chromium (Debian package) for the report's browser test; installed only when missing.
 CHROMIUM := /usr/bin/chromium
@@ -110,16 +110,27 @@ engines:
 pytest: setup browser engines
 	$(BIN)/python -m pytest
 
-test: dbt-test lint pytest
+test: dbt-test lint defs-check pytest
 
-# The Dagster UI on http://localhost:3000 (code location orchestration.definitions), with the instance
-# settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1, telemetry off).
+# The Dagster UI (`dg dev`) on http://$(HOST):$(PORT): the code location orchestration/definitions.py ([tool.dg] in
+# pyproject.toml) with the instance settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1,
+# telemetry off). `exec` hands the recipe's shell over to dg, so Ctrl-C reaches dg itself and it stops cleanly.
 DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+DG_ENV := DAGSTER_HOME=$(DAGSTER_HOME_DIR) VIRTUAL_ENV=$(CURDIR)/$(VENV)
+PORT ?= 3000
+HOST ?= 127.0.0.1
 
-dev: setup
-	@mkdir -p $(DAGSTER_HOME_DIR) $(dir $(DB))
-	cp orchestration/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) LEAD_SCORING_DUCKDB_PATH=$(DB) $(BIN)/dagster dev -m orchestration.definitions
+$(DAGSTER_HOME_DIR)/dagster.yaml: orchestration/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME_DIR)
+	cp orchestration/dagster.yaml $@
+
+dev: setup $(DAGSTER_HOME_DIR)/dagster.yaml
+	@mkdir -p $(dir $(DB))
+	$(DG_ENV) LEAD_SCORING_DUCKDB_PATH=$(DB) exec $(BIN)/dg dev --host $(HOST) --port $(PORT)
+
+# The code location loads: every asset, check, job, schedule and sensor of orchestration/defs/ (part of `make test`).
+defs-check: setup $(DAGSTER_HOME_DIR)/dagster.yaml
+	$(DG_ENV) $(BIN)/dg check defs
 
 # Benchmark (not part of `make test`): for each scale in BENCH_LEADS, generate data, time a full build, the scoring
 # run, incremental builds after +0.1% and +1% events, and the SQL and pandas peers; prints one table and writes
@@ -135,10 +146,10 @@ $(BENCH_STAMP): $(STAMP)
 
 .PHONY: benchmark
 benchmark: $(BENCH_STAMP)
-	$(BIN)/python -m orchestration.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
+	$(BIN)/python -m benchmarks.benchmark --leads $(BENCH_LEADS) --events-per-lead $(BENCH_EVENTS_PER_LEAD) \
 		--work-dir $(BENCH_DIR)
 
-# The same data built on DuckDB and on other engines (orchestration/engine_bench.py; Spark needs Java 17+, PostgreSQL
+# The same data built on DuckDB and on other engines (benchmarks/engine_bench.py; Spark needs Java 17+, PostgreSQL
 # a server named by the LEAD_SCORING_PG_* variables). Not part of the test run.
 ENGINE_BENCH_LEADS ?= 10000
 ENGINE_BENCH_EVENTS_PER_LEAD ?= 100
@@ -146,7 +157,7 @@ ENGINE_BENCH_ENGINES ?= duckdb spark
 
 .PHONY: engine-bench
 engine-bench: setup
-	$(BIN)/python -m orchestration.engine_bench --leads $(ENGINE_BENCH_LEADS) \
+	$(BIN)/python -m benchmarks.engine_bench --leads $(ENGINE_BENCH_LEADS) \
 		--events-per-lead $(ENGINE_BENCH_EVENTS_PER_LEAD) --engines $(ENGINE_BENCH_ENGINES)
 
 clean:

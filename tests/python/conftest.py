@@ -1,7 +1,6 @@
 """Fixtures for the Python tests: a generated, dbt-built warehouse in a temporary directory."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,14 +19,17 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from orchestration.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
+from lead_scoring.clock import dbt_vars  # noqa: E402
+from lead_scoring.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
 
 
 def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
-    """Run the dbt CLI of this interpreter's venv in `project_dir` against the DuckDB file `db_path`."""
+    """Run the dbt CLI of this interpreter's venv in `project_dir` against the DuckDB file `db_path`.
+    `vars`: {"as_of": ...}, passed as lead_scoring.clock.dbt_vars builds it."""
     cmd = [str(DBT), *map(str, args)]
     if vars is not None:
-        cmd += ["--vars", json.dumps(vars)]
+        assert set(vars) == {"as_of"}, f"the project's only dbt var is as_of, got {sorted(vars)}"
+        cmd += ["--vars", dbt_vars(vars["as_of"])]
     if target_path is not None:
         cmd += ["--target-path", str(target_path)]
     if log_path is not None:
@@ -76,7 +78,7 @@ class Warehouse:
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory):
     """Generate raw data (seed 7, 2,500 leads) and `dbt build` it with a fixed as_of, once per session."""
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("warehouse")
     db_path = root / "wh.duckdb"

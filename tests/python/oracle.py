@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 # --------------------------------------------------------------------------------------------------
-# The raw contract (/work/shared/RAW_CONTRACT.md)
+# The raw contract (docs/raw_contract.md)
 # --------------------------------------------------------------------------------------------------
 LEAD_CONTRACT_COLUMNS = (
     "lead_id", "email", "first_name", "last_name", "job_title", "company_name", "company_domain",

@@ -1,4 +1,4 @@
-"""orchestration/backfill.py: the plan (pure) and one real backfill on a small generated warehouse."""
+"""lead_scoring/backfill.py: the plan (pure) and one real backfill on a small generated warehouse."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 
 from conftest import query
-from orchestration import backfill
-from orchestration.datagen import generate
+from lead_scoring import backfill, clock
+from lead_scoring.datagen import generate
 
 END = dt.datetime(2026, 11, 1)
 
@@ -49,7 +49,7 @@ def test_the_plan_refuses_nonsense(weeks, every):
     ("2026-11-01T08:30:00+02:00", dt.datetime(2026, 11, 1, 6, 30)),
 ])
 def test_instants_are_read_as_utc(text, expected):
-    assert backfill.parse_instant(text) == expected
+    assert clock.parse_instant(text) == expected
 
 
 def test_a_backfill_records_each_run_once(tmp_path, monkeypatch, capsys):
@@ -89,7 +89,7 @@ def test_a_backfill_on_a_busy_warehouse_says_who_holds_it_and_changes_nothing(tm
     import subprocess
     import sys
 
-    from orchestration.warehouse_lock import EXIT_LOCKED
+    from lead_scoring.warehouse_lock import EXIT_LOCKED
 
     db = tmp_path / "wh.duckdb"
     generate(str(db), leads=40, events_per_lead=5, days=60, seed=3, as_of="2026-11-01 00:00:00")

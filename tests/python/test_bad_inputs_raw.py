@@ -189,7 +189,7 @@ def _expected_staging(db: Path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Built:
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("bad_inputs_raw")
     # built at the work path, so that every later dbt run sees the same profile and reuses the partial parse

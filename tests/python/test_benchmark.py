@@ -14,7 +14,8 @@ import sys
 import duckdb
 import pytest
 
-from orchestration import bench_pandas_peer, benchmark, datagen
+from benchmarks import bench_pandas_peer, benchmark
+from lead_scoring import clock, datagen
 
 AS_OF = "2026-11-01 00:00:00"
 SMALL = dict(leads=300, events_per_lead=20, days=120, as_of=AS_OF)
@@ -194,7 +195,7 @@ def _assert_same_scores(mart: dict, peer_rows, label):
 
 
 def _later_clock():
-    return f"{datagen._parse_as_of(AS_OF) + dt.timedelta(days=2, hours=1):%Y-%m-%d %H:%M:%S}"
+    return clock.format_as_of(clock.parse_instant(AS_OF) + dt.timedelta(days=2, hours=1))
 
 
 def test_the_mart_under_the_peers_is_worth_comparing(tiny_run):

@@ -1,5 +1,5 @@
-"""orchestration.crm_sync and marts.crm_lead_sync: first sync, no-change rebuild, a seed change, failures and
-retries, blocking by the drift check, the enforced contract, the CLI.
+"""lead_scoring.crm_sync (the export), orchestration/defs/crm_sync (its asset) and marts.crm_lead_sync: first sync,
+no-change rebuild, a seed change, failures and retries, blocking by the drift check, the enforced contract, the CLI.
 
 Mutation tests work on copies of the session `warehouse` DuckDB file; one module fixture rebuilds a copy twice
 (unchanged, then with one fit rule's points raised) instead of building new warehouses.
@@ -17,8 +17,12 @@ import duckdb
 import pytest
 
 from conftest import assert_dbt_ok, copy_project, query, run_dbt
-from orchestration import crm_sync
-from orchestration import monitoring as mon
+from lead_scoring import crm_sync
+from orchestration.defs.crm_sync import assets as dcrm
+from lead_scoring import monitoring as mon
+from orchestration.defs import resources as dres
+from orchestration.defs.monitoring import assets as mon_assets
+from orchestration.defs.monitoring import checks as mon_checks
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
@@ -320,16 +324,16 @@ def test_asset_sits_downstream_of_the_score_history_and_lead_scores():
     assert {dg.AssetKey("score_distribution_history"), dg.AssetKey("lead_scores"),
             dg.AssetKey("crm_lead_sync")} <= set(node.parent_keys)
     assert dg.AssetKey(["crm_sync", "crm_sync_state"]) in graph.get(dg.AssetKey("crm_lead_sync")).parent_keys
-    assert crm_sync.crm_lead_sync_export.op.pool == "duckdb_warehouse"
+    assert dcrm.crm_lead_sync_export.op.pool == "duckdb_warehouse"
     for job in ("full_scoring_job", "engagement_refresh_job"):
         assert dg.AssetKey("crm_lead_sync_export") in defs.resolve_job_def(job).asset_layer.selected_asset_keys
 
 
 def _materialize(db, out):
     result = dg.materialize(
-        [*mon.monitoring_assets, mon.score_distribution_drift, crm_sync.crm_lead_sync_export],
-        resources={"warehouse": mon.WarehouseResource(database_path=str(db))},
-        run_config=dg.RunConfig(ops={"crm_lead_sync_export": crm_sync.CrmExportConfig(export_dir=str(out))}),
+        [mon_assets.score_distribution_history, mon_checks.score_distribution_drift, dcrm.crm_lead_sync_export],
+        resources={"warehouse": dres.WarehouseResource(database_path=str(db))},
+        run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(export_dir=str(out))}),
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()

@@ -1,4 +1,4 @@
-"""orchestration.datagen: deterministic, contract-shaped, realistically faulty raw data (no dbt needed)."""
+"""lead_scoring.datagen: deterministic, contract-shaped, realistically faulty raw data (no dbt needed)."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_ROOT, SEEDS_DIR
-from orchestration import datagen
+from lead_scoring import datagen
 
 AS_OF = "2026-11-01 00:00:00"
 AS_OF_SQL = f"TIMESTAMP '{AS_OF}'"
@@ -99,7 +99,7 @@ def test_rerun_replaces_tables_and_as_of_drives_the_clock(tmp_path):
 def test_cli_prints_one_summary_line(tmp_path):
     db = tmp_path / "cli.duckdb"
     proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.datagen", "--database", str(db), "--leads", "300",
+        [sys.executable, "-m", "lead_scoring.datagen", "--database", str(db), "--leads", "300",
          "--events-per-lead", "5", "--seed", "3", "--as-of", AS_OF],
         cwd=str(PROJECT_ROOT), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -27,10 +27,18 @@ OUR_DEPRECATIONS_ARE_ERRORS = r"error::DeprecationWarning:orchestration(\.|$)"
 pytestmark = pytest.mark.filterwarnings(OUR_DEPRECATIONS_ARE_ERRORS)
 warnings.filterwarnings("error", category=DeprecationWarning, module=r"orchestration(\.|$)")
 
-from orchestration import automation, dbt_project  # noqa: E402
+from orchestration.defs import resources as dres  # noqa: E402
+from orchestration.defs.dbt import assets as dbt_assets  # noqa: E402
+from orchestration.defs.dbt import schedules, sensors, translator  # noqa: E402
+from orchestration.defs.dbt.project import dbt_project  # noqa: E402
+from orchestration.defs.dbt.resources import dbt_resource  # noqa: E402
+from orchestration.defs.monitoring.assets import score_distribution_history  # noqa: E402
+from orchestration.defs.monitoring.checks import score_distribution_drift  # noqa: E402
+from orchestration.defs.raw.assets import raw_asset_specs  # noqa: E402
+from orchestration.defs.raw.checks import raw_events_freshness, raw_leads_freshness  # noqa: E402
 from orchestration.definitions import defs  # noqa: E402
 
-MANIFEST = json.loads(dbt_project.dbt_project.manifest_path.read_text())
+MANIFEST = json.loads(dbt_project.manifest_path.read_text())
 
 
 def manifest_nodes(resource_type):
@@ -51,10 +59,29 @@ def test_definitions_load_and_validate():
     assert "dbt" in repo.get_top_level_resources()
 
 
+def test_the_code_location_inventory_outside_dbt(asset_graph):
+    """What orchestration/defs/ adds to the dbt assets, by name: the contract of the schedules, the UI and alerts."""
+    dbt_keys = set(dbt_assets.lead_scoring_dbt_assets.keys)
+    assert {k.to_user_string() for k in asset_graph.get_all_asset_keys() if k not in dbt_keys} == {
+        "raw/leads", "raw/events", "raw/opportunities", "score_distribution_history", "crm_sync/crm_sync_state",
+        "crm_sync/crm_sync_batches", "crm_lead_sync_export", "scoring_report", "weight_suggestions"}
+    dbt_checks = set(dbt_assets.lead_scoring_dbt_assets.check_keys)
+    assert {(k.asset_key.to_user_string(), k.name) for k in asset_graph.asset_check_keys if k not in dbt_checks} == {
+        ("raw/leads", "raw_leads_freshness"), ("raw/events", "raw_events_freshness"),
+        ("score_distribution_history", "score_distribution_drift"),
+        ("routing_sla_breach_rate", "sla_breach_rate_within_limit")}
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
+        "engagement_refresh_job", "full_scoring_job"}
+    assert {s.name for s in repo.schedule_defs} == {"engagement_refresh_hourly", "full_scoring_daily"}
+    assert {s.name for s in repo.sensor_defs} == {"rule_seed_change_sensor"}
+    assert set(repo.get_top_level_resources()) == {"dbt", "warehouse"}
+
+
 def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph):
     keys = set(asset_graph.get_all_asset_keys())
     models, seeds = manifest_nodes("model"), manifest_nodes("seed")
-    sources = [s for s in manifest_nodes("source") if s["source_name"] == "crm"]  # crm_sync: orchestration.crm_sync
+    sources = [s for s in manifest_nodes("source") if s["source_name"] == "crm"]  # crm_sync: defs/crm_sync
     assert models and seeds and {s["name"] for s in sources} == {"leads", "events", "opportunities"}
     for node in models + seeds:
         assert AssetKey(node["name"]) in keys, node["unique_id"]
@@ -86,8 +113,8 @@ def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph)
 def test_marts_have_a_time_window_freshness_policy(asset_graph):
     policy = asset_graph.get(AssetKey("lead_scores")).freshness_policy
     assert policy is not None
-    assert policy.fail_window.to_timedelta().total_seconds() == dbt_project.MART_FRESHNESS_FAIL_HOURS * 3600
-    assert policy.warn_window.to_timedelta().total_seconds() == dbt_project.MART_FRESHNESS_WARN_HOURS * 3600
+    assert policy.fail_window.to_timedelta().total_seconds() == translator.MART_FRESHNESS_FAIL_HOURS * 3600
+    assert policy.warn_window.to_timedelta().total_seconds() == translator.MART_FRESHNESS_WARN_HOURS * 3600
     assert asset_graph.get(AssetKey("int_lead_scores")).freshness_policy is None
 
 
@@ -105,7 +132,7 @@ def test_dbt_tests_are_asset_checks(asset_graph):
 
 
 def test_dbt_op_is_in_the_warehouse_pool():
-    assert dbt_project.lead_scoring_dbt_assets.op.pool == "duckdb_warehouse"
+    assert dbt_assets.lead_scoring_dbt_assets.op.pool == "duckdb_warehouse"
 
 
 def test_instance_template_queues_runs_and_serialises_the_pool(tmp_path, monkeypatch):
@@ -122,8 +149,8 @@ def test_instance_template_queues_runs_and_serialises_the_pool(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("schedule, job_name", [
-    (automation.full_scoring_daily, "full_scoring_job"),
-    (automation.engagement_refresh_hourly, "engagement_refresh_job"),
+    (schedules.full_scoring_daily, "full_scoring_job"),
+    (schedules.engagement_refresh_hourly, "engagement_refresh_job"),
 ])
 def test_schedules_pass_the_tick_time_as_as_of(schedule, job_name):
     tick = datetime(2026, 11, 1, 5, tzinfo=UTC)
@@ -143,8 +170,8 @@ def test_schedules_pass_the_tick_time_as_as_of(schedule, job_name):
 
 
 def test_schedule_crons():
-    assert automation.engagement_refresh_hourly.cron_schedule == "0 * * * *"
-    assert automation.full_scoring_daily.cron_schedule == "0 5 * * *"
+    assert schedules.engagement_refresh_hourly.cron_schedule == "0 * * * *"
+    assert schedules.full_scoring_daily.cron_schedule == "0 5 * * *"
 
 
 def test_engagement_job_is_what_depends_on_events_plus_the_marts():
@@ -161,12 +188,12 @@ def test_engagement_job_is_what_depends_on_events_plus_the_marts():
 def test_seed_change_sensor(tmp_path):
     seeds = tmp_path / "seeds"
     shutil.copytree(PROJECT_ROOT / "seeds", seeds)
-    sensor = automation.build_rule_seed_change_sensor(seeds)
+    sensor = sensors.build_rule_seed_change_sensor(seeds)
 
     with build_sensor_context(cursor=None) as context:  # first evaluation: records the hash, runs once
         first = sensor.evaluate_tick(context)
     [request] = first.run_requests
-    digest = automation.seeds_hash(seeds)
+    digest = sensors.seeds_hash(seeds)
     assert first.cursor == digest and request.run_key is None
     assert request.tags["lead_scoring/ruleset_hash"] == digest
     assert sensor.job_name == "full_scoring_job"
@@ -181,7 +208,7 @@ def test_seed_change_sensor(tmp_path):
     with build_sensor_context(cursor=digest) as context:  # a seed changed
         changed = sensor.evaluate_tick(context)
     [rerun] = changed.run_requests
-    new_digest = automation.seeds_hash(seeds)
+    new_digest = sensors.seeds_hash(seeds)
     assert new_digest != digest and changed.cursor == new_digest and rerun.run_key is None
     assert rerun.tags["lead_scoring/ruleset_hash"] == new_digest
 
@@ -193,41 +220,42 @@ def test_seed_change_sensor(tmp_path):
 
 
 def test_as_of_is_normalised_to_utc():
-    assert dbt_project.normalise_as_of("2026-11-01") == "2026-11-01 00:00:00"
-    assert dbt_project.normalise_as_of("2026-11-01T05:00:00Z") == "2026-11-01 05:00:00"
-    assert dbt_project.normalise_as_of("2026-11-01T06:30:00+01:00") == "2026-11-01 05:30:00"
-    assert dbt_project.normalise_as_of(None) is None
+    assert dbt_assets.normalise_as_of("2026-11-01") == "2026-11-01 00:00:00"
+    assert dbt_assets.normalise_as_of("2026-11-01T05:00:00Z") == "2026-11-01 05:00:00"
+    assert dbt_assets.normalise_as_of("2026-11-01T06:30:00+01:00") == "2026-11-01 05:30:00"
+    assert dbt_assets.normalise_as_of(None) is None
     with pytest.raises(Exception, match="not an ISO"):
-        dbt_project.normalise_as_of("yesterday")
+        dbt_assets.normalise_as_of("yesterday")
 
 
 def test_the_scheduled_build_leaves_unit_tests_to_ci():
     """dbt's advice for production: unit tests check fixtures, not data; CI (`make dbt-test`) runs them."""
-    args = dbt_project.dbt_build_args(dbt_project.DbtBuildConfig(as_of="2026-11-01T05:00:00Z", full_refresh=True))
+    args = dbt_assets.dbt_build_args(dbt_assets.DbtBuildConfig(as_of="2026-11-01T05:00:00Z", full_refresh=True))
     assert args[0] == "build"
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
     assert json.loads(args[args.index("--vars") + 1]) == {"as_of": "2026-11-01 05:00:00"}
     assert "--full-refresh" in args
-    assert "--full-refresh" not in dbt_project.dbt_build_args(dbt_project.DbtBuildConfig())
+    assert "--full-refresh" not in dbt_assets.dbt_build_args(dbt_assets.DbtBuildConfig())
 
 
 def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkeypatch):
     """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
     generated data: on normal data everything passes."""
-    from orchestration import datagen, monitoring
+    from lead_scoring import datagen
+    from lead_scoring.monitoring import NOW_ENV
 
     db_path = tmp_path / "dagster.duckdb"
     datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db_path))
     as_of = "2026-11-01 05:00:00"
-    monkeypatch.setenv(monitoring.NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
+    monkeypatch.setenv(NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
 
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets,
-             *monitoring.monitoring_assets, *monitoring.monitoring_checks],
-            resources={"dbt": dbt_project.dbt_resource, **monitoring.monitoring_resources},
-            run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_project.DbtBuildConfig(as_of=as_of)}),
+            [*raw_asset_specs, dbt_assets.lead_scoring_dbt_assets,
+             score_distribution_history, raw_leads_freshness, raw_events_freshness, score_distribution_drift],
+            resources={"dbt": dbt_resource, "warehouse": dres.WarehouseResource()},
+            run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_assets.DbtBuildConfig(as_of=as_of)}),
             selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
             instance=instance,
         )

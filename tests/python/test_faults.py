@@ -37,8 +37,10 @@ import duckdb
 import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, copy_project, query
-from orchestration import crm_sync, datagen
-from orchestration import warehouse_lock as wl
+from lead_scoring import datagen
+from lead_scoring.clock import dbt_vars
+from lead_scoring import crm_sync
+from lead_scoring import warehouse_lock as wl
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 
@@ -157,13 +159,13 @@ class Lab:
         env = dict(self.env)
         if pause_model:
             env.update({PAUSE_MODEL_ENV: pause_model, PAUSE_FIFO_ENV: str(fifo)})
-        cmd = [str(DBT), *args, "--vars", f'{{as_of: "{T1}"}}', "--target-path", str(target or self.target),
+        cmd = [str(DBT), *args, "--vars", dbt_vars(T1), "--target-path", str(target or self.target),
                "--log-path", str(self.root / "logs")]
         return subprocess.Popen(cmd, cwd=self.project, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
     def build(self, as_of: str, log_name: str) -> str:
         log = self.root / log_name
-        cmd = [str(DBT), *BUILD, "--vars", f'{{as_of: "{as_of}"}}', "--target-path", str(self.target),
+        cmd = [str(DBT), *BUILD, "--vars", dbt_vars(as_of), "--target-path", str(self.target),
                "--log-path", str(self.root / "logs")]
         proc = subprocess.run(cmd, cwd=self.project, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         text = log.read_text()
@@ -245,7 +247,7 @@ def reference(lab: Lab) -> dict:
         # 1. the guard, in-process
         seen["holder"] = wl.find_lock_holder(lab.work)
         # 2. the guard CLI around a second dbt build (refused before dbt starts)
-        guard = subprocess.run([sys.executable, "-m", "orchestration.warehouse_lock", "--database", str(lab.work),
+        guard = subprocess.run([sys.executable, "-m", "lead_scoring.warehouse_lock", "--database", str(lab.work),
                                 "--", str(DBT), *BUILD], cwd=PROJECT_ROOT, env=lab.env, capture_output=True,
                                text=True)
         seen["guard"] = guard
@@ -429,7 +431,7 @@ def test_stale_work_relations_are_dropped_and_nothing_is_left_behind(kill_chain)
 CRM_DRIVER = """
 import sys, time
 from pathlib import Path
-from orchestration import crm_sync
+from lead_scoring import crm_sync
 point, marker = sys.argv[1], Path(sys.argv[2])
 def pause():
     marker.write_text("paused")
@@ -476,7 +478,7 @@ def crm_kills(reference, tmp_path_factory) -> dict:
         _kill_export(point, db, out, root)
         seen[point] = {"state": _count(db, crm_sync.STATE_TABLE), "batches": _count(db, crm_sync.BATCHES_TABLE),
                        "files": sorted(p.name for p in out.iterdir())}
-    retry = subprocess.run([sys.executable, "-m", "orchestration.crm_sync", "--database", str(db), "--out", str(out)],
+    retry = subprocess.run([sys.executable, "-m", "lead_scoring.crm_sync", "--database", str(db), "--out", str(out)],
                            cwd=PROJECT_ROOT, capture_output=True, text=True)
     seen["retry"] = retry
     seen["after_retry_files"] = sorted(p.name for p in out.iterdir())
@@ -493,7 +495,7 @@ def crm_kills(reference, tmp_path_factory) -> dict:
         con.close()
     seen["resend"] = set(resend)
     _kill_export("after_record", db, out, root)
-    again = subprocess.run([sys.executable, "-m", "orchestration.crm_sync", "--database", str(db), "--out", str(out)],
+    again = subprocess.run([sys.executable, "-m", "lead_scoring.crm_sync", "--database", str(db), "--out", str(out)],
                            cwd=PROJECT_ROOT, capture_output=True, text=True)
     seen["again"] = again
     return seen
@@ -555,7 +557,7 @@ def test_an_export_killed_after_recording_resends_nothing(crm_kills):
 # parse to load, minutes on a busy machine; the queueing is decided by the instance, not by the job).
 TOY_DEFS = '''
 import dagster as dg
-from orchestration.monitoring import POOL
+from orchestration.defs.resources import WAREHOUSE_POOL as POOL
 
 @dg.asset(pool=POOL)
 def writes_the_warehouse() -> None:

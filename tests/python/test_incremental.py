@@ -19,7 +19,7 @@ import duckdb
 import pytest
 from conftest import PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
 
-from orchestration import datagen
+from lead_scoring import datagen
 
 T0 = "2026-10-20 00:00:00"  # the base build; the generated events run to 2026-11-01, so some are future
 T1 = "2026-10-25 00:00:00"

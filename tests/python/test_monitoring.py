@@ -1,4 +1,5 @@
-"""orchestration.monitoring: statistics, settings, raw freshness checks, score-distribution drift, notifier."""
+"""lead_scoring.monitoring and orchestration/defs/{raw,monitoring}: statistics, settings, raw freshness checks,
+score-distribution drift, notifier."""
 from __future__ import annotations
 
 import csv
@@ -14,11 +15,17 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
-from orchestration import datagen
-from orchestration import monitoring as mon
+from lead_scoring import datagen
+from lead_scoring import monitoring as mon
+from orchestration.defs import resources as dres
+from orchestration.defs.monitoring import assets as mon_assets
+from orchestration.defs.monitoring import checks as mon_checks
+from orchestration.defs.raw import checks as raw_checks
 
 AS_OF = "2026-11-01 00:00:00"
 NOW = datetime(2026, 11, 1, 12, 0, 0)
+
+FRESHNESS_CHECKS = [raw_checks.raw_leads_freshness, raw_checks.raw_events_freshness]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,23 +124,25 @@ def test_settings_from_env_and_validation():
 
 
 def test_definitions_contract():
-    assert [a.key for a in mon.monitoring_assets] == [dg.AssetKey("score_distribution_history")]
-    check_keys = {k for c in mon.monitoring_checks for k in c.check_keys}
+    from orchestration.definitions import defs
+
+    assert mon_assets.score_distribution_history.key == dg.AssetKey("score_distribution_history")
+    check_keys = {k for c in [*FRESHNESS_CHECKS, mon_checks.score_distribution_drift] for k in c.check_keys}
     assert check_keys == {
         dg.AssetCheckKey(dg.AssetKey(["raw", "leads"]), "raw_leads_freshness"),
         dg.AssetCheckKey(dg.AssetKey(["raw", "events"]), "raw_events_freshness"),
         dg.AssetCheckKey(dg.AssetKey("score_distribution_history"), "score_distribution_drift"),
     }
-    drift = mon.score_distribution_drift
+    drift = mon_checks.score_distribution_drift
     assert next(iter(drift.check_specs)).blocking
-    assert isinstance(mon.monitoring_resources["warehouse"], mon.WarehouseResource)
-    history = mon.score_distribution_history
-    assert history.op.pool == mon.POOL
+    assert isinstance(defs.resources["warehouse"], dres.WarehouseResource)
+    history = mon_assets.score_distribution_history
+    assert history.op.pool == dres.WAREHOUSE_POOL
     assert dg.AssetKey("lead_scores") in {d.asset_key for d in history.specs_by_key[history.key].deps}
 
 
 def test_warehouse_path_resolves_lazily(monkeypatch, tmp_path):
-    res = mon.WarehouseResource()
+    res = dres.WarehouseResource()
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(tmp_path / "x.duckdb"))
     assert res.resolved_path() == tmp_path / "x.duckdb"
     monkeypatch.delenv("LEAD_SCORING_DUCKDB_PATH")
@@ -162,8 +171,8 @@ def _raw_db(path, leads_age_h, events_loaded_age_h, events_occurred_age_h=None):
 
 
 def _freshness(check, db, now=None):
-    ctx = dg.build_asset_check_context(resources={"warehouse": mon.WarehouseResource(database_path=str(db))})
-    return check(ctx, mon.ClockConfig(now=now or NOW.isoformat(sep=" ")))
+    ctx = dg.build_asset_check_context(resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
+    return check(ctx, raw_checks.ClockConfig(now=now or NOW.isoformat(sep=" ")))
 
 
 @pytest.mark.parametrize("age_h, expected", [(1, None), (30, dg.AssetCheckSeverity.WARN),
@@ -171,7 +180,7 @@ def _freshness(check, db, now=None):
 def test_raw_freshness_grades_by_age(tmp_path, monkeypatch, age_h, expected):
     monkeypatch.delenv(mon.WEBHOOK_ENV, raising=False)
     db = _raw_db(tmp_path / "landing.duckdb", age_h, age_h)
-    for check in (mon.raw_leads_freshness, mon.raw_events_freshness):
+    for check in (raw_checks.raw_leads_freshness, raw_checks.raw_events_freshness):
         result = _freshness(check, db)
         assert result.passed is (expected is None), result.description
         if expected is not None:
@@ -181,19 +190,20 @@ def test_raw_freshness_grades_by_age(tmp_path, monkeypatch, age_h, expected):
         assert meta["warn after (hours)"].value == 24.0 and meta["error after (hours)"].value == 72.0
         assert meta["newest _loaded_at"].value == (NOW - timedelta(hours=age_h)).isoformat(sep=" ")
     # future-dated events do not make raw.events look fresh
-    assert _freshness(mon.raw_events_freshness, db).metadata["occurred_at age (hours)"].value == pytest.approx(age_h)
+    result = _freshness(raw_checks.raw_events_freshness, db)
+    assert result.metadata["occurred_at age (hours)"].value == pytest.approx(age_h)
 
 
 def test_raw_events_freshness_uses_event_time_too_and_env_clock(tmp_path, monkeypatch):
     db = _raw_db(tmp_path / "landing.duckdb", 1, 1, events_occurred_age_h=80)  # loaded now, newest event old
-    result = _freshness(mon.raw_events_freshness, db)
+    result = _freshness(raw_checks.raw_events_freshness, db)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert "occurred_at" in result.description
     # the clock from LEAD_SCORING_NOW: 200 h later everything is stale; settings from env
     monkeypatch.setenv(mon.NOW_ENV, (NOW + timedelta(hours=200)).isoformat())
     monkeypatch.setenv("LEAD_SCORING_FRESHNESS_LEADS_ERROR_HOURS", "1000")
-    ctx = dg.build_asset_check_context(resources={"warehouse": mon.WarehouseResource(database_path=str(db))})
-    result = mon.raw_leads_freshness(ctx, mon.ClockConfig())
+    ctx = dg.build_asset_check_context(resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
+    result = raw_checks.raw_leads_freshness(ctx, raw_checks.ClockConfig())
     assert result.severity == dg.AssetCheckSeverity.WARN and result.metadata["error after (hours)"].value == 1000
 
 
@@ -201,10 +211,10 @@ def test_freshness_checks_run_in_a_job_with_the_clock_from_run_config(tmp_path, 
     monkeypatch.delenv(mon.WEBHOOK_ENV, raising=False)
     monkeypatch.delenv(mon.NOW_ENV, raising=False)
     db = _raw_db(tmp_path / "landing.duckdb", 30, 1)
-    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*mon.monitoring_checks[:2]))
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS))
     defs = dg.Definitions(assets=[dg.AssetSpec(["raw", "leads"]), dg.AssetSpec(["raw", "events"])],
-                          asset_checks=mon.monitoring_checks[:2], jobs=[job],
-                          resources={"warehouse": mon.WarehouseResource(database_path=str(db))})
+                          asset_checks=FRESHNESS_CHECKS, jobs=[job],
+                          resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
     now = {"config": {"now": NOW.isoformat(sep=" ")}}
     result = defs.resolve_job_def("freshness").execute_in_process(
         run_config={"ops": {"raw__leads_raw_leads_freshness": now, "raw__events_raw_events_freshness": now}})
@@ -217,7 +227,7 @@ def test_freshness_checks_run_in_a_job_with_the_clock_from_run_config(tmp_path, 
 def test_raw_freshness_missing_table_is_an_error(tmp_path):
     db = tmp_path / "empty.duckdb"
     duckdb.connect(str(db)).close()
-    result = _freshness(mon.raw_leads_freshness, db)
+    result = _freshness(raw_checks.raw_leads_freshness, db)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert "cannot read raw.leads" in result.description
 
@@ -225,14 +235,14 @@ def test_raw_freshness_missing_table_is_an_error(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # drift end to end: generated data, dbt, Dagster
 # --------------------------------------------------------------------------------------------------
-@dg.asset(deps=[mon.score_distribution_history.key])
+@dg.asset(deps=[mon_assets.score_distribution_history.key])
 def crm_sync_stub() -> None:
     """Stands in for the CRM sync of a later issue: must not run after a drift ERROR."""
 
 
 def _record(db):
-    result = dg.materialize([*mon.monitoring_assets, mon.score_distribution_drift, crm_sync_stub],
-                            resources={"warehouse": mon.WarehouseResource(database_path=str(db))},
+    result = dg.materialize([mon_assets.score_distribution_history, mon_checks.score_distribution_drift, crm_sync_stub],
+                            resources={"warehouse": dres.WarehouseResource(database_path=str(db))},
                             raise_on_error=False)
     (evaluation,) = result.get_asset_check_evaluations()
     synced = bool(result.asset_materializations_for_node("crm_sync_stub"))
@@ -330,7 +340,7 @@ def test_history_tables_are_written_once_per_run(drift_runs):
     assert all(r["s"] == pytest.approx(1.0) for r in sums)
     # idempotent per run_id: recording run 3 again replaces its rows
     last = per_run[-1]["run_id"]
-    mon.record_distribution(mon.WarehouseResource(database_path=str(db)), last)
+    mon.record_distribution(dres.WarehouseResource(database_path=str(db)), last)
     again = query(db, "select count(*) as n from monitoring.score_distribution_history where run_id = ?", [last])
     assert again[0]["n"] == expected_rows
 
@@ -389,7 +399,7 @@ def test_failed_check_posts_to_the_webhook_without_logging_the_url(tmp_path, mon
     monkeypatch.setenv(mon.WEBHOOK_ENV, url)
     caplog.set_level(logging.DEBUG)
     db = _raw_db(tmp_path / "landing.duckdb", 100, 1)
-    result = _freshness(mon.raw_leads_freshness, db)
+    result = _freshness(raw_checks.raw_leads_freshness, db)
     assert result.severity == dg.AssetCheckSeverity.ERROR
     assert len(received) == 1
     path, content_type, payload = received[0]
@@ -397,7 +407,7 @@ def test_failed_check_posts_to_the_webhook_without_logging_the_url(tmp_path, mon
     assert payload["check_name"] == "raw_leads_freshness" and payload["asset"] == "raw/leads"
     assert payload["severity"] == "ERROR" and "100.0 h old" in payload["summary"]
     # a passing check does not notify
-    assert _freshness(mon.raw_events_freshness, db).passed and len(received) == 1
+    assert _freshness(raw_checks.raw_events_freshness, db).passed and len(received) == 1
     assert "raw_leads_freshness" in caplog.text
     assert "s3cr3t" not in caplog.text and "127.0.0.1" not in caplog.text
     assert all("s3cr3t" not in str(v.value) for v in result.metadata.values())

@@ -1,6 +1,6 @@
 """The same project on PostgreSQL, for real: a throw-away PostgreSQL server (Debian's binaries, installed when
 missing; tests/python/pg_server.py), the raw data of the session's DuckDB warehouse copied into it
-(orchestration.raw_copy), the full `dbt build` with the postgres target (unit and data tests included), then:
+(lead_scoring.raw_copy), the full `dbt build` with the postgres target (unit and data tests included), then:
 
 - every mart equals DuckDB's, row for row, matched on the mart's key: text, grades, levels, cells, stages,
   booleans, dates and timestamps exactly, numbers within 1e-6 (ids and hashes are text, so exact);
@@ -41,9 +41,9 @@ MARTS = mart_names()
 def run_dbt_postgres(server, *args, vars=None, target_path: Path, log_path: Path):
     cmd = [str(DBT), *map(str, args), "--target-path", str(target_path), "--log-path", str(log_path)]
     if vars is not None:
-        import json
+        from lead_scoring.clock import dbt_vars
 
-        cmd += ["--vars", json.dumps(vars)]
+        cmd += ["--vars", dbt_vars(vars["as_of"])]
     env = dict(
         os.environ,
         DBT_PROFILES_DIR=str(PROJECT_ROOT),
@@ -90,7 +90,7 @@ def read_marts_postgres(server) -> dict[str, tuple[list[str], list[tuple]]]:
 
 
 def load_raw(server, duckdb_path: Path) -> None:
-    from orchestration.raw_copy import copy_to_postgres
+    from lead_scoring.raw_copy import copy_to_postgres
 
     copy_to_postgres(duckdb_path, server.dsn(DATABASE))
 
@@ -130,7 +130,7 @@ def full_build(postgres, warehouse, tmp_path_factory):
 def incremental_build(full_build, postgres, warehouse, tmp_path_factory):
     """A landing of 1% new events (late ones and re-deliveries among them) on a copy of the DuckDB warehouse and
     on PostgreSQL, then an incremental `dbt build` at a later as_of on each."""
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("postgres_incremental")
     db_copy = root / "wh.duckdb"

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import AS_OF, PROJECT_ROOT, query
 
-from orchestration import privacy
+from lead_scoring import privacy
 
 DOCS = PROJECT_ROOT / "docs" / "privacy.md"
 
@@ -333,7 +333,13 @@ def hostile_build(tmp_path_factory):
     from dagster import AssetSelection, DagsterInstance, RunConfig, materialize
     from dagster import serialize_value
 
-    from orchestration import datagen, dbt_project, monitoring
+    from lead_scoring import datagen
+    from lead_scoring import monitoring
+    from orchestration.defs import resources as dres
+    from orchestration.defs.dbt import assets as dbt_assets
+    from orchestration.defs.dbt.resources import dbt_resource
+    from orchestration.defs.raw import checks as raw_checks
+    from orchestration.defs.raw.assets import raw_asset_specs
 
     root = tmp_path_factory.mktemp("privacy_build")
     db = root / "wh.duckdb"
@@ -355,9 +361,10 @@ def hostile_build(tmp_path_factory):
         mp.setenv(monitoring.NOW_ENV, "2026-12-15 00:00:00")  # six weeks after the data: freshness ERROR
         with DagsterInstance.local_temp(tempdir=str(dagster_home)) as instance:
             result = materialize(
-                [*dbt_project.raw_asset_specs, dbt_project.lead_scoring_dbt_assets, *monitoring.monitoring_checks[:2]],
-                resources={"dbt": dbt_project.dbt_resource, **monitoring.monitoring_resources},
-                run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_project.DbtBuildConfig(as_of=AS_OF)}),
+                [*raw_asset_specs, dbt_assets.lead_scoring_dbt_assets, raw_checks.raw_leads_freshness,
+                 raw_checks.raw_events_freshness],
+                resources={"dbt": dbt_resource, "warehouse": dres.WarehouseResource()},
+                run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_assets.DbtBuildConfig(as_of=AS_OF)}),
                 selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
                 instance=instance, raise_on_error=False,
             )

@@ -50,7 +50,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT_ROOT, assert_dbt_ok, query, run_dbt
-from orchestration import datagen
+from lead_scoring import datagen
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
 

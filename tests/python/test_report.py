@@ -1,4 +1,4 @@
-"""The scoring report (orchestration/report.py): chart data against independent computations, escaping, the
+"""The scoring report (lead_scoring/report.py): chart data against independent computations, escaping, the
 empty drift history, the CLI, the Dagster asset, and the page rendered in headless Chromium (screenshot saved
 to test-artifacts/scoring_report.png)."""
 from __future__ import annotations
@@ -18,9 +18,10 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_ROOT, query
-from orchestration import monitoring as mon
-from orchestration import report
-from orchestration.report_assets import ReportConfig, scoring_report
+from lead_scoring import monitoring as mon
+from orchestration.defs import resources as dres
+from lead_scoring import report
+from orchestration.defs.reporting.assets import ReportConfig, scoring_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -369,7 +370,7 @@ def report_db(warehouse, tmp_path_factory):
     marts = {r["table_name"] for r in query(db, "select table_name from information_schema.tables "
                                                 "where table_schema = 'marts'")}
     assert set(REPORTED_MARTS) <= marts, f"the warehouse lacks {sorted(set(REPORTED_MARTS) - marts)}"
-    res = mon.WarehouseResource(database_path=str(db))
+    res = dres.WarehouseResource(database_path=str(db))
     mon.record_distribution(res, "run-one", datetime(2026, 11, 1, 6))
     before = _lead_score_shares(db)
     con = duckdb.connect(str(db))
@@ -557,14 +558,14 @@ def test_scoring_report_is_wired_downstream_of_the_marts_it_reads():
 def test_dagster_asset_writes_the_report_with_metadata(report_db, tmp_path):
     out = tmp_path / "asset_report.html"
     result = dg.materialize(
-        [scoring_report], resources={"warehouse": mon.WarehouseResource(database_path=str(report_db["db"]))},
+        [scoring_report], resources={"warehouse": dres.WarehouseResource(database_path=str(report_db["db"]))},
         run_config=dg.RunConfig(ops={"scoring_report": ReportConfig(out=str(out))}))
     assert result.success
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     assert metadata["chart count"].value == len(_expected_charts(report_db["db"]))
     assert metadata["path"].value == str(out) and out.exists()
-    assert scoring_report.op.pool == mon.POOL
+    assert scoring_report.op.pool == dres.WAREHOUSE_POOL
     assert {dg.AssetKey("lead_scores"), dg.AssetKey("score_distribution_history"),
             dg.AssetKey("score_calibration"), dg.AssetKey("channel_quality")} <= set(
         scoring_report.asset_deps[dg.AssetKey("scoring_report")])

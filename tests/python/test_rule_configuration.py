@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, query, run_dbt
+from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, dbt_vars, query, run_dbt
 
 INJECTION = "x'); drop table leads; --"
 INJECTED_RULE_ID = "eng_x'); drop table raw.events; --"
@@ -38,7 +38,7 @@ def set_field(rows, key_field, key, field, value):
 
 @pytest.fixture(scope="module")
 def small_raw_db(tmp_path_factory):
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     path = tmp_path_factory.mktemp("raw_small") / "small.duckdb"
     datagen.generate(database=str(path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
@@ -54,7 +54,7 @@ def project(tmp_path, small_raw_db):
 
 
 def build(project: Path, *select: str):
-    args = ["build", "--vars", f'{{"as_of": "{AS_OF}"}}']
+    args = ["build", "--vars", dbt_vars(AS_OF)]
     if select:
         args += ["--select", *select]
     return run_dbt(project, project.parent / "wh.duckdb", *args,

@@ -118,7 +118,7 @@ def _lead_scores(db_path: Path) -> dict[Key, dict]:
 
 @pytest.fixture(scope="module")
 def history_runs(tmp_path_factory) -> HistoryRuns:
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("history")
     project = root / "project"

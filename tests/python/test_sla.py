@@ -276,7 +276,7 @@ def _choose(candidates: list[dict], used: set[str], predicate) -> dict:
 
 @pytest.fixture(scope="module")
 def sla_runs(tmp_path_factory) -> SlaRuns:
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("sla")
     project = root / "project"
@@ -607,10 +607,11 @@ def test_breach_rate_equals_the_replay(sla_runs, expected):
 def _run_breach_check(db_path: Path):
     import dagster as dg
 
-    from orchestration import monitoring, sla_checks
+    from orchestration.defs.resources import WarehouseResource
+    from orchestration.defs.routing import checks as sla_checks
 
     ctx = dg.build_asset_check_context(
-        resources={"warehouse": monitoring.WarehouseResource(database_path=str(db_path))})
+        resources={"warehouse": WarehouseResource(database_path=str(db_path))})
     return sla_checks.sla_breach_rate_within_limit(ctx)
 
 

@@ -1,4 +1,4 @@
-"""The SLA breach-rate check (orchestration/sla_checks.py): grading on hand-made rows, and the Dagster check run
+"""The SLA breach-rate check (lead_scoring/sla.py, orchestration/sla_checks.py): grading on hand-made rows, and the Dagster check run
 against a scratch DuckDB holding a hand-made marts.routing_sla_breach_rate."""
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import monitoring as mon
-from orchestration import sla_checks
+from lead_scoring import monitoring as mon
+from orchestration.defs import resources as dres
+from lead_scoring import sla
+from orchestration.defs.routing import checks as sla_checks
 
 WINDOW_END = dt.datetime(2026, 11, 1)
 WINDOW_START = WINDOW_END - dt.timedelta(days=7)
@@ -33,24 +35,24 @@ def row(model_id="default", resolved=30, breached=6, rate="auto", warn=0.2, erro
     (30, mon.ERROR),
 ])
 def test_breach_rate_is_graded_against_the_limits(breached, expected):
-    grade = sla_checks.grade_breach_rate(row(breached=breached))
+    grade = sla.grade_breach_rate(row(breached=breached))
     assert grade.severity == expected
     assert f"{breached} of 30" in grade.summary
 
 
 def test_too_few_resolved_assignments_pass_with_a_note():
-    grade = sla_checks.grade_breach_rate(row(resolved=19, breached=19))  # 100 % breached, but 19 < 20
+    grade = sla.grade_breach_rate(row(resolved=19, breached=19))  # 100 % breached, but 19 < 20
     assert grade.severity == mon.PASS and "not enough data" in grade.summary
-    assert sla_checks.grade_breach_rate(row(resolved=0, breached=0, minimum=0)).severity == mon.PASS
+    assert sla.grade_breach_rate(row(resolved=0, breached=0, minimum=0)).severity == mon.PASS
 
 
 def test_an_inconsistent_rate_is_an_error():
-    grade = sla_checks.grade_breach_rate(row(breached=3, rate=0.5))
+    grade = sla.grade_breach_rate(row(breached=3, rate=0.5))
     assert grade.severity == mon.ERROR and "inconsistent" in grade.summary
 
 
 def test_the_worst_model_decides():
-    severity, grades = sla_checks.grade_all([row("z_model", breached=11), row("default", breached=1)])
+    severity, grades = sla.grade_all([row("z_model", breached=11), row("default", breached=1)])
     assert severity == mon.ERROR
     assert [(g.model_id, g.severity) for g in grades] == [("default", mon.PASS), ("z_model", mon.ERROR)]
 
@@ -73,7 +75,7 @@ def _scratch(tmp_path, rows):
 
 
 def _run_check(db):
-    ctx = dg.build_asset_check_context(resources={"warehouse": mon.WarehouseResource(database_path=str(db))})
+    ctx = dg.build_asset_check_context(resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
     return sla_checks.sla_breach_rate_within_limit(ctx)
 
 

@@ -1,6 +1,6 @@
 """The dbt project on Apache Spark (target `spark`, a local pyspark session) scores like DuckDB.
 
-One small generated data set is loaded into a local Spark warehouse (orchestration/spark_local.py) and into a
+One small generated data set is loaded into a local Spark warehouse (lead_scoring/spark_local.py) and into a
 copy of its DuckDB file; `dbt seed` + `dbt build` run on Spark and `dbt build` on DuckDB, each in a subprocess
 with its own target path. Every mart built on Spark must then agree with DuckDB's row for row, matched on the
 key its unique tests declare: text, ids, hashes, grades, levels, stages and flags exactly, numbers within 1e-6.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, DBT, PROJECT_ROOT, query
+from conftest import AS_OF, DBT, PROJECT_ROOT, dbt_vars, query
 from warehouse_compare import mart_keys
 
 LEADS = 150
@@ -68,7 +68,7 @@ def _node_statuses(target_path: Path) -> dict[str, str]:
 def builds(tmp_path_factory):
     """Raw data in DuckDB and Spark; both built. Yields the paths and an open Spark session (stopped at the end)."""
     _require_spark()
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("spark_target")
     raw_db = root / "source.duckdb"
@@ -76,11 +76,11 @@ def builds(tmp_path_factory):
     duck_db = root / "duck.duckdb"
     shutil.copyfile(raw_db, duck_db)
     spark_dir = root / "spark"
-    vars_arg = ["--vars", json.dumps({"as_of": AS_OF})]
+    vars_arg = ["--vars", dbt_vars(AS_OF)]
 
     # Loader and dbt each open the Derby metastore in their own process, one after the other.
     spark_env = _dbt_env(LEAD_SCORING_TARGET="spark", LEAD_SCORING_SPARK_DIR=str(spark_dir))
-    _run([sys.executable, "-m", "orchestration.spark_local", "load", "--database", raw_db], spark_env, "spark_local load")
+    _run([sys.executable, "-m", "lead_scoring.spark_local", "load", "--database", raw_db], spark_env, "spark_local load")
     spark_target = root / "target_spark"
     common = ["--target-path", spark_target, "--log-path", root / "logs_spark"]
     _run([DBT, "seed", *common], spark_env, "dbt seed (spark)")
@@ -97,7 +97,7 @@ def builds(tmp_path_factory):
     _run([DBT, "build", "--target-path", duck_target, "--log-path", root / "logs_duckdb", "--exclude-resource-type",
           "unit_test", *vars_arg], duck_env, "dbt build (duckdb)")
 
-    from orchestration.spark_local import spark_session
+    from lead_scoring.spark_local import spark_session
 
     spark = spark_session(spark_dir)
     try:
@@ -165,10 +165,10 @@ def _differences(duck: list[dict], spark: list[dict], key: tuple[str, ...]) -> t
 
 
 def test_local_session_has_the_profiles_spark_settings():
-    """orchestration.spark_local opens the session the `spark` profile describes (same settings, same defaults)."""
+    """lead_scoring.spark_local opens the session the `spark` profile describes (same settings, same defaults)."""
     import yaml
 
-    from orchestration.spark_local import session_config
+    from lead_scoring.spark_local import session_config
 
     profile = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text())
     parameters = profile["lead_scoring"]["outputs"]["spark"]["server_side_parameters"]
@@ -180,7 +180,7 @@ def test_local_session_has_the_profiles_spark_settings():
 
 
 def test_raw_tables_keep_their_types_and_rows(builds):
-    from orchestration.datagen import TABLES
+    from lead_scoring.datagen import TABLES
 
     spark = builds["spark"]
     expected_types = {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "double", "BOOLEAN": "boolean"}

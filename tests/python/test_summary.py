@@ -1,4 +1,4 @@
-"""orchestration.summary against a tiny fake `marts` schema (no dbt needed)."""
+"""lead_scoring.summary against a tiny fake `marts` schema (no dbt needed)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_ROOT
-from orchestration import summary
+from lead_scoring import summary
 
 SCORED_AT = dt.datetime(2026, 11, 1)
 GRADES = "ABCD"
@@ -169,7 +169,7 @@ def test_missing_table_is_a_clear_error(tmp_path):
     db = _build(tmp_path / "missing.duckdb", drop="quarantined_events")
     with pytest.raises(summary.SummaryError, match="marts.quarantined_events"):
         _render(db)
-    proc = subprocess.run([sys.executable, "-m", "orchestration.summary", "--database", str(db)],
+    proc = subprocess.run([sys.executable, "-m", "lead_scoring.summary", "--database", str(db)],
                           cwd=str(PROJECT_ROOT), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "missing table(s): marts.quarantined_events" in proc.stderr
@@ -183,7 +183,7 @@ def test_unknown_model_and_missing_file(fake_db, tmp_path):
 
 
 def test_cli_prints_the_summary(fake_db):
-    proc = subprocess.run([sys.executable, "-m", "orchestration.summary", "--database", str(fake_db),
+    proc = subprocess.run([sys.executable, "-m", "lead_scoring.summary", "--database", str(fake_db),
                            "--model", "default"], cwd=str(PROJECT_ROOT), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == _render(fake_db)

@@ -1,4 +1,4 @@
-"""Weight suggestions (orchestration.weights, orchestration.weight_assets): pure functions against hand-worked
+"""Weight suggestions (lead_scoring.weights, orchestration/defs/suggestions): pure functions against hand-worked
 values and scikit-learn, the seed format, and on the session warehouse the proof that the suggested rules,
 re-scored by dbt, beat the current rules' hold-out AUC."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ OUR_DEPRECATIONS_ARE_ERRORS = r"error::DeprecationWarning:orchestration(\.|$)"
 pytestmark = pytest.mark.filterwarnings(OUR_DEPRECATIONS_ARE_ERRORS)
 warnings.filterwarnings("error", category=DeprecationWarning, module=r"orchestration(\.|$)")
 
-from orchestration import weights  # noqa: E402
+from lead_scoring import weights  # noqa: E402
 
 
 def seeds_digest() -> str:
@@ -201,7 +201,7 @@ def test_suggested_rules_rescored_by_dbt_beat_the_current_rules_on_the_holdout(s
 def test_the_target_is_the_generators_hidden_truth(suggestion, warehouse, tmp_path):
     """datagen draws opportunities from latent fit and engagement; regenerate the same data with the latent
     table kept, and check that the tool's target (converted) is that hidden outcome, lead for lead."""
-    from orchestration import datagen
+    from lead_scoring import datagen
 
     latent_db = tmp_path / "truth.duckdb"  # not latent.duckdb: that catalog name would clash with the schema
     datagen.generate(database=str(latent_db), latent_schema="latent", **DATAGEN_ARGS)
@@ -239,15 +239,16 @@ def test_suggested_seed_files_have_the_live_format(suggestion, warehouse):
 def test_weight_suggestions_asset_is_on_demand_and_materialises(warehouse, tmp_path, monkeypatch):
     import dagster as dg
 
-    from orchestration import automation, weight_assets
+    from orchestration.defs.dbt import jobs
+    from orchestration.defs.suggestions import assets as weight_assets
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("weight_suggestions")
     assert graph.get(key).parent_keys == {dg.AssetKey("lead_scores")}
     assert graph.get(key).pools == {"duckdb_warehouse"}
-    assert key not in automation.full_selection.resolve(graph)
-    assert key not in automation.engagement_selection.resolve(graph)
+    assert key not in jobs.full_selection.resolve(graph)
+    assert key not in jobs.engagement_selection.resolve(graph)
 
     out = tmp_path / "suggestions"
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(warehouse.db_path))

@@ -1,0 +1,490 @@
+"""Benchmark: full build, scoring, incremental runs and two peers, at chosen scales, on this machine.
+
+    python -m benchmarks.benchmark [--leads 10000 100000] [--events-per-lead 100] [--work-dir warehouse/bench]
+                                      [--as-of "2026-11-01 00:00:00"] [--seed 42] [--json PATH]
+
+(``make benchmark BENCH_LEADS="10000 100000" BENCH_EVENTS_PER_LEAD=100``.) Not part of the test run.
+
+For each scale (number of leads) it:
+1. generates the raw tables (lead_scoring.datagen, ``events_per_lead`` events per lead on average);
+2. **full build**: ``dbt build`` (every model, seed, snapshot-like incremental and data test; not the unit tests, which
+   check fixtures rather than data and run in CI: lead_scoring.dbt_cli.PRODUCTION_BUILD_EXCLUDES) on a fresh copy of
+   the raw tables, timed (wall clock of the dbt process), with the peak resident memory of the dbt process tree
+   sampled from /proc every 0.1 s; rows per second = (raw events + raw leads) / full build seconds;
+3. **scoring**: on another fresh copy, ``dbt seed`` (not timed), then ``dbt run --select +lead_scores
+   +lead_score_reasons`` timed: every model the two scoring marts need, staging included, no tests;
+4. **incremental**: on the full build's warehouse, appends 0.1% new events (lead_scoring.datagen.append_events:
+   new ids, some late, some re-deliveries) landed one day after ``as_of`` and times ``dbt build`` at that later
+   clock; then the same with 1% more, one day later again. Each is reported as a ratio to the full build;
+5. **peers** on the scoring copy (same raw data, seeds and ``as_of``): the single hand-written DuckDB query
+   (benchmarks/bench_sql_peer.sql) and the pandas implementation (benchmarks/bench_pandas_peer.py), each in
+   its own process, timed as ratios to the scoring time. Their scores must equal marts.lead_scores lead for lead
+   (fit, engagement and lead score within 1e-6; grade, level, cell and stage exact): a check line per scale.
+   The pandas peer is skipped at a scale where its memory, extrapolated from the largest scale it ran at (rows
+   are proportional), would exceed ``--pandas-max-gib``; a run over that limit is stopped. A SQL peer that runs
+   out of DuckDB memory (the project's memory limit) or of disk for its spill is reported in its cell ("out of
+   memory after N s") and the run goes on; any other failure of a peer stops the benchmark.
+
+It prints one table, the 10 slowest dbt nodes of the largest scale's full build (target/run_results.json), the
+check lines and the aims; and writes the same as JSON. Work files (DuckDB copies, dbt targets and logs) go under
+``--work-dir`` (default warehouse/bench/, outside the committed files); each scale's files are deleted after it
+unless ``--keep``.
+
+Internal subcommand used for the SQL peer's own process:
+    python -m benchmarks.benchmark sql-peer --database PATH --as-of TS
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+from lead_scoring import datagen
+from lead_scoring.clock import dbt_vars, format_as_of, parse_instant
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES
+
+REPO = Path(__file__).resolve().parent.parent
+SQL_PEER = Path(__file__).resolve().parent / "bench_sql_peer.sql"
+SQL_PEER_TABLE = "bench.sql_peer_scores"
+PANDAS_PEER_TABLE = "bench.pandas_peer_scores"
+COLUMNS = ("scale", "events", "full build s", "scoring s", "peak MiB", "rows/s", "incr 0.1% ratio",
+           "incr 1% ratio", "SQL-peer ratio", "pandas ratio")
+SCORE_TOLERANCE = 1e-6
+INCREMENT_SHARES = (0.001, 0.01)
+SCORING_SELECT = ("+lead_scores", "+lead_score_reasons")
+PANDAS_BYTES_PER_ROW_GUESS = 1100  # before any measurement: ~1 GB per million raw rows (measured at 10k leads)
+
+
+# ------------------------------------------------------------------------------------------------ machine
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "ram_gib": mem_gib, "cpu": cpu, "platform": platform.platform(),
+            "python": platform.python_version(), "duckdb": duckdb.__version__}
+
+
+def available_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return 8.0
+
+
+# ------------------------------------------------------------------------------------------------ processes
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            ppid = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * page
+            children.setdefault(ppid, []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class Measured:
+    def __init__(self, seconds: float, peak_bytes: int, returncode: int, output: str, killed: bool):
+        self.seconds, self.peak_bytes, self.returncode, self.output, self.killed = (
+            seconds, peak_bytes, returncode, output, killed)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 1024 / 1024
+
+
+def run_measured(command, env=None, log_path: Path | None = None, max_bytes: int | None = None,
+                 interval: float = 0.1) -> Measured:
+    """Run `command`, timing it (wall clock) and sampling the process tree's RSS; stop it above `max_bytes`."""
+    started = time.perf_counter()
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        peak, killed = 0, False
+        while proc.poll() is None:
+            current = _tree_rss_bytes(proc.pid)
+            peak = max(peak, current)
+            if max_bytes and current > max_bytes:
+                killed = True
+                proc.kill()
+                break
+            time.sleep(interval)
+        proc.wait()
+        seconds = time.perf_counter() - started
+    finally:
+        if log_path:
+            log.close()
+    output = log_path.read_text(errors="replace") if log_path else ""
+    return Measured(seconds, peak, proc.returncode, output, killed)
+
+
+def dbt_env(database: Path, target: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "LEAD_SCORING_DUCKDB_PATH": str(database),
+        "DBT_PROFILES_DIR": str(REPO),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    })
+    return env
+
+
+def dbt(args, database: Path, target: Path, as_of: str, log: Path, extra=()) -> Measured:
+    exe = str(Path(sys.executable).with_name("dbt"))
+    command = [exe, *args, "--vars", dbt_vars(as_of), *extra]
+    result = run_measured(command, env=dbt_env(database, target), log_path=log)
+    if result.returncode != 0:
+        tail = "\n".join(result.output.splitlines()[-25:])
+        raise RuntimeError(f"{' '.join(args)} failed on {database} (exit {result.returncode}); log {log}:\n{tail}")
+    return result
+
+
+def slowest_nodes(target: Path, n: int = 10) -> list[dict]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    nodes = [{"node": r["unique_id"], "seconds": round(r["execution_time"], 2), "status": r["status"]}
+             for r in results]
+    return sorted(nodes, key=lambda r: -r["seconds"])[:n]
+
+
+# ------------------------------------------------------------------------------------------------ peers
+RESOURCE_ERRORS = (
+    ("Out of Memory Error", "out of memory"),  # DuckDB, when its memory_limit cannot be kept by spilling
+    ("No space left on device", "out of disk"),  # the spill (temp_directory) filled the disk
+)
+
+
+def resource_failure(output: str) -> str | None:
+    """'out of memory' or 'out of disk' when a failed peer's output shows it ran out of that; else None."""
+    for marker, label in RESOURCE_ERRORS:
+        if marker.lower() in output.lower():
+            return label
+    return None
+
+
+def _last_error_line(output: str) -> str:
+    """The last line of `output` that names an error (else its last line), for the JSON details."""
+    lines = output.strip().splitlines() or [""]
+    errors = [line for line in lines if "Error" in line]
+    return (errors or lines)[-1][:300]
+
+
+def run_sql_peer(database: str, as_of: str, table: str = SQL_PEER_TABLE) -> int:
+    """The SQL peer: execute bench_sql_peer.sql once, storing its rows in `table`."""
+    schema = table.split(".")[0]
+    con = duckdb.connect(database)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        # the engine settings of profiles.yml, so that the lower bound runs under the project's memory limit
+        limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB").replace("'", "")
+        con.execute(f"set memory_limit = '{limit}'")
+        con.execute("set preserve_insertion_order = false")
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create or replace table {table} as " + SQL_PEER.read_text(), {"as_of": as_of})
+        return con.execute(f"select count(*) from {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def compare_with_mart(database: Path, table: str) -> dict:
+    """Lead-for-lead differences between a peer's scores and marts.lead_scores (model default)."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        row = con.execute(f"""
+            select
+                count(*) as leads,
+                count(*) filter (where m.lead_id is null) as only_peer,
+                count(*) filter (where p.lead_id is null) as only_mart,
+                count(*) filter (where not abs(m.fit_score - p.fit_score) <= {SCORE_TOLERANCE}) as fit_score,
+                count(*) filter (where not abs(m.engagement_score - p.engagement_score) <= {SCORE_TOLERANCE})
+                    as engagement_score,
+                count(*) filter (where not abs(m.lead_score - p.lead_score) <= {SCORE_TOLERANCE}) as lead_score,
+                count(*) filter (where m.fit_grade is distinct from p.fit_grade) as fit_grade,
+                count(*) filter (where m.engagement_level is distinct from p.engagement_level) as engagement_level,
+                count(*) filter (where m.matrix_cell is distinct from p.matrix_cell) as matrix_cell,
+                count(*) filter (where m.lifecycle_stage is distinct from p.lifecycle_stage) as lifecycle_stage
+            from (select * from marts.lead_scores where model_id = 'default') as m
+            full outer join {table} as p on m.lead_id = p.lead_id
+        """).fetchone()
+        names = ("leads", "only_peer", "only_mart", "fit_score", "engagement_score", "lead_score", "fit_grade",
+                 "engagement_level", "matrix_cell", "lifecycle_stage")
+        result = dict(zip(names, row))
+        result["mismatches"] = sum(v for k, v in result.items() if k != "leads")
+        return result
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------------------------ one scale
+def _later(as_of: str, days: int, hours: int = 0) -> str:
+    return format_as_of(parse_instant(as_of) + dt.timedelta(days=days, hours=hours))
+
+
+def bench_scale(leads: int, events_per_lead: float, work: Path, as_of: str, seed: int, pandas_limit_bytes: int,
+                pandas_bytes_per_row: float | None, build_args=(), log=print) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    gen_db, full_db, score_db = work / "generated.duckdb", work / "full_build.duckdb", work / "score.duckdb"
+    for path in (gen_db, full_db, score_db):
+        path.unlink(missing_ok=True)
+    row: dict = {"scale": leads}
+
+    log(f"[{leads}] generating {leads} leads x {events_per_lead} events")
+    started = time.perf_counter()
+    counts = datagen.generate(str(gen_db), leads=leads, events_per_lead=events_per_lead, seed=seed, as_of=as_of)
+    row["datagen_s"] = round(time.perf_counter() - started, 1)
+    row["events"] = counts["events"]
+    row["raw_leads"] = counts["leads"]
+    raw_rows = counts["events"] + counts["leads"]
+
+    log(f"[{leads}] full dbt build")
+    shutil.copyfile(gen_db, full_db)
+    full_target = work / "target_full"
+    build = ["build", *PRODUCTION_BUILD_EXCLUDES, *build_args]
+    full = dbt(build, full_db, full_target, as_of, work / "full_build.log")
+    row["full build s"] = round(full.seconds, 1)
+    row["peak MiB"] = round(full.peak_mib)
+    row["rows/s"] = round(raw_rows / full.seconds)
+    row["slowest_nodes"] = slowest_nodes(full_target)
+
+    log(f"[{leads}] scoring path: dbt run --select {' '.join(SCORING_SELECT)}")
+    shutil.copyfile(gen_db, score_db)
+    score_target = work / "target_score"
+    dbt(["seed"], score_db, score_target, as_of, work / "score_seed.log")
+    scoring = dbt(["run", "--select", *SCORING_SELECT], score_db, score_target, as_of, work / "scoring_run.log")
+    row["scoring s"] = round(scoring.seconds, 1)
+    row["scoring_peak_mib"] = round(scoring.peak_mib)
+
+    for day, share in enumerate(INCREMENT_SHARES, start=1):
+        label = f"incr {share * 100:g}% ratio"
+        landed = _later(as_of, day)
+        appended = datagen.append_events(str(full_db), share, seed=seed + day, loaded_at=landed)
+        clock = _later(as_of, day, hours=1)
+        log(f"[{leads}] +{appended['appended']} events landed {landed}: dbt build at {clock}")
+        incr = dbt(build, full_db, work / f"target_incr_{day}", clock, work / f"incr_{day}.log")
+        row[label] = round(incr.seconds / full.seconds, 3)
+        row[f"incr_{day}_s"] = round(incr.seconds, 1)
+        row[f"incr_{day}_appended"] = appended["appended"]
+        row[f"incr_{day}_peak_mib"] = round(incr.peak_mib)
+
+    log(f"[{leads}] SQL peer")
+    sql = run_measured([sys.executable, "-m", "benchmarks.benchmark", "sql-peer", "--database", str(score_db),
+                        "--as-of", as_of], log_path=work / "sql_peer.log")
+    row["sql_peer_peak_mib"] = round(sql.peak_mib)
+    if sql.returncode != 0:
+        # a peer that runs out of memory or disk is a figure for the table; any other failure is a bug to see
+        resource = resource_failure(sql.output)
+        if resource is None:
+            raise RuntimeError(f"SQL peer failed:\n{sql.output[-3000:]}")
+        row["SQL-peer ratio"] = f"{resource} after {sql.seconds:.0f} s"
+        row["sql_peer_error"] = _last_error_line(sql.output)
+        row["sql_peer_check"] = None
+    else:
+        row["sql_peer_s"] = round(sql.seconds, 1)
+        row["SQL-peer ratio"] = round(sql.seconds / scoring.seconds, 3)
+        row["sql_peer_check"] = compare_with_mart(score_db, SQL_PEER_TABLE)
+
+    needed = (pandas_bytes_per_row or PANDAS_BYTES_PER_ROW_GUESS) * raw_rows
+    if needed > pandas_limit_bytes:
+        row["pandas ratio"] = f"skipped: needs ~{needed / 2**30:.0f} GiB"
+        row["pandas_check"] = None
+    else:
+        log(f"[{leads}] pandas peer (estimated {needed / 2**30:.1f} GiB, limit {pandas_limit_bytes / 2**30:.1f} GiB)")
+        pandas_run = run_measured(
+            [sys.executable, "-m", "benchmarks.bench_pandas_peer", "--database", str(score_db), "--as-of", as_of,
+             "--table", PANDAS_PEER_TABLE], log_path=work / "pandas_peer.log", max_bytes=pandas_limit_bytes)
+        row["pandas_peak_mib"] = round(pandas_run.peak_mib)
+        row["pandas_bytes_per_row"] = pandas_run.peak_bytes / raw_rows
+        if pandas_run.killed:
+            row["pandas ratio"] = f"stopped at {pandas_limit_bytes / 2**30:.0f} GiB"
+            row["pandas_check"] = None
+        elif pandas_run.returncode != 0:
+            raise RuntimeError(f"pandas peer failed:\n{pandas_run.output[-3000:]}")
+        else:
+            row["pandas_s"] = round(pandas_run.seconds, 1)
+            row["pandas ratio"] = round(pandas_run.seconds / scoring.seconds, 3)
+            row["pandas_check"] = compare_with_mart(score_db, PANDAS_PEER_TABLE)
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(rows: list[dict]) -> str:
+    cells = [list(COLUMNS)] + [[_cell(r.get(c)) for c in COLUMNS] for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = [" | ".join(v.rjust(w) for v, w in zip(line, widths)) for line in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def check_lines(rows: list[dict]) -> list[str]:
+    out = []
+    for r in rows:
+        for peer, key, cell in (("SQL peer", "sql_peer_check", "SQL-peer ratio"),
+                                ("pandas peer", "pandas_check", "pandas ratio")):
+            check = r.get(key)
+            if check is None:
+                out.append(f"{r['scale']:>9,} leads: {peer}: no scores to compare ({r.get(cell)})")
+                continue
+            verdict = "equal" if check["mismatches"] == 0 else "DIFFERENT"
+            detail = ", ".join(f"{k} {v}" for k, v in check.items() if k not in ("leads", "mismatches") and v)
+            out.append(f"{r['scale']:>9,} leads: {peer} vs marts.lead_scores: {verdict} on {check['leads']:,} leads"
+                       + (f" ({detail})" if detail else "") + f" (scores within {SCORE_TOLERANCE:g}; grade, level, "
+                       "cell and stage exact)")
+    return out
+
+
+def aim_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    big = rows[-1]
+    lines = [f"aims at {big['scale']:,} leads (the issue states them at 1,000,000):"]
+    if big.get("sql_peer_s"):
+        lines.append(f"  full build / SQL peer = {big['full build s'] / big['sql_peer_s']:.1f}x (aim <= 1.5x); "
+                     f"scoring run / SQL peer = {big['scoring s'] / big['sql_peer_s']:.1f}x")
+    else:
+        lines.append(f"  full build / SQL peer: not measured, the SQL peer did not finish ({big.get('SQL-peer ratio')})")
+    lines.append(f"  incremental +0.1% = {big['incr 0.1% ratio']:.1%} of the full build (aim < 5%)")
+    lines.append(f"  peak memory {big['peak MiB'] / 1024:.2f} GiB (aim < 8 GiB)")
+    for a, b in zip(rows, rows[1:]):
+        growth = b["full build s"] / a["full build s"]
+        scale = b["scale"] / a["scale"]
+        lines.append(f"  {a['scale']:,} -> {b['scale']:,} leads ({scale:g}x): full build {growth:.1f}x, "
+                     f"scoring {b['scoring s'] / a['scoring s']:.1f}x (aim: no faster than linear, <= {scale:g}x)")
+    return lines
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sql-peer"]:
+        p = argparse.ArgumentParser(prog="python -m benchmarks.benchmark sql-peer")
+        p.add_argument("--database", required=True)
+        p.add_argument("--as-of", required=True)
+        a = p.parse_args(argv[1:])
+        started = time.perf_counter()
+        n = run_sql_peer(a.database, a.as_of)
+        print(f"sql peer: {n} leads scored in {time.perf_counter() - started:.1f}s")
+        return 0
+
+    env_leads = os.environ.get("BENCH_LEADS", "10000 100000").split()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, nargs="+", default=[int(x) for x in env_leads])
+    parser.add_argument("--events-per-lead", type=float,
+                        default=float(os.environ.get("BENCH_EVENTS_PER_LEAD", "100")))
+    parser.add_argument("--work-dir", default=os.environ.get("BENCH_DIR", str(REPO / "warehouse" / "bench")))
+    parser.add_argument("--as-of", default="2026-11-01 00:00:00")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", help="where to write the results (default <work-dir>/benchmark.json)")
+    parser.add_argument("--pandas-max-gib", type=float,
+                        help="memory the pandas peer may use (default: half the memory available at the start, "
+                             "at most 12)")
+    parser.add_argument("--build-arg", action="append", default=[], dest="build_args",
+                        help="extra argument for the full and incremental `dbt build` (repeatable), e.g. to build "
+                             "a selection in a quick trial run; the default builds everything")
+    parser.add_argument("--keep", action="store_true", help="keep each scale's DuckDB files and dbt targets")
+    args = parser.parse_args(argv)
+
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else work / "benchmark.json"
+    limit_gib = args.pandas_max_gib if args.pandas_max_gib is not None else min(12.0, available_gib() / 2)
+    info = machine_info()
+    print(f"benchmark on {info['nproc']} CPU(s) ({info['cpu']}), {info['ram_gib']} GiB RAM; scales {args.leads}, "
+          f"{args.events_per_lead:g} events per lead; work dir {work}", flush=True)
+
+    rows, per_row = [], None
+    for leads in sorted(args.leads):
+        scale_dir = work / f"leads_{leads}"
+        row = bench_scale(leads, args.events_per_lead, scale_dir, args.as_of, args.seed, int(limit_gib * 2**30),
+                          per_row, build_args=args.build_args, log=lambda m: print(m, flush=True))
+        per_row = row.get("pandas_bytes_per_row", per_row)
+        rows.append(row)
+        # each finished scale is kept at once: a long run that is stopped later still reports the smaller scales
+        partial = work / "benchmark.partial.json"
+        partial.write_text(json.dumps({"machine": info, "rows": rows}, indent=2, default=str))
+        print(f"[{leads}] done: " + ", ".join(f"{c} {_cell(row.get(c))}" for c in COLUMNS[1:]), flush=True)
+        if not args.keep:
+            shutil.rmtree(scale_dir, ignore_errors=True)
+
+    table = format_table(rows)
+    slowest = rows[-1]["slowest_nodes"] if rows else []
+    checks, aims = check_lines(rows), aim_lines(rows)
+    print()
+    print(table)
+    print()
+    print(f"10 slowest dbt nodes of the full build at {rows[-1]['scale']:,} leads (run_results.json):")
+    for node in slowest:
+        print(f"  {node['seconds']:8.2f}s  {node['node']}")
+    print()
+    for line in checks + [""] + aims:
+        print(line)
+    report = {
+        "machine": info,
+        "settings": {"leads": sorted(args.leads), "events_per_lead": args.events_per_lead, "as_of": args.as_of,
+                     "seed": args.seed, "increments": list(INCREMENT_SHARES), "pandas_max_gib": round(limit_gib, 1),
+                     "memory_limit": os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB (profiles.yml default)"),
+                     "build_args": args.build_args},
+        "columns": list(COLUMNS),
+        "rows": [{c: r.get(c) for c in COLUMNS} for r in rows],
+        "details": [{k: v for k, v in r.items() if k not in COLUMNS and k != "slowest_nodes"} for r in rows],
+        "slowest_nodes": slowest,
+        "checks": checks,
+        "aims": aims,
+        "table": table,
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwritten: {json_path}")
+    failed = [r for r in rows for k in ("sql_peer_check", "pandas_check") if r.get(k) and r[k]["mismatches"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

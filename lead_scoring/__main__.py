@@ -1,0 +1,6 @@
+"""`python -m lead_scoring` = the `lead-scoring` command."""
+import sys
+
+from lead_scoring.cli import main
+
+sys.exit(main())

@@ -1,0 +1,166 @@
+"""Replay scoring runs at past `as_of` instants, oldest first, to seed the score history of a new warehouse.
+
+A warehouse scored once knows every lead's current score but not when anything happened: every MQL is dated
+"at or before the first run" (docs/sales_touches.md), so the funnel's time to MQL and the SLA clocks
+(docs/sla.md) have nothing observed to work from, and the drift check has no earlier run to compare with.
+The Dagster schedules build that history going forward. This command builds it backwards, once, when a
+warehouse is first deployed on data that already spans weeks:
+
+    lead-scoring backfill --end "2026-11-01 00:00:00" --weeks 8 [--every-days 7] [--build-end]
+                                     [-- <extra dbt flags>]
+
+It loads the seeds, then for each instant `end - weeks*7d, ..., end - every` (ascending) it runs `dbt run`
+on the history models and everything upstream of them with that `as_of` (events and lead rows from after it
+are invisible to that run, as they were then), then records the score distribution of that run in the
+monitoring history (run id `backfill <as_of>`, `recorded_at` = the as_of). With `--build-end` it finishes
+with a full `dbt build` at `end` (every model and test) and records that run too. Instants at or before the
+newest run already in the history are skipped: the history only appends (a replay would add nothing), so a
+backfill can be re-run or resumed safely.
+
+dbt runs in a child process, one command at a time. `LEAD_SCORING_DUCKDB_PATH` and `DBT_PROFILES_DIR` are
+read as for `make build`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Sequence
+
+from lead_scoring.clock import dbt_vars, format_as_of, parse_instant, utc_now
+from lead_scoring.monitoring import record_distribution
+from lead_scoring.warehouse import DUCKDB_PATH_ENV, Warehouse
+from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
+from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HISTORY_SELECTION = ("+path:models/intermediate/history", "+path:models/marts/history")
+SNAPSHOT_SCHEMA, SNAPSHOT_NAME = "marts", "lead_score_snapshots"
+
+
+@dataclass(frozen=True)
+class Step:
+    as_of: datetime
+    command: str  # "run" (history selection) or "build" (everything)
+
+
+def plan(end: datetime, weeks: int, every_days: int, latest_recorded: datetime | None,
+         build_end: bool) -> tuple[list[Step], list[datetime]]:
+    """The steps to run, oldest first, and the instants skipped because the history already has them."""
+    if weeks < 0 or every_days <= 0:
+        raise ValueError(f"--weeks must be >= 0 (got {weeks}) and --every-days > 0 (got {every_days})")
+    start = end - timedelta(days=7 * weeks)
+    instants, at = [], start
+    while at < end:
+        instants.append(at)
+        at += timedelta(days=every_days)
+    steps = [Step(i, "run") for i in instants]
+    if build_end:
+        steps.append(Step(end, "build"))
+    skipped = [s.as_of for s in steps if latest_recorded is not None and s.as_of <= latest_recorded
+               and s.command == "run"]
+    return [s for s in steps if s.as_of not in skipped], skipped
+
+
+def latest_recorded_as_of(warehouse: Warehouse) -> datetime | None:
+    """The newest run in the score history (its newest `valid_from`: a run stores only changed leads, and decay
+    changes some lead in practically every run), or None for a warehouse without history."""
+    if not warehouse.resolved_path().exists():
+        return None
+    with warehouse.connect(read_only=True) as con:
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                             "and table_name = ?", [SNAPSHOT_SCHEMA, SNAPSHOT_NAME])
+        if exists.fetchone()[0] == 0:
+            return None
+        return con.execute(f"select max(valid_from) from {SNAPSHOT_SCHEMA}.{SNAPSHOT_NAME}").fetchone()[0]
+
+
+def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
+    args = [step.command]
+    if step.command == "run":
+        args += ["--select", *HISTORY_SELECTION]
+    else:
+        args += PRODUCTION_BUILD_EXCLUDES
+    return [*args, "--vars", dbt_vars(step.as_of),
+            "--project-dir", str(PROJECT_ROOT), *extra]
+
+
+def invoke_dbt(database: Path, args: Sequence[str]) -> None:
+    """Run one dbt command in a child process (its output goes to this one's), so no DuckDB connection of dbt's
+    stays open in this process between the runs and the monitoring writes. It goes through the warehouse-lock
+    guard, as `make build` does: if another process writes `database`, it says who instead of dbt's traceback."""
+    code = run_guarded(database, [dbt_executable(), *args], cwd=PROJECT_ROOT)
+    if code == EXIT_LOCKED:
+        raise RuntimeError(f"dbt {args[0]} was not run: the warehouse is busy (see the message above)")
+    if code != 0:
+        raise RuntimeError(f"dbt {args[0]} exited with {code} (see its output above)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring backfill` (and `python -m lead_scoring.backfill`)."""
+    parser.add_argument("--database", default="", help="the DuckDB warehouse (default: env LEAD_SCORING_DUCKDB_PATH "
+                        "or warehouse/lead_scoring.duckdb)")
+    parser.add_argument("--end", default="", help="the last instant (UTC), e.g. '2026-11-01 00:00:00'; "
+                        "empty: now")
+    parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
+    parser.add_argument("--every-days", type=int, default=7, help="days between runs (default 7)")
+    parser.add_argument("--build-end", action="store_true", help="finish with a full dbt build at --end")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument("dbt_flags", nargs="*", help="after --: extra flags for every dbt command, e.g. "
+                        "--target-path /tmp/target")
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = list(args.dbt_flags)
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    if args.database:  # dbt (a child process) reads the warehouse path from the environment
+        os.environ[DUCKDB_PATH_ENV] = str(Path(args.database).resolve())
+    warehouse = Warehouse()
+    database = warehouse.resolved_path()
+    holder = find_lock_holder(database)
+    if holder is not None:  # even reading the history needs the file: say who holds it, change nothing
+        print(lock_message(str(database), holder), file=sys.stderr)
+        return EXIT_LOCKED
+    try:
+        end = parse_instant(args.end, what="--end") if args.end.strip() else utc_now(whole_seconds=True)
+        steps, skipped = plan(end, args.weeks, args.every_days, latest_recorded_as_of(warehouse), args.build_end)
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
+    for at in skipped:
+        print(f"skip {format_as_of(at)}: the score history already has a run at or after it")
+    for step in steps:
+        print(f"{'plan' if args.dry_run else 'run '} {format_as_of(step.as_of)}: dbt {step.command}")
+    if args.dry_run or not steps:
+        return 0
+    try:
+        invoke_dbt(database, ["seed", "--project-dir", str(PROJECT_ROOT), *extra])
+    except RuntimeError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 1
+    for step in steps:
+        started = time.monotonic()
+        try:
+            invoke_dbt(database, dbt_args(step, extra))
+        except RuntimeError as exc:
+            print(f"backfill stopped at {format_as_of(step.as_of)}: {exc}. Fix it and re-run: the runs before "
+                  "it are kept and will be skipped.", file=sys.stderr)
+            return 1
+        info = record_distribution(warehouse, f"backfill {format_as_of(step.as_of)}", recorded_at=step.as_of)
+        print(f"done {format_as_of(step.as_of)} in {time.monotonic() - started:.1f} s: lead count "
+              f"{info['lead_count']}, MQL rate {info['mql_rate']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lead_scoring.backfill", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

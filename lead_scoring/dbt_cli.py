@@ -1,0 +1,76 @@
+"""Where the dbt CLI is, and how a production build calls it: one answer for `lead-scoring build`, the Dagster
+resource, the weight suggestions, the backfill and the benchmark.
+
+    lead-scoring build [--database PATH] [--as-of "2026-11-01 00:00:00"] [--unit-tests] [-- <extra dbt flags>]
+
+`build` is the guarded production build: if another process holds the DuckDB file it says who and exits 75
+(``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with the project's ``--vars``
+(``lead_scoring.clock.dbt_vars``). Unit tests check the SQL's branching on fixtures, not the data, so a production
+build leaves them out; ``--unit-tests`` keeps them (the CI test build, `make dbt-test`).
+
+Kept free of Dagster imports, so the command-line tools can use it without loading the code location.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lead_scoring.clock import dbt_vars_args
+from lead_scoring.warehouse import DUCKDB_PATH_ENV, PROJECT_ROOT, resolve_path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def dbt_executable() -> str:
+    """The dbt of this interpreter's venv (works without activating it), else `dbt` on PATH, else `dbt`."""
+    candidate = VENV_BIN / "dbt"
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+# Unit tests check the SQL's branching on fixed fixtures, not the data, so they run in CI (`make dbt-test`) and not
+# in every scheduled or benchmarked build (dbt's advice for production runs). Data tests still run in every build.
+PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+
+def build_args(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """dbt's arguments for the build scored at `as_of` (empty: dbt's run start time): the same for
+    `lead-scoring build` and the Dagster dbt assets (orchestration/defs/dbt/assets.py)."""
+    excludes = () if unit_tests else PRODUCTION_BUILD_EXCLUDES
+    return ["build", *excludes, *dbt_vars_args(as_of), *extra]
+
+
+def build_command(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """The `dbt build` command line: this venv's dbt and :func:`build_args`."""
+    return [dbt_executable(), *build_args(as_of, unit_tests, extra)]
+
+
+def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests: bool = False,
+          extra: Sequence[str] = ()) -> int:
+    """Run the guarded `dbt build` against `database` (relative to the working directory; default env
+    LEAD_SCORING_DUCKDB_PATH, relative to the repository); its exit code, 75 when another process holds the file."""
+    from lead_scoring.warehouse_lock import run_guarded
+
+    path = Path(database).resolve() if database else resolve_path()  # given: relative to the working directory
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[DUCKDB_PATH_ENV] = str(path)  # dbt (a child process) reads the warehouse path from the environment
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    return run_guarded(path, build_command(as_of, unit_tests, extra), cwd=PROJECT_ROOT)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lead-scoring build`."""
+    parser.add_argument("--database", default="", help="the DuckDB warehouse (default: env LEAD_SCORING_DUCKDB_PATH "
+                                                       "or warehouse/lead_scoring.duckdb)")
+    parser.add_argument("--as-of", default="", help="the scoring instant, UTC, e.g. '2026-11-01 00:00:00' "
+                                                    "(empty: the run's start time)")
+    parser.add_argument("--unit-tests", action="store_true",
+                        help="run dbt's unit tests too (the CI test build); a production build leaves them out")
+    parser.add_argument("dbt_flags", nargs="*", help="after --: extra dbt flags, e.g. --select lead_scores+")
+
+
+def run(args: argparse.Namespace) -> int:
+    return build(args.database or None, args.as_of, unit_tests=args.unit_tests, extra=args.dbt_flags)

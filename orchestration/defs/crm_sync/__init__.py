@@ -1,0 +1,1 @@
+"""Reverse ETL: the CRM export of changed leads and the sync-state tables."""

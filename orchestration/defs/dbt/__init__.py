@@ -1,0 +1,1 @@
+"""The dbt project as Dagster assets: project, translator, the build, its resource, jobs, schedules, sensors."""

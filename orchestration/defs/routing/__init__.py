@@ -1,0 +1,1 @@
+"""Checks on lead routing: the SLA breach rate per scoring model."""

@@ -1,0 +1,1 @@
+"""On-demand weight suggestions for the rule seeds."""
