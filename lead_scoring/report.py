@@ -12,7 +12,7 @@ It reads, read-only, from the DuckDB warehouse:
 - ``monitoring.score_distribution_history`` and ``monitoring.score_quantiles`` (written by
   ``lead_scoring.monitoring``): percentiles, lead count, MQL rate and PSI against the previous run, per run;
 - ``marts.lead_funnel``: the funnel lead -> MQL -> accepted -> opportunity -> won summed over its rows, with
-  stage-to-stage rates and returned leads, and the same by lead source; ``intermediate.int_lead_funnel_stages``
+  stage-to-stage rates and returned leads, and the same by lead source; ``marts.lead_funnel_stages``
   (one row per lead): the median and 90th-percentile hours between stages over the whole model (medians of the
   mart's rows cannot be added up);
 - ``marts.owner_performance`` and ``marts.routing_sla_breach_rate``: open MQLs, SLA breach rate and conversion per
@@ -61,11 +61,11 @@ AUC_TABLE = "marts.score_auc"
 THRESHOLD_TABLE = "marts.mql_threshold_calibration"
 CHANNEL_TABLE = "marts.channel_quality"
 FUNNEL_TABLE = "marts.lead_funnel"
-FUNNEL_STAGES_TABLE = "intermediate.int_lead_funnel_stages"
+FUNNEL_STAGES_TABLE = "marts.lead_funnel_stages"
 OWNER_TABLE = "marts.owner_performance"
 SLA_TABLE = "marts.routing_sla_breach_rate"
 
-# The funnel stages in order: (label, count column of lead_funnel, timestamp column of int_lead_funnel_stages).
+# The funnel stages in order: (label, count column of lead_funnel, timestamp column of lead_funnel_stages).
 FUNNEL_STAGES = (
     ("leads", "leads", "created_at"),
     ("MQL", "mql_leads", "mql_at"),
@@ -745,7 +745,7 @@ def _funnel_section(data: ReportData, chart: ChartFn, section: SectionFn) -> Non
           *(_pct(g[f"{name}_rate"]) for name, _ in FUNNEL_TRANSITIONS), _pct(g["lead_to_won_rate"])]
          for g in by_source]))
     if data.funnel_hours is None:
-        parts.append(_note("intermediate.int_lead_funnel_stages is not in the warehouse: the hours between stages "
+        parts.append(_note("marts.lead_funnel_stages is not in the warehouse: the hours between stages "
                            "are not shown."))
     else:
         durations = funnel_durations(data.funnel_hours)

@@ -1,7 +1,7 @@
-{#- The CRM sync state (written only by orchestration/crm_sync.py after a successful export), created empty
+{#- The CRM sync state (written only by lead_scoring/crm_sync.py after a successful export), created empty
     when missing so that crm_lead_sync compiles and lists every lead on a fresh warehouse. Called by the
     on-run-start hook in dbt_project.yml. Column types use dbt's cross-database type macros; the schema and
-    table names are the contract with the exporter (orchestration/crm_sync.py) and the source crm_sync. -#}
+    table names are the contract with the exporter (lead_scoring/crm_sync.py) and the source crm_sync. -#}
 {% macro create_crm_sync_state_tables() -%}
     {{ return(adapter.dispatch('create_crm_sync_state_tables', 'lead_scoring')()) }}
 {%- endmacro %}

@@ -266,7 +266,7 @@ def test_won_without_close_date_is_won_at_creation_in_evidence_and_funnel(built)
     assert (opp["closed_at"], opp["won_at"], opp["is_won_at_imputed"]) == (None, OPP_CREATED_AT, True)
     [outcome] = query(db, "select * from intermediate.int_lead_outcomes where lead_id = ?", [FUNNEL_LEAD])
     assert (outcome["is_won"], outcome["first_won_at"], outcome["won_amount"]) == (True, OPP_CREATED_AT, 12000.0)
-    [stages] = query(db, "select * from intermediate.int_lead_funnel_stages where lead_id = ?", [FUNNEL_LEAD])
+    [stages] = query(db, "select * from marts.lead_funnel_stages where lead_id = ?", [FUNNEL_LEAD])
     # one run, so the MQL moment is bounded by the first accepting touch; accepted then, opportunity and won
     # at the opportunity's creation
     assert (stages["mql_at"], stages["accepted_at"], stages["opportunity_at"], stages["won_at"], stages["is_won"]) == (
@@ -276,7 +276,7 @@ def test_won_without_close_date_is_won_at_creation_in_evidence_and_funnel(built)
             funnel["median_hours_opportunity_to_won"]) == (1, 1, 1, 1, 0)
     # everywhere: a lead the funnel counts as won is won in the evidence marts, and not before it
     disagree = query(db, """
-        select f.lead_id from intermediate.int_lead_funnel_stages as f
+        select f.lead_id from marts.lead_funnel_stages as f
         left join intermediate.int_lead_outcomes as o on f.lead_id = o.lead_id
         where f.is_won and not (coalesce(o.is_won, false) and f.won_at >= o.first_won_at)""")
     assert disagree == []

@@ -240,7 +240,7 @@ def test_funnel_and_owner_sections_show_notes_without_their_tables():
     assert report.SLA_MARTS_NOTE in page.html and "SLA marts not built" in page.html
     assert not [c for c in page.charts if c.startswith(("chart-funnel", "chart-owners", "chart-sla"))]
     page = report.render_report(_tiny_data(funnel=FUNNEL_ROWS))  # no stages table: counts, no durations
-    assert "int_lead_funnel_stages is not in the warehouse" in page.html and "chart-funnel" in page.charts
+    assert "lead_funnel_stages is not in the warehouse" in page.html and "chart-funnel" in page.charts
     page = report.render_report(_tiny_data(funnel=[], owners=[], sla=None))
     assert "marts.lead_funnel has no rows for this model" in page.html
     assert "marts.routing_sla_breach_rate is not in the warehouse" in page.html
@@ -474,7 +474,7 @@ def test_funnel_numbers_equal_a_group_by_of_lead_funnel_and_the_lead_stages(repo
                      "from marts.lead_funnel where model_id = ?", [MODEL])[0]
     # independent 2: the lead-level stages, counted in Python (a stage counts only after every earlier one)
     stages = query(db, "select created_at, mql_at, accepted_at, opportunity_at, won_at, returned_at "
-                       "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+                       "from marts.lead_funnel_stages where model_id = ?", [MODEL])
     chain = ("created_at", "mql_at", "accepted_at", "opportunity_at", "won_at")
     counted = [sum(1 for r in stages if all(r[c] is not None for c in chain[: i + 1])) for i in range(len(chain))]
     returned = sum(1 for r in stages if r["returned_at"] is not None)
@@ -491,7 +491,7 @@ def test_funnel_numbers_equal_a_group_by_of_lead_funnel_and_the_lead_stages(repo
     by_source = {r[0]: [int(c.replace(",", "")) for c in r[1:7]] for r in _rendered_table(
         html, "lead source", after='data-chart="chart-funnel-by-channel"')}
     lead_rows = query(db, "select lead_source, mql_at, accepted_at, opportunity_at, won_at, returned_at "
-                          "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+                          "from marts.lead_funnel_stages where model_id = ?", [MODEL])
     want: dict[str, list[int]] = {}
     for r in lead_rows:
         reached = [True] + [all(r[c] is not None for c in chain[1: i + 1]) for i in range(1, len(chain))]
@@ -506,7 +506,7 @@ def test_funnel_hours_equal_numpy_percentiles_of_the_lead_stages(report_db, load
     import numpy as np
 
     rows = query(report_db["db"], "select is_mql_at_observed, accepted_at, opportunity_at, won_at "
-                                  "from intermediate.int_lead_funnel_stages where model_id = ?", [MODEL])
+                                  "from marts.lead_funnel_stages where model_id = ?", [MODEL])
     spans = {"accepted_to_opportunity": [(r["opportunity_at"] - r["accepted_at"]).total_seconds() / 3600
                                          for r in rows if r["opportunity_at"] is not None],
              "opportunity_to_won": [(r["won_at"] - r["opportunity_at"]).total_seconds() / 3600
@@ -547,7 +547,7 @@ def test_scoring_report_is_wired_downstream_of_the_marts_it_reads():
 
     graph = defs.resolve_asset_graph()
     node = graph.get(dg.AssetKey("scoring_report"))
-    expected = {dg.AssetKey(m) for m in (*REPORTED_MARTS, "int_lead_funnel_stages", "score_distribution_history")}
+    expected = {dg.AssetKey(m) for m in (*REPORTED_MARTS, "lead_funnel_stages", "score_distribution_history")}
     expected |= {dg.AssetKey(m) for m in SLA_MARTS if graph.has(dg.AssetKey(m))}  # once dbt builds them
     assert set(node.parent_keys) == expected
     assert all(graph.get(k).is_materializable for k in expected)  # the dbt marts, not dangling keys

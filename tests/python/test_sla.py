@@ -411,7 +411,7 @@ def _transitions_of(db: Path, lead_id: str) -> list[tuple]:
 
 
 def test_scenario_leads_have_observed_mql_moments(sla_runs):
-    rows = {r["lead_id"]: r for r in query(sla_runs.db_path, "select * from intermediate.int_lead_funnel_stages "
+    rows = {r["lead_id"]: r for r in query(sla_runs.db_path, "select * from marts.lead_funnel_stages "
                                                             "where model_id = ?", [MODEL])}
     for name, lead_id in sla_runs.scenarios.items():
         assert rows[lead_id]["mql_at"] == sla_runs.mql_at[lead_id], name
@@ -661,7 +661,7 @@ def test_observed_mql_moments_are_the_crossing_runs(sla_runs):
 
 
 def _mart_stages(db: Path) -> dict[str, dict]:
-    return {r["lead_id"]: r for r in query(db, "select * from intermediate.int_lead_funnel_stages where model_id = ?",
+    return {r["lead_id"]: r for r in query(db, "select * from marts.lead_funnel_stages where model_id = ?",
                                            [MODEL])}
 
 

@@ -1,4 +1,4 @@
-"""The SLA breach-rate check (lead_scoring/sla.py, orchestration/sla_checks.py): grading on hand-made rows, and the Dagster check run
+"""The SLA breach-rate check (lead_scoring/sla.py, orchestration/defs/routing/checks.py): grading on hand-made rows, and the Dagster check run
 against a scratch DuckDB holding a hand-made marts.routing_sla_breach_rate."""
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def builds(tmp_path_factory):
     # Spark: the generated data set is too small to breach an SLA at AS_OF.
     sla_target = root / "target_spark_sla"
     _run([DBT, "test", "--target-path", sla_target, "--log-path", root / "logs_spark", "--select",
-          "int_lead_assignment_spells,resource_type:unit_test", *vars_arg], spark_env, "dbt unit tests (spark)")
+          "lead_assignment_spells,resource_type:unit_test", *vars_arg], spark_env, "dbt unit tests (spark)")
 
     duck_target = root / "target_duckdb"
     duck_env = _dbt_env(LEAD_SCORING_TARGET="duckdb", LEAD_SCORING_DUCKDB_PATH=str(duck_db))
@@ -203,7 +203,7 @@ def test_every_spark_node_built_and_passed(builds):
     # The build covered the scoring marts, the history tables and their tests.
     for model in ("lead_scores", "lead_score_reasons", "account_scores", "lead_score_snapshots",
                   "stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "pipeline_reconciliation",
-                  "int_lead_assignment_spells", "lead_assignment_transitions", "crm_lead_sync"):
+                  "lead_assignment_spells", "lead_assignment_transitions", "crm_lead_sync"):
         assert any(node.startswith("model.") and node.endswith(f".{model}") for node in statuses), model
     assert sum(node.startswith("test.") for node in statuses) > 300
 
@@ -211,7 +211,7 @@ def test_every_spark_node_built_and_passed(builds):
 def test_sla_replay_unit_tests_pass_on_spark(builds):
     statuses = _node_statuses(builds["sla_target"])
     unit_tests = {node: status for node, status in statuses.items() if node.startswith("unit_test.")}
-    assert len(unit_tests) >= 3 and all(node.split(".")[-2] == "int_lead_assignment_spells" for node in unit_tests)
+    assert len(unit_tests) >= 3 and all(node.split(".")[-2] == "lead_assignment_spells" for node in unit_tests)
     assert set(unit_tests.values()) == {"pass"}
 
 

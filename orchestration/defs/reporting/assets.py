@@ -21,7 +21,7 @@ REPORT_PATH_ENV = "LEAD_SCORING_REPORT_PATH"
 DEFAULT_REPORT_PATH = "warehouse/scoring_report.html"
 REPORT_MART_KEYS = (LEAD_SCORES_KEY, dg.AssetKey("score_calibration"), dg.AssetKey("score_auc"),
                     dg.AssetKey("mql_threshold_calibration"), dg.AssetKey("channel_quality"),
-                    dg.AssetKey("lead_funnel"), dg.AssetKey("int_lead_funnel_stages"))
+                    dg.AssetKey("lead_funnel"), dg.AssetKey("lead_funnel_stages"))
 # Read when present (the report shows a note without them): a dependency only once dbt builds them.
 OPTIONAL_MART_KEYS = (dg.AssetKey("owner_performance"), dg.AssetKey("routing_sla_breach_rate"))
 REPORT_DEP_KEYS = (*REPORT_MART_KEYS, *(k for k in OPTIONAL_MART_KEYS if k in lead_scoring_dbt_assets.keys))
