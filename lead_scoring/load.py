@@ -236,6 +236,12 @@ class _TableLoader:
             result.notes.append("the file has a header and no rows")
             return result
         target = self._ensure_table(columns)
+        layout = self._layout()
+        differ = [f"{c} is {t}" for c, t in target.items() if c in columns and c in layout and t != layout[c]]
+        if differ:
+            result.notes.append(f"{self.label} was not made by this loader ({', '.join(differ)}): values are cast to "
+                                "those types and land null where they do not cast; --replace recreates the table "
+                                "in the loader's layout (timestamps as text, parsed by staging)")
         # Each table column typed from the file's text (null when the file lacks it); the values that were written
         # but did not convert are counted.
         typed = {c: (_convert(columns[c], t) if c in columns else f"null::{t}") for c, t in target.items()}
@@ -254,7 +260,8 @@ class _TableLoader:
             [self.loaded_at]).fetchone()[0]
         result.rows_skipped = result.rows_in_file - result.rows_landed
         self.con.execute(f"insert into {_q(self.schema)}.{STATE_TABLE} values (?, ?, ?, ?, ?, ?)",
-                         [str(path.resolve()), digest, self.name, result.rows_in_file, result.rows_landed, self.loaded_at])
+                         [str(path.resolve()), digest, self.name, result.rows_in_file, result.rows_landed,
+                          self.loaded_at])
         return result
 
     def _stage(self, path: Path, result: FileResult) -> dict[str, str]:
@@ -270,9 +277,11 @@ class _TableLoader:
                              + ", ".join(f"{expr} as c{i}" for i, expr in enumerate(source.exprs))
                              + f" from {source.from_sql}", source.params)
         except (duckdb.Error, UnicodeDecodeError, csv.Error, StopIteration) as exc:
-            kind = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "JSON"}[fmt]
-            raise LoadError(f"{path}: does not parse as {kind}: {str(exc).splitlines()[0]}. Fix: export it again as "
-                            f"{kind} (UTF-8, one header row for CSV), or rename it to match its format") from exc
+            kind = {"csv": "CSV (UTF-8, one header row)", "parquet": "Parquet", "jsonl": "JSON Lines (one object "
+                    "per line)", "json": "JSON"}[fmt]
+            reason = str(exc).splitlines()[0].rstrip(". ")
+            raise LoadError(f"{path}: does not parse as {kind.split(' (')[0]}: {reason}. Fix: export it again as "
+                            f"{kind}, or give it the extension of its format") from exc
         kept: dict[str, str] = {}
         originals: dict[str, str] = {}
         unnamed, ignored = [], []
@@ -314,11 +323,15 @@ class _TableLoader:
                 f"; staging skips {', '.join(odd)} (not a plain identifier): rename to use it" if odd else ""))
         return kept
 
+    def _layout(self) -> dict[str, str]:
+        """The loader's column types for the contract columns."""
+        return {c: (LANDING_TYPES.get(t, "VARCHAR") if c != LOADED_AT else "TIMESTAMP")
+                for c, t in self.contract.columns.items()}
+
     def _ensure_table(self, columns: dict[str, str]) -> dict[str, str]:
         """Create the table in the loader's layout if missing, add the file's custom columns (text); returns its
         columns except _loaded_at, name -> type."""
-        layout = {c: (LANDING_TYPES.get(t, "VARCHAR") if c != LOADED_AT else "TIMESTAMP")
-                  for c, t in self.contract.columns.items()}
+        layout = self._layout()
         self.con.execute(f"create table if not exists {self.relation} ("
                          + ", ".join(f"{_q(c)} {t}" for c, t in layout.items()) + ")")
         existing = {r[0].lower(): r[1] for r in self.con.execute(f"describe {self.relation}").fetchall()}

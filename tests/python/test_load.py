@@ -209,6 +209,22 @@ def test_the_contract_yaml_drives_the_columns(db, tmp_path):
         ("L1", 2.5, None), ("L2", None, None)]
 
 
+def test_a_table_made_by_another_tool_is_cast_into_and_replace_recreates_it(db):
+    with duckdb.connect(str(db)) as con:  # as the demo generator makes it: typed timestamps
+        con.execute("create schema raw; create table raw.events (event_id varchar, lead_id varchar, "
+                    "event_type varchar, channel varchar, occurred_at timestamp, page_url varchar, "
+                    "search_term varchar, properties varchar, _loaded_at timestamp)")
+        con.execute("insert into raw.events (event_id, occurred_at) values ('DEMO1', '2026-09-01 10:00:00')")
+    [result] = load_files(db, "events", [FIXTURES / "events_app.jsonl"], now=NOW)
+    # ISO text casts to TIMESTAMP; epoch seconds do not: null, counted, and the note says why
+    assert result.rows_landed == 3 and result.nulled == {"occurred_at": 1}
+    assert any("occurred_at is TIMESTAMP" in note and "--replace" in note for note in result.notes)
+    [result] = load_files(db, "events", [FIXTURES / "events_app.jsonl"], replace=True, now=NOW)
+    assert (result.status, result.rows_landed, result.nulled) == ("loaded", 3, {})
+    assert column_types(db, "events")["occurred_at"] == "VARCHAR"
+    assert query(db, "select count(*) from raw.events where event_id = 'DEMO1'") == [(0,)]
+
+
 def test_folder_by_naming_convention_and_schema_from_env(db, tmp_path, monkeypatch):
     monkeypatch.setenv("LEAD_SCORING_RAW_SCHEMA", "crm_export")
     folder = tmp_path / "exports"
