@@ -40,6 +40,17 @@ data: setup
 	$(CLI) datagen --database $(DB) --leads $(LEADS) \
 		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
 
+# Land CSV, Parquet or JSON Lines exports in the raw tables of $(DB), typed by the raw contract (docs/loading.md).
+# FILES: files, globs (quote them) or folders (leads*, events*, opportunities* go to their table by name);
+# TABLE: one raw table for all FILES; REPLACE=1 drops the table(s) first (e.g. the demo data).
+FILES ?=
+TABLE ?=
+
+.PHONY: load
+load: setup
+	@test -n "$(FILES)" || { echo 'usage: make load FILES="exports/" (files, globs or folders) [TABLE=leads] [REPLACE=1]' >&2; exit 2; }
+	$(CLI) load --database $(DB) $(if $(TABLE),--table $(TABLE)) $(if $(REPLACE),--replace) $(FILES)
+
 # Guarded: if another process holds $(DB), it says who and exits 75 instead of dbt's bare DuckDB lock error.
 # Unit tests (fixtures, not data) run in `make dbt-test`/CI; a production build, like Dagster's, leaves them out.
 build: setup

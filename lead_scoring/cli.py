@@ -41,6 +41,21 @@ COMMANDS: tuple[Command, ...] = (
         "missing)",
     ),
     Command(
+        "load", "load",
+        "land CSV, Parquet or JSON Lines exports in the raw tables, typed by the raw contract",
+        "Land export files (paths, globs or folders) in the raw tables leads, events and opportunities of the DuckDB "
+        "warehouse, typed by the raw contract (models/staging/crm/_crm__sources.yml): text as written (timestamps "
+        "too: staging parses them), numbers and booleans where they parse (else null, counted per column), extra "
+        "lead columns as custom columns, _loaded_at stamped. A file already landed adds nothing, of a changed file "
+        "only its new rows land; one call is one transaction: a missing required column or a file that does not "
+        "parse changes nothing. See docs/loading.md.",
+        "inputs:  PATH... (without --table a file goes to the table its name starts with: leads*, events*, "
+        "opportunities*; a folder loads every such file), --database (env LEAD_SCORING_DUCKDB_PATH), --schema "
+        "(env LEAD_SCORING_RAW_SCHEMA)\n"
+        "outputs: rows appended to <schema>.leads / events / opportunities (created if missing) and recorded in "
+        "<schema>._lead_scoring_loads; one summary per file on stdout",
+    ),
+    Command(
         "build", "dbt_cli",
         "build and test the warehouse with dbt at an as_of (guarded against a busy DuckDB file)",
         "Run the production `dbt build` (seeds, models, snapshots and data tests; unit tests only with "
@@ -109,7 +124,7 @@ COMMANDS: tuple[Command, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lead-scoring",
-        description="The lead-scoring warehouse's tools: generate data, build and score with dbt, replay history, "
+        description="The lead-scoring warehouse's tools: generate or load data, build and score with dbt, replay history, "
                     "summarise, report, export to the CRM, suggest rule weights.",
         epilog="`lead-scoring <command> --help` explains each command, its inputs and outputs. The Dagster code "
                "location (`make dev`) runs the same functions.",

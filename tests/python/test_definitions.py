@@ -97,8 +97,8 @@ def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph)
     assert group(AssetKey("stg_rules__fit_rules")) == "staging"
     assert group(AssetKey("int_lead_scores")) == "intermediate"
     assert group(AssetKey("lead_scores")) == "marts"
-    # the raw landing is external (declared, not built) and upstream of staging
-    assert not asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
+    # the raw landing is materialised by raw_landing (lead-scoring load as an asset), on demand, upstream of staging
+    assert asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
     assert AssetKey(["raw", "leads"]) in asset_graph.get(AssetKey("stg_crm__lead_versions")).parent_keys
     assert AssetKey(["raw", "events"]) in asset_graph.get(AssetKey("stg_crm__event_deliveries_ranked")).parent_keys
     # the event readers read the stored, ranked deliveries, never the raw rows again

@@ -1,4 +1,5 @@
-"""The raw landing, upstream of staging: the dbt sources as external asset specs (landed by the EL tool).
+"""The raw landing, upstream of staging: the dbt sources as asset specs, materialised by `raw_landing`
+(defs/raw/landing.py: `lead-scoring load` as an asset) or landed by an EL tool outside Dagster.
 
 dbt sources are keyed ``AssetKey(["raw", <table>])`` (``["raw", "leads"]``, ``["raw", "events"]``,
 ``["raw", "opportunities"]``) in group ``raw``; the translator (``defs/dbt/translator.py``) gives dbt's sources
@@ -26,7 +27,9 @@ def raw_asset_key(table: str) -> AssetKey:
     return AssetKey([RAW_GROUP, table])
 
 
-raw_asset_specs = [
+# A tuple, not a list: the defs loader collects module-level lists of specs; these keys are materialised by
+# `raw_landing` (defs/raw/landing.py).
+raw_asset_specs = tuple(
     AssetSpec(
         key=raw_asset_key(table),
         description=description,
@@ -36,4 +39,4 @@ raw_asset_specs = [
         metadata={"dagster/table_name": f"raw.{table}"},
     )
     for table, description in RAW_TABLES.items()
-]
+)
