@@ -139,7 +139,7 @@ final as (
         {{ to_number('property_unit') }} as property_unit
 
     from source
-    where {{ is_enabled_model(clean_text('model_id')) }}
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 
