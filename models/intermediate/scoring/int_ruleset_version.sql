@@ -32,15 +32,17 @@ seed_rows as (
             {%- else %}
         '' as row_text
         {%- endif %}
-        from {{ ref(seed_name) }} as seed_rows
         {%- if has_model %}
+            from {{ ref(seed_name) }} as seed_rows
             where not exists (
-                select 1
-                from {{ ref('scoring_models') }} as disabled_models
-                where
-                    lower({{ clean_text('disabled_models.is_enabled') }}) = 'false'
-                    and {{ clean_text('disabled_models.model_id') }} = {{ clean_text('seed_rows.model_id') }}
-            )
+                    select 1
+                    from {{ ref('scoring_models') }} as disabled_models
+                    where
+                        lower({{ clean_text('disabled_models.is_enabled') }}) = 'false'
+                        and {{ clean_text('disabled_models.model_id') }} = {{ clean_text('seed_rows.model_id') }}
+                )
+        {%- else %}
+            from {{ ref(seed_name) }}
         {%- endif %}
         {%- if not loop.last %}
             union all
