@@ -151,12 +151,18 @@
 {%- endmacro %}
 
 {#- A number read from text (an event property): a double when the text is a plain decimal number (sign, digits,
-    an optional fraction and exponent; no spaces, no 1_000, nan or inf) between -1e12 and 1e12, else null. -#}
+    an optional fraction, an exponent of at most two digits; no spaces, no 1_000, nan or inf) of at most 40
+    characters, between -1e12 and 1e12; else null. The form and length are checked before the cast (nested case),
+    so no engine ever casts text out of a double's range (PostgreSQL would fail on '1e400'). -#}
 {% macro bounded_number(text_expr) -%}
     case
-        when {{ regexp_matches(text_expr, "'^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'") }}
-            and abs({{ try_cast(text_expr, type_double()) }}) <= 1e12
-            then {{ try_cast(text_expr, type_double()) }}
+        when
+            {{ regexp_matches(text_expr, "'^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$'") }}
+            and length({{ text_expr }}) <= 40
+            then case
+                when abs({{ try_cast(text_expr, type_double()) }}) <= 1e12
+                    then {{ try_cast(text_expr, type_double()) }}
+            end
     end
 {%- endmacro %}
 
