@@ -135,11 +135,15 @@
 
 {#- Where-condition: `model_id_expr` names a scoring model that is switched on (scoring_models.is_enabled, blank =
     on). The rule seeds' staging models keep only the rows of such models, so a model switched off scores nothing
-    and its rows still pass the same validation (it can be switched on without surprises). -#}
+    and its rows still pass the same validation (it can be switched on without surprises). It reads the seed itself,
+    like the other checks, not stg_rules__scoring_models: each rule staging model stays independent of the others,
+    so a bad row in one seed never hides the message of another (stg_rules__scoring_models validates is_enabled). -#}
 {% macro is_enabled_model(model_id_expr) -%}
     exists (
         select 1
-        from {{ ref('stg_rules__scoring_models') }} as enabled_models
-        where enabled_models.model_id = {{ model_id_expr }}
+        from {{ ref('scoring_models') }} as enabled_models
+        where
+            {{ clean_text('enabled_models.model_id') }} = {{ model_id_expr }}
+            and coalesce(lower({{ clean_text('enabled_models.is_enabled') }}), 'true') <> 'false'
     )
 {%- endmacro %}
