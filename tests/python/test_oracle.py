@@ -522,7 +522,7 @@ def test_burst_event_ids():
 
 
 def test_stage_lifecycle_and_overrides():
-    rules = oracle.read_seed(SEEDS_DIR / "scoring_lifecycle_rules.csv")
+    rules = [r for r in oracle.read_seed(SEEDS_DIR / "scoring_lifecycle_rules.csv") if r["model_id"] == "default"]
     assert oracle.stage_lifecycle(rules, True, "A1", 90, 90, 90) == "disqualified"
     assert oracle.stage_lifecycle(rules, False, "B1", 10, 50, 0) == "mql"
     assert oracle.stage_lifecycle(rules, False, "C2", 70, 40, 100) == "mql"
