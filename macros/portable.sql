@@ -129,6 +129,43 @@
     get_json_object({{ expr }}, '$.{{ key }}')
 {%- endmacro %}
 
+{#- Like json_extract_text, but the key is a SQL expression (a column holding the key), read as data: the text
+    of the top-level key it names in the JSON object `expr`, null when the key is missing or the text is not valid
+    JSON. The key's value must be a plain identifier (the engagement-rules seed validates property_name), so the
+    JSON path built from it cannot address anything else. A JSON number comes back as the engine writes it
+    (DuckDB: 9e1 as 90.0), which casts to the same double. With duplicate keys DuckDB reads the first. -#}
+{% macro json_extract_text_at(expr, key_expr) -%}
+    {{ return(adapter.dispatch('json_extract_text_at', 'lead_scoring')(expr, key_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_extract_text_at(expr, key_expr) -%}
+    json_extract_string(case when json_valid({{ expr }}) then {{ expr }} end, '$.' || {{ key_expr }})
+{%- endmacro %}
+
+{% macro postgres__json_extract_text_at(expr, key_expr) -%}
+    {{ portable_functions_schema() }}.json_text_or_null({{ expr }}, {{ key_expr }})
+{%- endmacro %}
+
+{% macro spark__json_extract_text_at(expr, key_expr) -%}
+    get_json_object({{ expr }}, concat('$.', {{ key_expr }}))
+{%- endmacro %}
+
+{#- A number read from text (an event property): a double when the text is a plain decimal number (sign, digits,
+    an optional fraction, an exponent of at most two digits; no spaces, no 1_000, nan or inf) of at most 40
+    characters, between -1e12 and 1e12; else null. The form and length are checked before the cast (nested case),
+    so no engine ever casts text out of a double's range (PostgreSQL would fail on '1e400'). -#}
+{% macro bounded_number(text_expr) -%}
+    case
+        when
+            {{ regexp_matches(text_expr, "'^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$'") }}
+            and length({{ text_expr }}) <= 40
+            then case
+                when abs({{ try_cast(text_expr, type_double()) }}) <= 1e12
+                    then {{ try_cast(text_expr, type_double()) }}
+            end
+    end
+{%- endmacro %}
+
 {#- The continuous percentile `fraction` (0-1, linear interpolation) of `expr` as an aggregate; nulls ignored.
     Ordered-set form on DuckDB and Postgres; Spark's percentile() interpolates the same way. -#}
 {% macro percentile_cont(expr, fraction) -%}

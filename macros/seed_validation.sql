@@ -56,18 +56,34 @@
 {%- endmacro %}
 
 {#- Check SQL for a column whose value must be one of a fixed list (the project's own vocabulary). -#}
-{% macro check_accepted(seed_name, key_expr, column, accepted, required=true) -%}
+{#- `condition`: an optional SQL condition on the seed row (alias seed_rows) that limits the check. -#}
+{% macro check_accepted(seed_name, key_expr, column, accepted, required=true, condition=none, fix=none) -%}
     select
         {{ key_expr }} as row_ref,
         '{{ column }} is ''' || coalesce({{ column }}, '') || ''', which is not one of: {{ accepted | join(", ") }}.' as problem,
-        'use one of: {{ accepted | join(", ") }}.' as fix
-    from {{ ref(seed_name) }}
+        '{{ dbt.escape_single_quotes(fix) if fix else "use one of: " ~ (accepted | join(", ")) ~ "." }}' as fix
+    from {{ ref(seed_name) }} as seed_rows
     where
         {%- if required %}
         coalesce(lower({{ clean_text(column) }}), '') not in ('{{ accepted | join("', '") }}')
         {%- else %}
         lower({{ clean_text(column) }}) not in ('{{ accepted | join("', '") }}')
         {%- endif %}
+        {%- if condition %}
+        and ({{ condition }})
+        {%- endif %}
+{%- endmacro %}
+
+{#- Condition: the seed row's model (column model_id of the row aliased `alias`) is switched off in
+    seeds/scoring_models.csv (is_enabled = false). -#}
+{% macro model_is_switched_off(alias='seed_rows') -%}
+    exists (
+        select 1
+        from {{ ref('scoring_models') }} as switched_off_models
+        where
+            lower({{ clean_text('switched_off_models.is_enabled') }}) = 'false'
+            and {{ clean_text('switched_off_models.model_id') }} = {{ clean_text(alias ~ '.model_id') }}
+    )
 {%- endmacro %}
 
 {#- "model_id = default, rule_id = x": how a message points at a seed row. -#}
@@ -104,4 +120,30 @@
         '{{ dbt.escape_single_quotes(fix) }}' as fix
     from {{ ref(seed_name) }}
     where {{ clean_text(column) }} is null
+{%- endmacro %}
+
+{#- Columns added to a rule seed after its first release: a blank cell in them means what the seed meant before
+    they existed, so the hashes that identify a rule set (int_ruleset_version, int_rule_config_versions) include
+    them only when set - a rule set that does not use them keeps its version and its rules' hashes. -#}
+{% macro optional_seed_columns(seed_name) -%}
+    {%- set optional = {
+        'scoring_engagement_rules': ['property_name', 'property_min', 'property_max', 'property_unit'],
+        'stg_rules__engagement_rules': ['property_name', 'property_min', 'property_max', 'property_unit'],
+    } -%}
+    {{ return(optional.get(seed_name, [])) }}
+{%- endmacro %}
+
+{#- Where-condition: `model_id_expr` names a scoring model that is switched on (scoring_models.is_enabled, blank =
+    on). The rule seeds' staging models keep only the rows of such models, so a model switched off scores nothing
+    and its rows still pass the same validation (it can be switched on without surprises). It reads the seed itself,
+    like the other checks, not stg_rules__scoring_models: each rule staging model stays independent of the others,
+    so a bad row in one seed never hides the message of another (stg_rules__scoring_models validates is_enabled). -#}
+{% macro is_enabled_model(model_id_expr) -%}
+    exists (
+        select 1
+        from {{ ref('scoring_models') }} as enabled_models
+        where
+            {{ clean_text('enabled_models.model_id') }} = {{ model_id_expr }}
+            and coalesce(lower({{ clean_text('enabled_models.is_enabled') }}), 'true') <> 'false'
+    )
 {%- endmacro %}

@@ -14,6 +14,8 @@ import datetime as dt
 import decimal
 import functools
 import hashlib
+import json
+import math
 import os
 import re
 from collections import Counter, defaultdict
@@ -595,6 +597,7 @@ def stage_events(raw_rows, staged_lead_ids, event_types, as_of):
             "occurred_at": to_datetime(clean_text(kept.get("occurred_at"))),
             "page_url": lower_or_none(kept.get("page_url")),
             "search_term": lower_or_none(kept.get("search_term")),
+            "properties": clean_text(kept.get("properties")),
         }
         reason = event_quarantine_reason(event, staged_lead_ids, event_types, as_of)
         if reason:
@@ -633,6 +636,72 @@ def engagement_rule_matches(rule, event):
         if v is None or not like_match(v, rule["pattern"]):
             return False
     return True
+
+
+MAX_PROPERTY = 1e12
+# spec, engagement: numeric text of a property - at most 40 characters, an exponent of at most two digits
+_PROPERTY_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?")
+
+
+def _first_key_wins(pairs):
+    out = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def property_number(properties, name):
+    """The number held by the top-level key `name` of the JSON object `properties` (text), or None.
+
+    spec, engagement: a JSON number, or text that is a plain decimal number (no spaces, at most 40 characters, an
+    exponent of at most two digits), between -1e12 and 1e12.
+    Text that is not a JSON object, a missing key, null, true/false, an object or a list: None. With a key
+    written twice, the first counts."""
+    if properties is None or name is None:
+        return None
+    try:
+        doc = json.loads(properties, object_pairs_hook=_first_key_wins)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or name not in doc:
+        return None
+    value = doc[name]
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if number != 0 and abs(number) < 1e-99:  # written with a three-digit exponent: not a plain number
+            return None
+    elif isinstance(value, str) and len(value) <= 40 and _PROPERTY_NUMBER_RE.fullmatch(value):
+        number = float(value)
+    else:
+        return None
+    if math.isnan(number) or abs(number) > MAX_PROPERTY:
+        return None
+    return number
+
+
+def engagement_event_points(rule, event):
+    """The points one matching event earns from `rule` before decay, or None when the rule does not match it.
+
+    spec, engagement: a rule with property_name matches only when the property holds a number v with
+    property_min <= v < property_max (blank bounds open); with property_unit it earns points * v / property_unit
+    and matches only v >= 0; otherwise it earns `points`."""
+    if not engagement_rule_matches(rule, event):
+        return None
+    points = float(rule["points"])
+    name = clean_text(rule.get("property_name"))
+    if name is None:
+        return points
+    v = property_number(event.get("properties"), name)
+    lo, hi, unit = fnum(rule.get("property_min")), fnum(rule.get("property_max")), fnum(rule.get("property_unit"))
+    if v is None or (lo is not None and v < lo) or (hi is not None and v >= hi):
+        return None
+    if unit is None:
+        return points
+    if v < 0:
+        return None
+    return points * v / unit
 
 
 def burst_event_ids(events, threshold):
@@ -730,31 +799,31 @@ def score_model(model, seeds, leads, events_by_lead, as_of):
     for lead_id in leads:
         events = events_by_lead.get(lead_id, [])
         bursts = burst_event_ids(events, burst_threshold)
-        buckets = defaultdict(int)  # (rule index, day) -> events
+        buckets = defaultdict(float)  # (rule index, day) -> points before decay
         for e in events:
             is_burst = e["event_id"] in bursts
             if is_burst:
                 burst_ages[lead_id].append(age_days(e["activity_date"], as_of_date))
             matched_positive = False
             for i, rule in enumerate(eng_rules):
-                if not engagement_rule_matches(rule, e):
+                event_points = engagement_event_points(rule, e)
+                if event_points is None:
                     continue
-                points = float(rule["points"])
-                if points > 0:
+                if float(rule["points"]) > 0:
                     if is_burst:
                         continue
-                    matched_positive = True
-                buckets[(i, e["activity_date"])] += 1
+                    # spec: an engaged day has points from a positive rule (a per-unit rule at 0 earns none)
+                    matched_positive = matched_positive or event_points > 0
+                buckets[(i, e["activity_date"])] += event_points
             if matched_positive:
                 day = e["activity_date"]
                 if lead_id not in last_engaged or day > last_engaged[lead_id]:
                     last_engaged[lead_id] = day
                 engaged_ages[lead_id].append(age_days(day, as_of_date))
         per_rule = defaultdict(float)
-        for (i, day), n in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        for (i, day), base in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1])):
             rule = eng_rules[i]
-            points = float(rule["points"])
-            per_rule[i] += points * n * decay_factor(
+            per_rule[i] += base * decay_factor(
                 rule["decay_method"], age_days(day, as_of_date), fnum(rule["decay_days"])
             )
         eng_points[lead_id] = {
@@ -858,7 +927,8 @@ def score_model(model, seeds, leads, events_by_lead, as_of):
     colleague_rules = [s for s in signal_rules if key_text(s["signal"]) == "engaged_colleagues"]
     account_scores = {}
     for dom, members in accounts.items():
-        engaged_count, researching = None, False
+        # spec, accounts: without an engaged_colleagues rule, engaged leads count at any age and nothing fires
+        engaged_count, researching = sum(1 for m in members if engaged_ages.get(m)), False
         for s in colleague_rules[:1]:
             window = fnum(s["window_days"])
             engaged_count = sum(
@@ -885,6 +955,11 @@ def score_model(model, seeds, leads, events_by_lead, as_of):
     eng_rule_points = {(model_id, l): {k: v[1] for k, v in d.items()} for l, d in eng_points.items()}
     sig = {(model_id, l): {k: v[1] for k, v in d.items()} for l, d in signals.items()}
     return results, fired_fit, eng_rule_points, sig, account_scores
+
+
+def enabled_models(seeds):
+    """spec, scoring models: a model with is_enabled false scores nothing (blank or true: it scores)."""
+    return [m for m in seeds["scoring_models"] if parse_bool(m.get("is_enabled")) is not False]
 
 
 def fetch_rows(con, table):
@@ -923,7 +998,7 @@ def run_oracle(db_path, seeds_dir, as_of, raw=None):
         "opportunities": StagingCounts(raw_rows=len(raw["opportunities"])),
     }
     scores, fired, eng, sig, accounts = {}, {}, {}, {}, {}
-    for model in seeds["scoring_models"]:
+    for model in enabled_models(seeds):
         s, f, e, g, a = score_model(model, seeds, leads, events_by_lead, as_of)
         scores.update(s)
         fired.update(f)

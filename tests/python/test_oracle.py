@@ -463,6 +463,55 @@ def test_apply_caps():
     assert score == 100.0
 
 
+@pytest.mark.parametrize("properties, expected", [
+    ('{"duration_seconds": 90}', 90.0),
+    ('{"duration_seconds": "90"}', 90.0),
+    ('{"duration_seconds": "1.2e2"}', 120.0),
+    ('{"duration_seconds": -3.5}', -3.5),
+    ('{"duration_seconds": 1e12}', 1e12),
+    ('{"duration_seconds": 2e12}', None),
+    ('{"duration_seconds": "1e400"}', None),
+    ('{"duration_seconds": " 90"}', None),
+    ('{"duration_seconds": "1_000"}', None),
+    ('{"duration_seconds": "NaN"}', None),
+    ('{"duration_seconds": NaN}', None),
+    ('{"duration_seconds": true}', None),
+    ('{"duration_seconds": null}', None),
+    ('{"duration_seconds": [90]}', None),
+    ('{"other": 90}', None),
+    ('{"duration_seconds": 600, "duration_seconds": 6}', 600.0),
+    ("{'duration_seconds': 90}", None),
+    ('[90]', None),
+    (None, None),
+])
+def test_property_number(properties, expected):
+    assert oracle.property_number(properties, "duration_seconds") == expected
+
+
+def test_engagement_event_points_ranges_and_units():
+    rule = dict(event_type="page_view", channel=None, match_field=None, pattern=None, points="2",
+                property_name="duration_seconds", property_min="30", property_max="600", property_unit="30")
+    event = lambda v: dict(event_type="page_view", channel="website",  # noqa: E731
+                           properties=None if v is None else '{"duration_seconds": %s}' % v)
+    assert oracle.engagement_event_points(rule, event(90)) == pytest.approx(6.0)
+    assert oracle.engagement_event_points(rule, event(30)) == pytest.approx(2.0)
+    assert oracle.engagement_event_points(rule, event(600)) is None and oracle.engagement_event_points(rule, event(29)) is None
+    assert oracle.engagement_event_points(rule, event(None)) is None
+    per_unit = dict(rule, property_min=None, property_max=None)
+    assert oracle.engagement_event_points(per_unit, event(0)) == 0.0
+    assert oracle.engagement_event_points(per_unit, event(-1)) is None
+    ranged = dict(rule, property_unit=None, property_min=None, property_max="10", points="-1")
+    assert oracle.engagement_event_points(ranged, event(-1)) == -1.0 and oracle.engagement_event_points(ranged, event(10)) is None
+    plain = dict(rule, property_name=None, property_min=None, property_max=None, property_unit=None)
+    assert oracle.engagement_event_points(plain, event(None)) == 2.0
+
+
+def test_enabled_models():
+    seeds = {"scoring_models": [dict(model_id="a", is_enabled="true"), dict(model_id="b", is_enabled="false"),
+                                dict(model_id="c", is_enabled=None), dict(model_id="d")]}
+    assert [m["model_id"] for m in oracle.enabled_models(seeds)] == ["a", "c", "d"]
+
+
 def test_burst_event_ids():
     t0 = dt.datetime(2026, 10, 1, 12, 0, 0)
     events = [{"event_id": f"e{i}", "occurred_at": t0 + dt.timedelta(seconds=i)} for i in range(3)]
@@ -473,7 +522,7 @@ def test_burst_event_ids():
 
 
 def test_stage_lifecycle_and_overrides():
-    rules = oracle.read_seed(SEEDS_DIR / "scoring_lifecycle_rules.csv")
+    rules = [r for r in oracle.read_seed(SEEDS_DIR / "scoring_lifecycle_rules.csv") if r["model_id"] == "default"]
     assert oracle.stage_lifecycle(rules, True, "A1", 90, 90, 90) == "disqualified"
     assert oracle.stage_lifecycle(rules, False, "B1", 10, 50, 0) == "mql"
     assert oracle.stage_lifecycle(rules, False, "C2", 70, 40, 100) == "mql"

@@ -20,8 +20,14 @@ with
             '{{ axis }}' as axis,
             rule_id,
             '{{ rule_source }}' as rule_source,
+            {%- set optional = optional_seed_columns(model_name) %}
+            {%- set hash_parts = [concat_fields(columns | map(attribute='name') | reject('in', optional) | list)] %}
+            {%- for name in columns | map(attribute='name') | select('in', optional) %}
+                {%- do hash_parts.append("coalesce('|' || " ~ text_of(name) ~ ", '')") %}
+            {%- endfor %}
             {%- if columns | length > 0 %}
-                {{ surrogate_key(columns | map(attribute='name') | list) }} as rule_config_hash
+                {#- columns added later count only when set (optional_seed_columns): unchanged rules keep their hash #}
+                {{ dbt.hash(dbt.concat(hash_parts)) }} as rule_config_hash
             {%- else %}
                 cast(null as {{ dbt.type_string() }}) as rule_config_hash
             {%- endif %}

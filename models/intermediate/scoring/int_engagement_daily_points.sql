@@ -62,7 +62,16 @@ matched as (
         scoped_events.occurred_at,
         {{ dbt.date_trunc('minute', 'scoped_events.occurred_at') }} as event_minute,
         engagement_rules.rule_id,
-        engagement_rules.points
+        engagement_rules.points as rule_points,
+        engagement_rules.property_name,
+        engagement_rules.property_min,
+        engagement_rules.property_max,
+        engagement_rules.property_unit,
+        -- only a rule on an event property reads the JSON: the name is a column (data), never pasted into the SQL
+        case
+            when engagement_rules.property_name is not null
+                then {{ json_extract_text_at('scoped_events.properties', 'engagement_rules.property_name') }}
+        end as property_text
 
     from scoped_events
     inner join engagement_rules
@@ -79,24 +88,64 @@ matched as (
 
 ),
 
--- a match with positive points in one of the lead's burst minutes for that model earns nothing (negative rules
--- still count). A correlated exists, not a left join: DuckDB plans it as a mark join whose hash table is built on
--- the small burst-minutes table; with a left join it flipped the sides (a right join building on every match).
-kept as (
+measured as (
 
-    select matched.*
+    select
+        *,
+        {{ bounded_number('property_text') }} as property_value
 
     from matched
+
+),
+
+-- a rule on a property matches only the events whose property holds a number in [property_min, property_max)
+-- (and not negative for points per unit); such a rule earns points * value / property_unit per event
+property_matched as (
+
+    select
+        model_id,
+        lead_id,
+        activity_date,
+        occurred_at,
+        event_minute,
+        rule_id,
+        rule_points,
+        case
+            when property_unit is null then rule_points
+            else rule_points * property_value / property_unit
+        end as points
+
+    from measured
+    where
+        property_name is null
+        or (
+            property_value is not null
+            and (property_min is null or property_value >= property_min)
+            and (property_max is null or property_value < property_max)
+            and (property_unit is null or property_value >= 0)
+        )
+
+),
+
+-- a match of a rule with positive points in one of the lead's burst minutes for that model earns nothing
+-- (negative rules still count). A correlated exists, not a left join: DuckDB plans it as a mark join whose hash
+-- table is built on the small burst-minutes table; with a left join it flipped the sides (a right join building on
+-- every match).
+kept as (
+
+    select property_matched.*
+
+    from property_matched
     where
         not (
-            matched.points > 0
+            property_matched.rule_points > 0
             and exists (
                 select 1
                 from burst_minutes
                 where
-                    burst_minutes.model_id = matched.model_id
-                    and burst_minutes.lead_id = matched.lead_id
-                    and burst_minutes.event_minute = matched.event_minute
+                    burst_minutes.model_id = property_matched.model_id
+                    and burst_minutes.lead_id = property_matched.lead_id
+                    and burst_minutes.event_minute = property_matched.event_minute
             )
         )
 

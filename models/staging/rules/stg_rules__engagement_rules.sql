@@ -50,6 +50,63 @@
     where {{ clean_text('match_field') }} is null and {{ clean_text('pattern') }} is not null
     union all
     {{ check_not_blank(seed, key, 'rule_group', "name the rule group (for example web, email, intent, negative); caps apply per group.") }}
+    {#- The property condition and points per unit (docs/scoring_rules.md, "Engagement"). #}
+    union all
+    {{ check_numeric(seed, key, 'property_min') }}
+    union all
+    {{ check_numeric(seed, key, 'property_max') }}
+    union all
+    {{ check_numeric(seed, key, 'property_unit') }}
+    union all
+    select
+        {{ key }} as row_ref,
+        'property_name is ''' || {{ clean_text('property_name') }}
+            || ''', which is not a plain property name.' as problem,
+        'give the top-level key of the event properties as written, letters, digits and _ only, not starting with a digit (for example duration_seconds).' as fix
+    from {{ ref(seed) }}
+    where
+        {{ clean_text('property_name') }} is not null
+        and not {{ regexp_matches(clean_text('property_name'), "'^[A-Za-z_][A-Za-z0-9_]*$'") }}
+    union all
+    {%- for column in ['property_min', 'property_max', 'property_unit'] %}
+    select
+        {{ key }} as row_ref,
+        '{{ column }} is set but property_name is blank.' as problem,
+        'name the event property it applies to in property_name (for example duration_seconds), or clear {{ column }}.' as fix
+    from {{ ref(seed) }}
+    where {{ clean_text('property_name') }} is null and {{ clean_text(column) }} is not null
+    union all
+    {%- endfor %}
+    select
+        {{ key }} as row_ref,
+        'property_min ' || {{ clean_text('property_min') }} || ' is not below property_max '
+            || {{ clean_text('property_max') }} || ': no value can match.' as problem,
+        'make property_min smaller than property_max (the range is min <= value < max), or clear one of them.' as fix
+    from {{ ref(seed) }}
+    where {{ to_number('property_min') }} >= {{ to_number('property_max') }}
+    union all
+    select
+        {{ key }} as row_ref,
+        'property_unit is ''' || {{ clean_text('property_unit') }} || ''', which is not above 0.' as problem,
+        'give the size of one unit of the property, above 0 (for example 60 for one point per minute of duration_seconds), or clear property_unit for points per event.' as fix
+    from {{ ref(seed) }}
+    where {{ to_number('property_unit') }} <= 0
+    union all
+    select
+        {{ key }} as row_ref,
+        'points per unit of ' || {{ clean_text('property_name') }} || ' (points / property_unit) is above 1000000.' as problem,
+        'use a larger property_unit or fewer points: one unit of the property should be worth at most 1000000 points.' as fix
+    from {{ ref(seed) }}
+    where {{ to_number('property_unit') }} > 0
+        and abs({{ to_number('points') }}) / {{ to_number('property_unit') }} > 1000000
+    union all
+    select
+        {{ key }} as row_ref,
+        'property_' || case when abs({{ to_number('property_min') }}) > 1e12 then 'min' else 'max' end
+            || ' is beyond 1e12, and property values beyond 1e12 never match.' as problem,
+        'give bounds between -1e12 and 1e12, or leave the bound blank.' as fix
+    from {{ ref(seed) }}
+    where abs({{ to_number('property_min') }}) > 1e12 or abs({{ to_number('property_max') }}) > 1e12
 {%- endset -%}
 {{ assert_no_bad_rows(seed, checks) }}
 
@@ -75,9 +132,14 @@ final as (
         lower({{ clean_text('decay_method') }}) as decay_method,
         {{ to_number('decay_days') }} as decay_days,
         {{ to_number('max_points') }} as max_points,
-        {{ clean_text('description') }} as rule_description
+        {{ clean_text('description') }} as rule_description,
+        {{ clean_text('property_name') }} as property_name,
+        {{ to_number('property_min') }} as property_min,
+        {{ to_number('property_max') }} as property_max,
+        {{ to_number('property_unit') }} as property_unit
 
     from source
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 

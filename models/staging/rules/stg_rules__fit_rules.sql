@@ -8,7 +8,18 @@
     union all
     {{ check_accepted(seed, key, 'operator', operators) }}
     union all
-    {{ check_accepted(seed, key, 'attribute', lead_scoring_attributes()) }}
+    {# The attributes depend on the raw leads table (custom columns): a model switched off may name columns this
+        data set does not have (a starter model for another export); it is checked when it is switched on. #}
+    {{ check_accepted(seed, key, 'attribute', lead_scoring_attributes(), condition='not ' ~ model_is_switched_off()) }}
+    union all
+    select
+        {{ key }} as row_ref,
+        'attribute is ''' || coalesce({{ clean_text('attribute') }}, '') || ''', which is not a plain column name.' as problem,
+        'name a lead attribute or a custom column of the raw leads table: lower-case letters, digits and _.' as fix
+    from {{ ref(seed) }} as seed_rows
+    where
+        {{ model_is_switched_off() }}
+        and not {{ regexp_matches("coalesce(lower(" ~ clean_text('attribute') ~ "), '')", "'^[a-z_][a-z0-9_]*$'") }}
     union all
     {{ check_numeric(seed, key, 'points', required=true) }}
     union all
@@ -68,6 +79,7 @@ final as (
         {{ clean_text('description') }} as rule_description
 
     from source
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 

@@ -31,6 +31,7 @@ final as (
         {{ to_number('max_negative_points') }} as max_negative_points
 
     from source
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 

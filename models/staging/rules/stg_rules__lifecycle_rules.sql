@@ -53,6 +53,7 @@ final as (
         {{ clean_text('description') }} as rule_description
 
     from source
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 

@@ -67,6 +67,7 @@ final as (
         {{ try_cast(clean_text('valid_until'), 'date') }} as valid_until_date
 
     from source
+    where {{ clean_text('model_id') }} is null or {{ is_enabled_model(clean_text('source.model_id')) }}
 
 )
 

@@ -77,6 +77,7 @@ typed as (
         {{ to_number('min_score') }} as min_score
 
     from source
+    where {{ is_enabled_model(clean_text('source.model_id')) }}
 
 ),
 

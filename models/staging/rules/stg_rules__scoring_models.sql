@@ -1,3 +1,6 @@
+{#- The scoring models that are switched on (is_enabled true or blank), validated and typed. Every row is
+    validated, including the models switched off, which are not staged: their rules are left out by every
+    stg_rules__* model (is_enabled_model), so they score nothing. -#}
 {%- set seed = 'scoring_models' -%}
 {%- set key = seed_row_ref(['model_id']) -%}
 {%- set checks -%}
@@ -23,12 +26,21 @@
     from {{ ref(seed) }}
     where abs({{ to_number('fit_weight') }} + {{ to_number('engagement_weight') }} - 1) > 0.000001
     union all
+    {{ check_accepted(seed, key, 'is_enabled', ['true', 'false'], required=false) }}
+    union all
     select
         '(none)' as row_ref,
         'the seed has no rows.' as problem,
         'add at least one scoring model.' as fix
     from {{ ref(seed) }}
     having count(*) = 0
+    union all
+    select
+        '(all)' as row_ref,
+        'every scoring model has is_enabled = false, so nothing would be scored.' as problem,
+        'set is_enabled to true (or blank) on the model(s) to score.' as fix
+    from {{ ref(seed) }}
+    having count(*) > 0 and count(case when coalesce(lower({{ clean_text('is_enabled') }}), 'true') <> 'false' then 1 end) = 0
 {%- endset -%}
 {{ assert_no_bad_rows(seed, checks) }}
 
@@ -54,6 +66,8 @@ final as (
         {{ to_number('engagement_max_negative_points') }} as engagement_max_negative_points
 
     from source
+    -- a model switched off (is_enabled = false) is validated above but scores nothing: it is not staged
+    where coalesce(lower({{ clean_text('is_enabled') }}), 'true') <> 'false'
 
 )
 
