@@ -10,6 +10,7 @@ import pytest
 from conftest import AS_OF, PROJECT_ROOT, query
 
 from dagster import (
+    AssetCheckSeverity,
     AssetKey,
     AssetSelection,
     DagsterInstance,
@@ -265,7 +266,12 @@ def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkey
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {AssetKey("lead_scores"), AssetKey("scoring_fit_rules"), AssetKey("stg_crm__leads")} <= materialized
     checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    # every check passes, but a rule-health check may warn (a rule firing on nearly every lead or almost none is
+    # a finding about the rules, not a failure: docs/rule_health.md)
+    failed = [c.check_name for c in checks if not c.passed
+              and not (c.check_name.startswith("no_health_issue_") and c.severity == AssetCheckSeverity.WARN)]
+    assert checks and failed == [], failed
+    assert any(c.check_name.startswith("no_health_issue_") for c in checks)
     check_names = {c.check_name for c in checks}
     assert {"raw_leads_freshness", "raw_events_freshness", "score_distribution_drift"} <= check_names
     assert AssetKey("score_distribution_history") in materialized

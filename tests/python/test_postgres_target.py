@@ -160,13 +160,16 @@ def assert_mart_equal(build: dict, keys: dict, mart: str) -> None:
 
 
 def test_the_postgres_build_runs_every_node(full_build):
-    """Models, seeds, data tests and unit tests all ran on PostgreSQL, none skipped, none failing or warning."""
+    """Models, seeds, data tests and unit tests all ran on PostgreSQL, none skipped, none failing, none warning but
+    the rule-health checks."""
     results = full_build["run_results"]["results"]
     by_type: dict[str, int] = {}
     for result in results:
         if result["unique_id"].startswith("exposure."):
             continue  # exposures are documentation; dbt reports them as no-op
-        assert result["status"] in ("success", "pass"), (result["unique_id"], result["status"], result["message"])
+        # rule-health checks warn by design when a rule fires on nearly every lead or almost none (docs/rule_health.md)
+        allowed = ("success", "pass", "warn") if ".no_health_issue_" in result["unique_id"] else ("success", "pass")
+        assert result["status"] in allowed, (result["unique_id"], result["status"], result["message"])
         kind = result["unique_id"].split(".")[0]
         by_type[kind] = by_type.get(kind, 0) + 1
     assert by_type.get("model", 0) >= 70 and by_type.get("test", 0) >= 800, by_type

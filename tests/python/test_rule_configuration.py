@@ -145,8 +145,8 @@ def test_more_bad_seed_variants_fail_one_build_each_with_its_message(project):
         else dict(r, rule_id=INJECTION, points=INJECTION) if r["rule_id"] == "eng_email_open"
         else r for r in rows])
     edit_seed(project, "scoring_score_bands", lambda rows: [
-        dict(r, min_score="75") if (r["axis"], r["band"]) == ("fit", "B")
-        else dict(r, min_score="70") if (r["axis"], r["band"]) == ("engagement", "2")
+        dict(r, min_score="75") if (r["model_id"], r["axis"], r["band"]) == ("default", "fit", "B")
+        else dict(r, min_score="70") if (r["model_id"], r["axis"], r["band"]) == ("default", "engagement", "2")
         else r for r in rows])
     proc = build(project, "+stg_rules__engagement_rules", "+stg_rules__score_bands")
     assert proc.returncode != 0, "the build should fail on bad seeds"

@@ -198,7 +198,9 @@ def test_raw_tables_keep_their_types_and_rows(builds):
 def test_every_spark_node_built_and_passed(builds):
     statuses = _node_statuses(builds["spark_target"])
     bad = {node: status for node, status in statuses.items()
-           if status not in ("success", "pass") and not node.startswith("exposure.")}
+           if status not in ("success", "pass") and not node.startswith("exposure.")
+           # rule-health checks warn by design when a rule fires on nearly every lead or almost none
+           and not (status == "warn" and ".no_health_issue_" in node)}
     assert bad == {}
     # The build covered the scoring marts, the history tables and their tests.
     for model in ("lead_scores", "lead_score_reasons", "account_scores", "lead_score_snapshots",
