@@ -8,7 +8,9 @@
     accepts a family of landed types (raw_type_family):
       varchar    any type: staging casts it to text;
       double     any number (integer, decimal, float);
-      timestamp  timestamp (with or without time zone) or date;
+      timestamp  timestamp (with or without time zone) or date; or text, parsed by staging (ISO 8601, epoch
+                 seconds, the formats of seeds/raw_timestamp_formats.csv; macros/raw_timestamps.sql), except
+                 _loaded_at, which must be landed typed;
       boolean    boolean or an integer (0/1).
     A missing column or a type outside its family fails the run with one line per problem naming the table,
     the column, what was expected and found, and the fix. Extra columns are logged. A raw table that does not
@@ -50,11 +52,16 @@
         {%- do declared.append(column_name) -%}
         {%- set expected = (spec.data_type or 'varchar') | lower -%}
         {%- set expected_family = raw_type_family(expected) -%}
+        {#- A timestamp may be landed as text (staging parses it); not _loaded_at, which orders versions and drives
+            incremental runs. -#}
+        {%- if expected_family == 'timestamp' and column_name != '_loaded_at' -%}
+            {%- set expected_family = 'timestamp_or_text' -%}
+        {%- endif -%}
         {%- if column_name not in found -%}
             {%- do problems.append(
                 "  - Raw table " ~ table_label ~ " does not match the raw contract: column " ~ column_name
                 ~ " is missing; the contract expects " ~ raw_type_family_label(expected_family) ~ ". Fix: land "
-                ~ column_name ~ " in the loader as RAW_CONTRACT.md says, or set " ~ env_name ~ " to a view over the"
+                ~ column_name ~ " in the loader as docs/raw_contract.md says, or set " ~ env_name ~ " to a view over the"
                 ~ " table that adds it (null where unknown)."
             ) -%}
         {%- elif expected_family != 'text' -%}
@@ -116,6 +123,8 @@
         {{ return(['integer']) }}
     {%- elif family == 'boolean' -%}
         {{ return(['boolean', 'integer']) }}
+    {%- elif family == 'timestamp_or_text' -%}
+        {{ return(['timestamp', 'text']) }}
     {%- else -%}
         {{ return([family]) }}
     {%- endif -%}
@@ -127,6 +136,8 @@
         'number': 'a number (DOUBLE, DECIMAL, INTEGER, ...)',
         'integer': 'an integer (INTEGER, BIGINT, ...)',
         'timestamp': 'a timestamp (TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE)',
+        'timestamp_or_text': 'a timestamp (TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE) or text (ISO 8601, epoch'
+            ~ ' seconds or a format of seeds/raw_timestamp_formats.csv)',
         'boolean': 'a boolean (BOOLEAN, or an integer 0/1)',
     } -%}
     {{ return(labels.get(family, family)) }}
