@@ -34,8 +34,8 @@
 {#- The problems (one message each) of one source node; logs its extra columns. -#}
 {% macro raw_contract_problems(node) -%}
     {%- set problems = [] -%}
-    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.identifier) -%}
-    {%- if relation is none -%}
+    {%- set columns = raw_source_columns(source(node.source_name, node.name)) -%}
+    {%- if columns is none -%}
         {{ log("lead_scoring: raw contract not checked for " ~ node.schema ~ "." ~ node.identifier ~ ": the table does not exist.", info=true) }}
         {{ return(problems) }}
     {%- endif -%}
@@ -43,7 +43,7 @@
         else node.schema ~ "." ~ node.identifier ~ " (raw." ~ node.name ~ ")" -%}
     {%- set env_name = "LEAD_SCORING_RAW_" ~ (node.name | upper) ~ "_TABLE" -%}
     {%- set found = {} -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- for column in columns -%}
         {%- do found.update({column.name | lower: column}) -%}
     {%- endfor -%}
     {%- set declared = [] -%}
@@ -89,6 +89,28 @@
         {%- endif -%}
     {%- endif -%}
     {{ return(problems) }}
+{%- endmacro %}
+
+{#- The columns of a raw source relation (objects with .name and .dtype), or none when it does not exist: from the
+    catalogue for a table or view, or - for a dbt-duckdb source with an external_location (CSV, Parquet or JSON
+    files read in place) - from DuckDB's DESCRIBE of what the location reads, so the raw-contract check, the custom
+    columns of leads and the timestamp parsing treat files like tables (docs/raw_contract.md). A location whose
+    files are missing fails here with DuckDB's own message naming the path. -#}
+{% macro raw_source_columns(relation) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set external = relation.external if relation.external is defined else none -%}
+    {%- if external -%}
+        {%- set result = run_query("describe select * from " ~ external) -%}
+        {%- set columns = [] -%}
+        {%- for row in result.rows -%}
+            {%- do columns.append(api.Column(row[0], row[1])) -%}
+        {%- endfor -%}
+        {{ return(columns) }}
+    {%- endif -%}
+    {%- set loaded = adapter.get_relation(database=relation.database, schema=relation.schema,
+                                         identifier=relation.identifier) -%}
+    {%- if loaded is none -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_columns_in_relation(loaded)) }}
 {%- endmacro %}
 
 {#- The family of a type name: text, number, timestamp, boolean or other. Dispatched, as type names differ

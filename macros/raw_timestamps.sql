@@ -85,9 +85,9 @@
 {% macro raw_column_is_text(relation, column) -%}
     {%- if not execute -%}{{ return(false) }}{%- endif -%}
     {%- if model is mapping and model.get('resource_type') == 'unit_test' -%}{{ return(true) }}{%- endif -%}
-    {%- set loaded = load_relation(relation) -%}
-    {%- if loaded is none -%}{{ return(false) }}{%- endif -%}
-    {%- for landed in adapter.get_columns_in_relation(loaded) if landed.name | lower == column -%}
+    {%- set columns = raw_source_columns(relation) -%}
+    {%- if columns is none -%}{{ return(false) }}{%- endif -%}
+    {%- for landed in columns if landed.name | lower == column -%}
         {{ return(raw_type_family(landed.dtype) == 'text') }}
     {%- endfor -%}
     {{ return(false) }}
