@@ -170,18 +170,22 @@ def test_reconciliation_and_quarantine_rates(built):
         "opportunities": (3, 2, 1, 0, True),
     }
     rates = {r["source_table"]: r for r in query(built.db, "select * from marts.quarantine_rates")}
-    assert rates["leads"]["top_reasons"] == "bad_timestamp 3 (60.0%), after_as_of 1 (20.0%), missing_lead_id 1 (20.0%)"
+    # rows only not known yet at as_of (after_as_of, future_event) are not judged
+    assert rates["leads"]["top_reasons"] == "bad_timestamp 3 (75.0%), missing_lead_id 1 (25.0%)"
     assert rates["events"]["top_reasons"] == (
-        "bad_timestamp 2 (28.6%), anonymous 1 (14.3%), future_event 1 (14.3%)")
+        "bad_timestamp 2 (33.3%), anonymous 1 (16.7%), missing_occurred_at 1 (16.7%)")
+    assert {t: (r["judged_quarantined_rows"], r["judged_rows"], r["not_yet_known_rows"]) for t, r in rates.items()} == {
+        "leads": (4, 10, 1), "events": (6, 19, 1), "opportunities": (1, 3, 0)}
     assert {t: r["rate_status"] for t, r in rates.items()} == {"leads": "warn", "events": "warn",
                                                                "opportunities": "warn"}
     assert rates["events"]["message"].startswith(
-        "raw.events: 35.0% of 20 raw rows quarantined (warn above 5.0%, fail above 50.0%); top reasons: "
-        "bad_timestamp 2 (28.6%)")
+        "raw.events: 31.6% quarantined (6 of 19 raw rows known at as_of; warn above 5.0%, fail above 50.0%); "
+        "top reasons: bad_timestamp 2 (33.3%)")
     assert "seeds/raw_timestamp_formats.csv" in rates["events"]["fix"]
     # above the warning limit: the build warns, naming the test and each table, and stays green
     assert "WARN 3 quarantine_share_below_warn_limit" in built.stdout
-    assert "lead_scoring: quarantine share above warn_share: raw.opportunities: 33.3% of 3 raw rows" in built.stdout
+    assert ("lead_scoring: quarantine share above warn_share: raw.opportunities: 33.3% quarantined (1 of 3 raw rows "
+            "known at as_of") in built.stdout
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,9 +300,9 @@ def test_a_full_quarantine_fails_the_build_with_the_named_test(built, tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     assert "FAIL 1 quarantine_share_below_error_limit" in output, output[-3000:]
-    assert ("lead_scoring: quarantine share above error_share: raw.events: 100.0% of 20 raw rows quarantined "
-            "(warn above 5.0%, fail above 50.0%); top reasons: bad_timestamp 20 (100.0%). Fix: a timestamp column "
-            "holds text in no accepted form") in output
+    assert ("lead_scoring: quarantine share above error_share: raw.events: 100.0% quarantined (20 of 20 raw rows "
+            "known at as_of; warn above 5.0%, fail above 50.0%); top reasons: bad_timestamp 20 (100.0%). Fix: a "
+            "timestamp column holds text in no accepted form") in output
     rates = {r["source_table"]: r["rate_status"] for r in query(db, "select * from marts.quarantine_rates")}
     assert rates["events"] == "error"
 

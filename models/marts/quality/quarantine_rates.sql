@@ -1,7 +1,9 @@
 {#- Per raw table, the share of its rows that staging quarantined (from pipeline_reconciliation), its top reason
     codes and the limits of seeds/quarantine_rate_limits.csv; the tests quarantine_share_below_warn_limit and
     quarantine_share_below_error_limit (tests/generic/quarantine_share_within_limit.sql) warn or fail the build
-    with the message of each table over a limit. -#}
+    with the message of each table over a limit. Rows that are only not known yet at the run's as_of (future_event,
+    after_as_of) are left out of the share, its denominator and the top reasons: a replay or backfill at an earlier
+    as_of quarantines every later row, which says nothing about the load (they are counted in not_yet_known_rows). -#}
 {%- set fixes = quarantine_reason_fixes() %}
 
 with
@@ -66,17 +68,38 @@ reason_counts as (
 
 ),
 
+judged_reasons as (
+
+    select * from reason_counts
+    where reason_code not in ('future_event', 'after_as_of')
+
+),
+
+table_counts as (
+
+    select
+        source_table,
+        sum(case when reason_code in ('future_event', 'after_as_of') then reason_rows else 0 end)
+            as not_yet_known_rows,
+        sum(case when reason_code in ('future_event', 'after_as_of') then 0 else reason_rows end)
+            as judged_quarantined_rows
+
+    from reason_counts
+    group by source_table
+
+),
+
 ranked_reasons as (
 
     select
-        reason_counts.*,
+        judged_reasons.*,
         row_number() over (
-            partition by reason_counts.source_table
-            order by reason_counts.reason_rows desc, reason_counts.reason_code asc
+            partition by judged_reasons.source_table
+            order by judged_reasons.reason_rows desc, judged_reasons.reason_code asc
         ) as reason_rank,
-        sum(reason_counts.reason_rows) over (partition by reason_counts.source_table) as table_quarantined_rows
+        sum(judged_reasons.reason_rows) over (partition by judged_reasons.source_table) as table_quarantined_rows
 
-    from reason_counts
+    from judged_reasons
 
 ),
 
@@ -107,9 +130,14 @@ shares as (
         reconciliation.source_table,
         reconciliation.raw_rows,
         reconciliation.quarantined_rows,
+        coalesce(table_counts.not_yet_known_rows, 0) as not_yet_known_rows,
+        coalesce(table_counts.judged_quarantined_rows, 0) as judged_quarantined_rows,
+        reconciliation.raw_rows - coalesce(table_counts.not_yet_known_rows, 0) as judged_rows,
         case
-            when reconciliation.raw_rows > 0
-                then cast(reconciliation.quarantined_rows as {{ type_double() }}) / reconciliation.raw_rows
+            when reconciliation.raw_rows - coalesce(table_counts.not_yet_known_rows, 0) > 0
+                then
+                    cast(coalesce(table_counts.judged_quarantined_rows, 0) as {{ type_double() }})
+                    / (reconciliation.raw_rows - coalesce(table_counts.not_yet_known_rows, 0))
             else 0
         end as quarantine_share,
         top_reasons.top_reasons,
@@ -118,6 +146,8 @@ shares as (
         coalesce(limits.error_share, 0.5) as error_share
 
     from reconciliation
+    left join table_counts
+        on reconciliation.source_table = table_counts.source_table
     left join top_reasons
         on reconciliation.source_table = top_reasons.source_table
     left join limits
@@ -131,6 +161,9 @@ final as (
         shares.source_table,
         shares.raw_rows,
         shares.quarantined_rows,
+        shares.not_yet_known_rows,
+        shares.judged_rows,
+        shares.judged_quarantined_rows,
         shares.quarantine_share,
         shares.warn_share,
         shares.error_share,
@@ -147,8 +180,9 @@ final as (
         end as fix,
         {{ dbt.concat([
             "'raw.'", 'shares.source_table', "': '",
-            text_of('round(100.0 * shares.quarantine_share, 1)'), "'% of '", text_of('shares.raw_rows'),
-            "' raw rows quarantined (warn above '", text_of('round(100.0 * shares.warn_share, 1)'),
+            text_of('round(100.0 * shares.quarantine_share, 1)'), "'% quarantined ('",
+            text_of('shares.judged_quarantined_rows'), "' of '", text_of('shares.judged_rows'),
+            "' raw rows known at as_of; warn above '", text_of('round(100.0 * shares.warn_share, 1)'),
             "'%, fail above '", text_of('round(100.0 * shares.error_share, 1)'), "'%); top reasons: '",
             "coalesce(shares.top_reasons, 'none')", "'. Fix: '",
             "case when shares.top_reason_code is null then 'nothing is quarantined.'"
