@@ -3,8 +3,9 @@
 
 {#- Layout versions: bump one when a model's stored columns change meaning, so the next run rebuilds it. -#}
 {#- event deliveries 3: no stored delivery_content_hash (the content is hashed when ranking, over cleaned values)
-    and no stored event_delivery_key (stg_crm__event_deliveries builds it). -#}
-{% macro event_deliveries_layout() -%}{{ return(3) }}{%- endmacro %}
+    and no stored event_delivery_key (stg_crm__event_deliveries builds it). 4: has_bad_timestamp (occurred_at landed
+    as text that parses as no accepted timestamp, macros/raw_timestamps.sql). -#}
+{% macro event_deliveries_layout() -%}{{ return(4) }}{%- endmacro %}
 {#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
 {% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}

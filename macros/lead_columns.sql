@@ -8,17 +8,18 @@
     ]) }}
 {%- endmacro %}
 
-{#- Custom columns of the raw leads table, read from the warehouse catalogue (lower-cased, sorted).
+{#- Custom columns of the raw leads table, read from the warehouse catalogue, or from the files of an
+    external_location source (raw_source_columns, macros/raw_contract.sql); lower-cased, sorted.
     Names that are not plain identifiers are skipped with a warning rather than quoted into SQL. -#}
 {% macro lead_custom_columns() -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {#- A unit test feeds the contract columns only; its source() is a fixture, not a relation. -#}
     {%- if model is mapping and model.get('resource_type') == 'unit_test' -%}{{ return([]) }}{%- endif -%}
-    {%- set relation = load_relation(source('crm', 'leads')) -%}
-    {%- if relation is none -%}{{ return([]) }}{%- endif -%}
+    {%- set columns = raw_source_columns(source('crm', 'leads')) -%}
+    {%- if columns is none -%}{{ return([]) }}{%- endif -%}
     {%- set contract = lead_contract_columns() -%}
     {%- set custom = [] -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- for column in columns -%}
         {%- set name = column.name | lower -%}
         {%- if name not in contract -%}
             {%- if modules.re.match('^[a-z_][a-z0-9_]*$', name) -%}

@@ -8,7 +8,9 @@
     accepts a family of landed types (raw_type_family):
       varchar    any type: staging casts it to text;
       double     any number (integer, decimal, float);
-      timestamp  timestamp (with or without time zone) or date;
+      timestamp  timestamp (with or without time zone) or date; or text, parsed by staging (ISO 8601, epoch
+                 seconds, the formats of seeds/raw_timestamp_formats.csv; macros/raw_timestamps.sql), except
+                 _loaded_at, which must be landed typed;
       boolean    boolean or an integer (0/1).
     A missing column or a type outside its family fails the run with one line per problem naming the table,
     the column, what was expected and found, and the fix. Extra columns are logged. A raw table that does not
@@ -32,8 +34,8 @@
 {#- The problems (one message each) of one source node; logs its extra columns. -#}
 {% macro raw_contract_problems(node) -%}
     {%- set problems = [] -%}
-    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.identifier) -%}
-    {%- if relation is none -%}
+    {%- set columns = raw_source_columns(source(node.source_name, node.name)) -%}
+    {%- if columns is none -%}
         {{ log("lead_scoring: raw contract not checked for " ~ node.schema ~ "." ~ node.identifier ~ ": the table does not exist.", info=true) }}
         {{ return(problems) }}
     {%- endif -%}
@@ -41,7 +43,7 @@
         else node.schema ~ "." ~ node.identifier ~ " (raw." ~ node.name ~ ")" -%}
     {%- set env_name = "LEAD_SCORING_RAW_" ~ (node.name | upper) ~ "_TABLE" -%}
     {%- set found = {} -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- for column in columns -%}
         {%- do found.update({column.name | lower: column}) -%}
     {%- endfor -%}
     {%- set declared = [] -%}
@@ -50,11 +52,16 @@
         {%- do declared.append(column_name) -%}
         {%- set expected = (spec.data_type or 'varchar') | lower -%}
         {%- set expected_family = raw_type_family(expected) -%}
+        {#- A timestamp may be landed as text (staging parses it); not _loaded_at, which orders versions and drives
+            incremental runs. -#}
+        {%- if expected_family == 'timestamp' and column_name != '_loaded_at' -%}
+            {%- set expected_family = 'timestamp_or_text' -%}
+        {%- endif -%}
         {%- if column_name not in found -%}
             {%- do problems.append(
                 "  - Raw table " ~ table_label ~ " does not match the raw contract: column " ~ column_name
                 ~ " is missing; the contract expects " ~ raw_type_family_label(expected_family) ~ ". Fix: land "
-                ~ column_name ~ " in the loader as RAW_CONTRACT.md says, or set " ~ env_name ~ " to a view over the"
+                ~ column_name ~ " in the loader as docs/raw_contract.md says, or set " ~ env_name ~ " to a view over the"
                 ~ " table that adds it (null where unknown)."
             ) -%}
         {%- elif expected_family != 'text' -%}
@@ -82,6 +89,28 @@
         {%- endif -%}
     {%- endif -%}
     {{ return(problems) }}
+{%- endmacro %}
+
+{#- The columns of a raw source relation (objects with .name and .dtype), or none when it does not exist: from the
+    catalogue for a table or view, or - for a dbt-duckdb source with an external_location (CSV, Parquet or JSON
+    files read in place) - from DuckDB's DESCRIBE of what the location reads, so the raw-contract check, the custom
+    columns of leads and the timestamp parsing treat files like tables (docs/raw_contract.md). A location whose
+    files are missing fails here with DuckDB's own message naming the path. -#}
+{% macro raw_source_columns(relation) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set external = relation.external if relation.external is defined else none -%}
+    {%- if external -%}
+        {%- set result = run_query("describe select * from " ~ external) -%}
+        {%- set columns = [] -%}
+        {%- for row in result.rows -%}
+            {%- do columns.append(api.Column(row[0], row[1])) -%}
+        {%- endfor -%}
+        {{ return(columns) }}
+    {%- endif -%}
+    {%- set loaded = adapter.get_relation(database=relation.database, schema=relation.schema,
+                                         identifier=relation.identifier) -%}
+    {%- if loaded is none -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_columns_in_relation(loaded)) }}
 {%- endmacro %}
 
 {#- The family of a type name: text, number, timestamp, boolean or other. Dispatched, as type names differ
@@ -116,6 +145,8 @@
         {{ return(['integer']) }}
     {%- elif family == 'boolean' -%}
         {{ return(['boolean', 'integer']) }}
+    {%- elif family == 'timestamp_or_text' -%}
+        {{ return(['timestamp', 'text']) }}
     {%- else -%}
         {{ return([family]) }}
     {%- endif -%}
@@ -127,6 +158,8 @@
         'number': 'a number (DOUBLE, DECIMAL, INTEGER, ...)',
         'integer': 'an integer (INTEGER, BIGINT, ...)',
         'timestamp': 'a timestamp (TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE)',
+        'timestamp_or_text': 'a timestamp (TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE) or text (ISO 8601, epoch'
+            ~ ' seconds or a format of seeds/raw_timestamp_formats.csv)',
         'boolean': 'a boolean (BOOLEAN, or an integer 0/1)',
     } -%}
     {{ return(labels.get(family, family)) }}

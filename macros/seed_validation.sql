@@ -8,6 +8,12 @@
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set seed_relation = load_relation(ref(seed_name)) -%}
     {%- if seed_relation is none -%}{{ return('') }}{%- endif -%}
+    {{ return(assert_no_bad_rows_in(seed_relation, seed_name, check_sql)) }}
+{% endmacro %}
+
+{#- assert_no_bad_rows for a seed relation found without ref() (macros/raw_timestamps.sql). -#}
+{% macro assert_no_bad_rows_in(seed_relation, seed_name, check_sql) %}
+    {%- if not execute or seed_relation is none -%}{{ return('') }}{%- endif -%}
     {%- set result = run_query(check_sql) -%}
     {%- if result.rows | length > 0 -%}
         {%- set lines = [] -%}

@@ -389,7 +389,7 @@ SEED_NAMES = (
     "map_company_size_bands", "map_countries", "map_email_domains", "map_industries", "map_job_titles",
     "map_revenue_bands", "ref_event_types", "scoring_engagement_rules", "scoring_fit_rules",
     "scoring_group_caps", "scoring_lifecycle_rules", "scoring_models", "scoring_overrides",
-    "scoring_score_bands", "scoring_signal_rules",
+    "scoring_score_bands", "scoring_signal_rules", "map_missing_values",
 )
 
 
@@ -424,6 +424,15 @@ class Dictionaries:
     size_bands: list
     revenue_bands: list
     event_types: set
+    # placeholders that mean "no value" (seeds/map_missing_values.csv), as key_text: trimmed, lower-cased
+    missing_values: frozenset = frozenset()
+
+    def without_placeholder(self, value):
+        """The value, or None when its trimmed lower-cased text is a placeholder (spec: staging leads, step 1)."""
+        text = clean_text(value if value is None or isinstance(value, str) else as_text(value))
+        if text is None or as_text(text).lower() in self.missing_values:
+            return None
+        return value
 
     @classmethod
     def from_seeds(cls, seeds):
@@ -439,6 +448,8 @@ class Dictionaries:
             size_bands=[(r["band"], fnum(r["min_employees"])) for r in seeds["map_company_size_bands"]],
             revenue_bands=[(r["band"], fnum(r["min_revenue_usd"])) for r in seeds["map_revenue_bands"]],
             event_types={key_text(r["event_type"]) for r in seeds["ref_event_types"]},
+            missing_values=frozenset(key_text(r["missing_value"]) for r in seeds.get("map_missing_values", [])
+                                     if r.get("missing_value") is not None),
         )
 
 
@@ -511,7 +522,14 @@ def order_lead_versions(versions):
 
 
 def normalise_lead(raw, d: Dictionaries):
-    """The normalised attributes of one staged lead (the latest version), including custom columns."""
+    """The normalised attributes of one staged lead (the latest version), including custom columns. Every text
+    attribute (the contract's text columns but lead_id, and every custom column) equal to a placeholder of
+    seeds/map_missing_values.csv is missing, like a blank."""
+    raw = {
+        column: d.without_placeholder(value)
+        if column.lower() in LEAD_MD5_FIELDS or column.lower() not in LEAD_CONTRACT_COLUMNS else value
+        for column, value in raw.items()
+    }
     email, email_valid, email_domain = normalise_email(raw.get("email"))
     company_domain = derive_company_domain(raw.get("company_domain"), email_domain, d.personal_domains)
     industry_raw = lower_or_none(raw.get("industry"))

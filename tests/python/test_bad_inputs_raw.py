@@ -296,16 +296,15 @@ def test_reconciliation_is_exact_for_every_raw_table(built):
 # --------------------------------------------------------------------------------------------------
 def test_schema_drift_fails_the_build_naming_table_column_and_fix(built):
     """Three drifts at once (one dbt run; each is reported on its own line): a column dropped from raw.events,
-    raw.leads.annual_revenue landed as text holding 'lots', raw.events.occurred_at landed as text holding
-    garbage."""
+    raw.leads.annual_revenue landed as text holding 'lots', raw.events.occurred_at landed as a boolean (text is
+    accepted there: staging parses it, test_raw_timestamps_and_placeholders.py)."""
     db = _fresh_copy(
         built,
         "alter table raw.events drop column channel",
         "alter table raw.leads alter annual_revenue type varchar",
         "update raw.leads set annual_revenue = 'lots' where lead_id in (select lead_id from raw.leads limit 5)",
-        "alter table raw.events alter occurred_at type varchar",
-        "update raw.events set occurred_at = 'yesterday-ish' "
-        "where event_id in (select event_id from raw.events limit 5)",
+        "alter table raw.events drop column occurred_at",
+        "alter table raw.events add column occurred_at boolean",
     )
     proc = _dbt(built, db, "build", "--select", "stg_crm__events", "stg_crm__leads", *UNIT_EXCLUDE)
     output = proc.stdout + proc.stderr
@@ -317,12 +316,14 @@ def test_schema_drift_fails_the_build_naming_table_column_and_fix(built):
         "the loader, or set LEAD_SCORING_RAW_LEADS_TABLE to a view over the table that casts it (try_cast, so bad "
         "values become null).",
         "- Raw table raw.events does not match the raw contract: column channel is missing; the contract expects "
-        "text (any type; staging casts it to text). Fix: land channel in the loader as RAW_CONTRACT.md says, or set "
+        "text (any type; staging casts it to text). Fix: land channel in the loader as docs/raw_contract.md says, or set "
         "LEAD_SCORING_RAW_EVENTS_TABLE to a view over the table that adds it (null where unknown).",
-        "- Raw table raw.events does not match the raw contract: column occurred_at is VARCHAR, expected a timestamp "
-        "(TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE). Fix: land occurred_at as a timestamp (TIMESTAMP, TIMESTAMP "
-        "WITH TIME ZONE or DATE) in the loader, or set LEAD_SCORING_RAW_EVENTS_TABLE to a view over the table that "
-        "casts it (try_cast, so bad values become null).",
+        "- Raw table raw.events does not match the raw contract: column occurred_at is BOOLEAN, expected a timestamp "
+        "(TIMESTAMP, TIMESTAMP WITH TIME ZONE or DATE) or text (ISO 8601, epoch seconds or a format of "
+        "seeds/raw_timestamp_formats.csv). Fix: land occurred_at as a timestamp (TIMESTAMP, TIMESTAMP WITH TIME ZONE "
+        "or DATE) or text (ISO 8601, epoch seconds or a format of seeds/raw_timestamp_formats.csv) in the loader, or "
+        "set LEAD_SCORING_RAW_EVENTS_TABLE to a view over the table that casts it (try_cast, so bad values become "
+        "null).",
     ], output[-3000:]
     assert "The raw tables do not match the raw contract (3 problem(s))" in output
     # the check stops the run before any model is built

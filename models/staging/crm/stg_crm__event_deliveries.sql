@@ -31,6 +31,7 @@ checked as (
         case
             when deliveries.event_id is null then 'missing_event_id'
             when deliveries.delivery_rank > 1 then null
+            when deliveries.has_bad_timestamp then 'bad_timestamp'
             when deliveries.occurred_at is null then 'missing_occurred_at'
             when event_types.event_type is null then 'unknown_event_type'
             when deliveries.lead_id is null then 'anonymous'

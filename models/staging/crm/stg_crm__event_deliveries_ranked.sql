@@ -16,6 +16,8 @@
 {%- set state = event_deliveries_state() %}
 {%- set incremental_run = is_incremental() and state.reason is none %}
 {%- set timestamp_type = dbt.type_timestamp() %}
+{%- set raw_events = source('crm', 'events') %}
+-- depends_on: {{ ref('raw_timestamp_formats') }}
 
 {#- The cleaned columns of a raw delivery (from a relation with the raw columns). #}
 {%- set cleaned_columns = [
@@ -23,7 +25,8 @@
     clean_text('lead_id') ~ ' as lead_id',
     'lower(' ~ clean_text('event_type') ~ ') as event_type',
     'lower(' ~ clean_text('channel') ~ ') as channel',
-    'cast(occurred_at as ' ~ timestamp_type ~ ') as occurred_at',
+    raw_timestamp(raw_events, 'occurred_at') ~ ' as occurred_at',
+    raw_timestamp_is_bad(raw_events, 'occurred_at') ~ ' as has_bad_timestamp',
     'lower(' ~ clean_text('page_url') ~ ') as page_url',
     'lower(' ~ clean_text('search_term') ~ ') as search_term',
     clean_text('properties') ~ ' as properties',
@@ -73,6 +76,7 @@ with
             stored_rows.event_type,
             stored_rows.channel,
             stored_rows.occurred_at,
+            stored_rows.has_bad_timestamp,
             stored_rows.page_url,
             stored_rows.search_term,
             stored_rows.properties,
@@ -204,6 +208,7 @@ final as (
         event_type,
         channel,
         occurred_at,
+        has_bad_timestamp,
         cast(occurred_at as date) as activity_date,
         page_url,
         search_term,
@@ -228,6 +233,7 @@ final as (
             null as event_type,
             null as channel,
             null as occurred_at,
+            null as has_bad_timestamp,
             null as activity_date,
             null as page_url,
             null as search_term,
