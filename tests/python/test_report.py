@@ -414,7 +414,8 @@ def test_rule_health_section_lists_issues_then_the_rules_table():
     assert report.NO_RULE_OR_BAND_ISSUE not in html
     rows = _rendered_table(html, "rule", after='data-chart="chart-rule-health"')
     assert rows == [
-        ["eng_any_view", "engagement / engagement", "97.00%", "970", "10.0%", "5.0%", "2.00", "fires on almost every lead"],
+        ["eng_any_view", "engagement / engagement", "97.00%", "970", "10.0%", "5.0%", "2.00",
+         "fires on almost every lead"],
         ["sig_burst", "engagement / signal", "20.00%", "200", "2.0%", "12.0%", "0.17", ""],
         ["fit_title", "fit / fit", "20.00%", "200", "30.0%", "5.0%", "6.00", ""],
         ["fit_rare", "fit / fit", "0.40%", "4", "50.0%", "10.0%", "5.00", "almost never fires"],
