@@ -16,7 +16,10 @@ It reads, read-only, from the DuckDB warehouse:
   (one row per lead): the median and 90th-percentile hours between stages over the whole model (medians of the
   mart's rows cannot be added up);
 - ``marts.owner_performance`` and ``marts.routing_sla_breach_rate``: open MQLs, SLA breach rate and conversion per
-  owner, and the overall breach rate against its warn and error limits.
+  owner, and the overall breach rate against its warn and error limits;
+- ``marts.scoring_rule_health`` and ``marts.scoring_band_health`` (docs/rule_health.md): the flagged rule and band
+  issues with their fix, then every rule of the model by the share of scored leads it fires on, with the conversion
+  of the leads with and without it and the lift, and the most common grade and level.
 
 Only ``marts.lead_scores`` is required. A missing optional table, or an empty drift history, renders a note in
 its section instead of a chart. Every text that comes from data (lead sources, model ids, rule-set versions)
@@ -64,6 +67,8 @@ FUNNEL_TABLE = "marts.lead_funnel"
 FUNNEL_STAGES_TABLE = "marts.lead_funnel_stages"
 OWNER_TABLE = "marts.owner_performance"
 SLA_TABLE = "marts.routing_sla_breach_rate"
+RULE_HEALTH_TABLE = "marts.scoring_rule_health"
+BAND_HEALTH_TABLE = "marts.scoring_band_health"
 
 # The funnel stages in order: (label, count column of lead_funnel, timestamp column of lead_funnel_stages).
 FUNNEL_STAGES = (
@@ -77,6 +82,15 @@ FUNNEL_COUNTS = tuple(c for _, c, _ in FUNNEL_STAGES) + ("returned_leads",)
 FUNNEL_RATE_NAMES = ("lead to MQL", "MQL to accepted", "accepted to opportunity", "opportunity to won")
 SLA_MARTS_NOTE = ("SLA marts not built: marts.owner_performance and marts.routing_sla_breach_rate are not in the "
                   "warehouse. They appear once the routing SLA models are built.")
+
+RULE_HEALTH_NOTE = ("Rule health marts not built: marts.scoring_rule_health and marts.scoring_band_health are not "
+                    "in the warehouse. They appear once the rule-health models are built (docs/rule_health.md).")
+NO_RULE_OR_BAND_ISSUE = "No rule or band issue"
+# health_issue values of the two marts, as the page words them
+HEALTH_ISSUE_LABELS = {"fires_on_almost_every_lead": "fires on almost every lead",
+                       "almost_never_fires": "almost never fires",
+                       "one_band_holds_almost_every_lead": "one band holds almost every lead"}
+BAND_AXIS_LABELS = {"fit_grade": "fit grade", "engagement_level": "engagement level"}
 
 NO_RUNS_NOTE = ("No runs recorded yet: the drift history (monitoring.score_distribution_history) is empty. "
                 "It fills after each scoring run (Dagster asset score_distribution_history).")
@@ -123,6 +137,8 @@ class ReportData:
     funnel_hours: list[dict[str, Any]] | None = None  # per lead: hours between consecutive stages (None: no table)
     owners: list[dict[str, Any]] | None = None  # owner_performance rows (None: no such table)
     sla: list[dict[str, Any]] | None = None  # routing_sla_breach_rate rows, at most one (None: no such table)
+    rule_health: list[dict[str, Any]] | None = None  # scoring_rule_health rows of the model (None: no such table)
+    band_health: list[dict[str, Any]] | None = None  # scoring_band_health rows of the model (None: no such table)
     generated_at: datetime = field(default_factory=utc_now)
 
 
@@ -213,6 +229,15 @@ def load_report_data(con, model_id: str | None = None) -> ReportData:
         select window_start_at, window_end_at, resolved_assignments, breached_assignments, breach_rate,
                breach_rate_warn_limit, breach_rate_error_limit, min_resolved_assignments
         from {SLA_TABLE} where model_id = ?""", p)
+    data.rule_health = _optional(con, RULE_HEALTH_TABLE, f"""
+        select axis, rule_source, rule_id, rule_group, points, scored_leads, fired_leads, fired_share,
+               converted_leads, fired_converted_leads, conversion_rate_with, conversion_rate_without, conversion_lift,
+               health_issue, health_fix
+        from {RULE_HEALTH_TABLE} where model_id = ?
+        order by fired_share desc nulls last, axis, rule_source, rule_id""", p)
+    data.band_health = _optional(con, BAND_HEALTH_TABLE, f"""
+        select axis, top_band, top_band_leads, scored_leads, top_band_share, band_count, health_issue, health_fix
+        from {BAND_HEALTH_TABLE} where model_id = ? order by axis desc""", p)
     if table_exists(con, HISTORY_TABLE):
         data.history = _rows(con, f"""select run_id, recorded_at, as_of, ruleset_version, metric, bin, count, share
                                       from {HISTORY_TABLE} where model_id = ? order by recorded_at, run_id""", p)
@@ -403,6 +428,34 @@ def sla_status(row: Mapping[str, Any]) -> str:
     severity = breach_severity(float(rate), None if warn is None else float(warn),
                                None if error is None else float(error))  # the Dagster check's rule
     return {PASS: "ok", WARN: "warn", ERROR: "error"}[severity]
+
+
+# -- rule health -----------------------------------------------------------------------------------
+def rules_by_fired_share(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """scoring_rule_health rows, the rule that fires on the most leads first (no share last), then by axis,
+    source and rule id."""
+    return sorted(rows, key=lambda r: (r["fired_share"] is None, -float(r["fired_share"] or 0.0), str(r["axis"]),
+                                       str(r["rule_source"]), str(r["rule_id"])))
+
+
+def rule_kind(row: Mapping[str, Any]) -> str:
+    """'axis / source' of a rule: 'fit / fit', 'engagement / engagement' or 'engagement / signal'."""
+    return f"{row['axis']} / {row['rule_source']}"
+
+
+def health_issues(rules: Sequence[Mapping[str, Any]] | None,
+                  bands: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The flagged rows (health_issue not null) of both marts: rules by fired share first, then the axes. Each:
+    kind ('rule' or 'band'), id (the rule id or the axis), where (the rule's axis / source, or the top band),
+    issue, share (fired or top-band share) and fix."""
+    out: list[dict[str, Any]] = []
+    for r in rules_by_fired_share([r for r in rules or () if r["health_issue"] is not None]):
+        out.append({"kind": "rule", "id": r["rule_id"], "where": rule_kind(r), "issue": r["health_issue"],
+                    "share": r["fired_share"], "fix": r["health_fix"]})
+    for b in sorted((b for b in bands or () if b["health_issue"] is not None), key=lambda b: str(b["axis"])):
+        out.append({"kind": "band", "id": b["axis"], "where": f"top band {b['top_band']}", "issue": b["health_issue"],
+                    "share": b["top_band_share"], "fix": b["health_fix"]})
+    return out
 
 
 def _month(value: Any) -> str:
@@ -662,6 +715,24 @@ def sla_figure(sla: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, f"SLA breach rate: {sla_status(sla)}", height=260)
 
 
+def rule_health_figure(rules: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Share of scored leads each rule fires on, one bar per rule in the given order (most frequent first);
+    flagged rules in red."""
+    names = [esc(r["rule_id"]) for r in rules]
+    fig = go.Figure(go.Bar(
+        x=names, y=[r["fired_share"] for r in rules],
+        marker_color=["#d62728" if r["health_issue"] is not None else "#1f77b4" for r in rules],
+        customdata=[[esc(rule_kind(r)), _num(r["fired_leads"]),
+                     esc(HEALTH_ISSUE_LABELS.get(r["health_issue"], r["health_issue"]) or "")] for r in rules],
+        hovertemplate="%{x} (%{customdata[0]}): fires on %{y:.2%} of scored leads (%{customdata[1]} leads)"
+                      "<br>%{customdata[2]}<extra></extra>"))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title_text="share of scored leads")
+    fig.update_xaxes(type="category", tickangle=-60, tickfont={"size": 10})
+    _layout(fig, "Rule health: share of scored leads each rule fires on (flagged in red)", height=480)
+    fig.update_layout(margin={"b": 150})  # room for the tilted rule ids
+    return fig
+
+
 # ------------------------------------------------------------------------------------------------
 # Page
 # ------------------------------------------------------------------------------------------------
@@ -797,6 +868,59 @@ def _owner_section(data: ReportData, chart: ChartFn, section: SectionFn) -> None
     section(title, *parts)
 
 
+def _rule_health_section(data: ReportData, chart: ChartFn, section: SectionFn) -> None:
+    """The "Rule health" section: the flagged issues with their fix (or a plain no-issue line), the rules by
+    fired share (chart and table) and the most common grade and level."""
+    title = "Rule health"
+    if data.rule_health is None and data.band_health is None:
+        section(title, _note(RULE_HEALTH_NOTE))
+        return
+    parts = []
+    issues = health_issues(data.rule_health, data.band_health)
+    if issues:
+        items = "".join(
+            f'<li class="health-issue" data-kind="{i["kind"]}" data-id="{esc(i["id"])}"><b>{esc(i["id"])}</b> '
+            f'({esc(i["where"])}): {esc(HEALTH_ISSUE_LABELS.get(i["issue"], i["issue"]))}, '
+            f'{_pct(i["share"], 2)} of scored leads. {esc(i["fix"])}</li>' for i in issues)
+        noun = "issue" if len(issues) == 1 else "issues"
+        parts.append(f'<p>{len(issues)} {noun} flagged (a warning, not an error: read the fix, then change the rule '
+                     f'or accept the warning):</p><ul id="rule-health-issues">{items}</ul>')
+    elif data.rule_health is not None and data.band_health is not None:
+        parts.append(f'<p id="rule-health-ok">{NO_RULE_OR_BAND_ISSUE}: every rule fires on some leads but not on '
+                     'almost all of them, and no grade or level holds almost every lead.</p>')
+    else:
+        checked = "rule" if data.rule_health is not None else "band"
+        parts.append(f'<p id="rule-health-ok">No {checked} issue.</p>')
+    if data.rule_health is None:
+        parts.append(_note(f"{RULE_HEALTH_TABLE} is not in the warehouse: the rules are not shown."))
+    elif not data.rule_health:
+        parts.append(_note(f"{RULE_HEALTH_TABLE} has no rows for this model."))
+    else:
+        rules = rules_by_fired_share(data.rule_health)
+        parts.append(chart("chart-rule-health", rule_health_figure(rules)))
+        parts.append(_table(
+            ["rule", "axis / kind", "fired share", "leads fired on", "conversion with", "conversion without", "lift",
+             "issue"],
+            [[esc(r["rule_id"]), esc(rule_kind(r)), _pct(r["fired_share"], 2), _num(r["fired_leads"]),
+              _pct(r["conversion_rate_with"]), _pct(r["conversion_rate_without"]), _num(r["conversion_lift"], 2),
+              esc(HEALTH_ISSUE_LABELS.get(r["health_issue"], r["health_issue"])) if r["health_issue"] else ""]
+             for r in rules]))
+        parts.append("<p>Fired share: the share of the model's scored leads (overrides excluded) the rule gives "
+                     "points to. Conversion with and without: the share of those leads, and of the others, that "
+                     "converted (empty when no lead of the model converted); lift = with / without.</p>")
+    if data.band_health is None:
+        parts.append(_note(f"{BAND_HEALTH_TABLE} is not in the warehouse: the grade and level shares are not "
+                           "shown."))
+    elif data.band_health:
+        parts.append(_table(
+            ["axis", "most common band", "leads in it", "share of scored leads", "bands holding leads", "issue"],
+            [[esc(BAND_AXIS_LABELS.get(b["axis"], b["axis"])), esc(b["top_band"]), _num(b["top_band_leads"]),
+              _pct(b["top_band_share"]), _num(b["band_count"]),
+              esc(HEALTH_ISSUE_LABELS.get(b["health_issue"], b["health_issue"])) if b["health_issue"] else ""]
+             for b in data.band_health]))
+    section(title, *parts)
+
+
 def render_report(data: ReportData) -> Page:
     """The HTML page (plotly.js inline) and the ids of its charts."""
     charts: list[str] = []
@@ -872,6 +996,8 @@ def render_report(data: ReportData) -> Page:
     else:
         section("MQL threshold", _note("marts.mql_threshold_calibration is not in the warehouse (or has no row "
                                        "for this model)."))
+
+    _rule_health_section(data, chart, section)
 
     runs = drift_runs(data.history or [], data.quantiles or [])
     if not runs:

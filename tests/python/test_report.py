@@ -1,6 +1,6 @@
 """The scoring report (lead_scoring/report.py): chart data against independent computations, escaping, the
-empty drift history, the CLI, the Dagster asset, and the page rendered in headless Chromium (screenshot saved
-to test-artifacts/scoring_report.png)."""
+empty drift history, the rule-health section, the CLI, the Dagster asset, and the page rendered in headless Chromium
+(screenshot saved to test-artifacts/scoring_report.png)."""
 from __future__ import annotations
 
 import math
@@ -27,12 +27,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 HOSTILE = "<script>alert(1)</script>"
 ALL_CHARTS = ["chart-score-distributions", "chart-matrix", "chart-conversion-by-band", "chart-conversion-by-decile",
-              "chart-auc", "chart-mql-threshold", "chart-drift-percentiles", "chart-drift-psi",
+              "chart-auc", "chart-mql-threshold", "chart-rule-health", "chart-drift-percentiles", "chart-drift-psi",
               "chart-channel-by-source", "chart-channel-by-month", "chart-funnel", "chart-funnel-by-channel"]
 SLA_CHARTS = ["chart-sla-breach-rate", "chart-owners"]  # when the SLA marts are in the warehouse
 MODEL = "default"
 REPORTED_MARTS = ("lead_scores", "score_calibration", "score_auc", "mql_threshold_calibration", "channel_quality",
-                  "lead_funnel")
+                  "lead_funnel", "scoring_rule_health", "scoring_band_health")
 SLA_MARTS = ("owner_performance", "routing_sla_breach_rate")
 OWNER_COLUMNS = {  # marts.owner_performance, as the SLA work defines it
     "model_id": "varchar", "owner_id": "varchar", "owner_name": "varchar", "is_active": "boolean",
@@ -116,6 +116,7 @@ def test_drift_runs_order_runs_and_compute_psi_by_hand():
 def test_empty_history_renders_the_note_and_no_drift_chart():
     page = report.render_report(_tiny_data())
     assert report.NO_RUNS_NOTE in page.html
+    assert report.RULE_HEALTH_NOTE in page.html  # no rule-health marts: a note, no chart
     assert page.charts == ["chart-score-distributions", "chart-matrix"]
     assert 'id="chart-drift' not in page.html
     assert '<meta name="chart-count" content="2">' in page.html
@@ -128,16 +129,23 @@ def test_data_text_is_escaped_everywhere():
     funnel = [_funnel_row(HOSTILE, "A1", 4, 2, 1, 1, 0, 1)]
     owners = [_owner("<i>o1</i>", "<svg onload=alert(3)>", 1, 2, 1, 2, 1)]
     sla = [dict(_sla(2, 1), window_start_at="<u>start</u>")]
-    data = _tiny_data(model_id='m"<b>x</b>', channel=channel, funnel=funnel, owners=owners, sla=sla)
+    rules = [_rule(HOSTILE, 0.97, issue="fires_on_almost_every_lead", fix="<em>narrow it</em>")]
+    bands = [_band("fit_grade", "<s>A</s>", 0.95, issue="one_band_holds_almost_every_lead")]
+    data = _tiny_data(model_id='m"<b>x</b>', channel=channel, funnel=funnel, owners=owners, sla=sla,
+                      rule_health=rules, band_health=bands)
     data.overview["ruleset_version"] = "<img src=x onerror=alert(2)>"
     page = report.render_report(data)
-    for raw in (HOSTILE, "<img src=x", "<b>x</b>", "<i>o1</i>", "<svg onload", "<u>start"):
+    for raw in (HOSTILE, "<img src=x", "<b>x</b>", "<i>o1</i>", "<svg onload", "<u>start", "<em>narrow",
+                "<s>A</s>"):
         assert raw not in page.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.html  # in the table and in the chart labels
     assert "&lt;img src=x onerror=alert(2)&gt;" in page.html
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>4</td>" in page.html  # the funnel channel table
     assert "<td>&lt;svg onload=alert(3)&gt;</td><td>&lt;i&gt;o1&lt;/i&gt;</td>" in page.html  # the owner table
     assert "&lt;u&gt;start&lt;/u&gt;" in page.html
+    assert 'data-id="&lt;script&gt;alert(1)&lt;/script&gt;"' in page.html  # the flagged rule, as text
+    assert "&lt;em&gt;narrow it&lt;/em&gt;" in page.html and "&lt;s&gt;A&lt;/s&gt;" in page.html
+    assert list(report.rule_health_figure(rules).data[0].x) == ["&lt;script&gt;alert(1)&lt;/script&gt;"]
     assert {"chart-channel-by-source", "chart-funnel-by-channel", "chart-owners"} <= set(page.charts)
     by_channel = report.funnel_channel_figure(report.funnel_by(funnel))
     assert list(by_channel.data[0].x) == ["&lt;script&gt;alert(1)&lt;/script&gt;"]
@@ -348,6 +356,89 @@ def test_owner_section_reads_hand_made_sla_marts_from_a_scratch_duckdb(tmp_path)
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>o-a</td><td>yes</td><td>3</td>" in html
     assert HOSTILE not in html and "Zed" not in html
     assert "marts.lead_funnel is not in the warehouse" in html and report.SLA_MARTS_NOTE not in html
+    assert data.rule_health is None and data.band_health is None  # no rule-health marts: a note, not a crash
+    assert report.RULE_HEALTH_NOTE in html and 'id="chart-rule-health"' not in html
+
+
+def _rule(rule_id, share, axis="fit", source="fit", scored=1000, with_=None, without=None, lift=None, issue=None,
+          fix=None):
+    fix = fix if fix is not None or issue is None else f"Fix {rule_id}."
+    return {"axis": axis, "rule_source": source, "rule_id": rule_id, "rule_group": None, "points": 5,
+            "scored_leads": scored, "fired_leads": None if share is None else round(share * scored),
+            "fired_share": share, "converted_leads": 100, "fired_converted_leads": None, "conversion_rate_with": with_,
+            "conversion_rate_without": without, "conversion_lift": lift, "health_issue": issue, "health_fix": fix}
+
+
+def _band(axis, top_band, share, issue=None, scored=1000, bands=4):
+    return {"axis": axis, "top_band": top_band, "top_band_leads": round(share * scored), "scored_leads": scored,
+            "top_band_share": share, "band_count": bands, "health_issue": issue,
+            "health_fix": None if issue is None else f"Fix the {axis} cut-offs."}
+
+
+HEALTH_RULES = [
+    _rule("fit_rare", 0.004, issue="almost_never_fires", with_=0.5, without=0.1, lift=5.0),
+    _rule("eng_any_view", 0.97, axis="engagement", source="engagement", issue="fires_on_almost_every_lead",
+          with_=0.1, without=0.05, lift=2.0),
+    _rule("sig_burst", 0.2, axis="engagement", source="signal", with_=0.02, without=0.12, lift=0.166667),
+    _rule("fit_title", 0.2, with_=0.3, without=0.05, lift=6.0),
+    _rule("fit_unscored", None),
+]
+HEALTH_BANDS = [_band("fit_grade", "D", 0.92, issue="one_band_holds_almost_every_lead"),
+                _band("engagement_level", "4", 0.4)]
+
+
+def test_rules_by_fired_share_and_the_flagged_issues_by_hand():
+    ordered = report.rules_by_fired_share(HEALTH_RULES)
+    # 0.97, then the two at 0.2 by axis (engagement before fit), then 0.004, the rule without a share last
+    assert [r["rule_id"] for r in ordered] == ["eng_any_view", "sig_burst", "fit_title", "fit_rare", "fit_unscored"]
+    issues = report.health_issues(HEALTH_RULES, HEALTH_BANDS)
+    assert [(i["kind"], i["id"], i["issue"]) for i in issues] == [
+        ("rule", "eng_any_view", "fires_on_almost_every_lead"), ("rule", "fit_rare", "almost_never_fires"),
+        ("band", "fit_grade", "one_band_holds_almost_every_lead")]
+    assert issues[0]["where"] == "engagement / engagement" and issues[2]["share"] == 0.92
+    assert report.health_issues(None, None) == [] and report.health_issues(HEALTH_RULES[2:], HEALTH_BANDS[1:]) == []
+    figure = report.rule_health_figure(ordered)
+    assert list(figure.data[0].x) == ["eng_any_view", "sig_burst", "fit_title", "fit_rare", "fit_unscored"]
+    assert list(figure.data[0].y) == [0.97, 0.2, 0.2, 0.004, None]
+    assert list(figure.data[0].marker.color) == ["#d62728", "#1f77b4", "#1f77b4", "#d62728", "#1f77b4"]
+
+
+def test_rule_health_section_lists_issues_then_the_rules_table():
+    page = report.render_report(_tiny_data(rule_health=HEALTH_RULES, band_health=HEALTH_BANDS))
+    assert "chart-rule-health" in page.charts
+    html = page.html
+    flagged = re.findall(r'<li class="health-issue" data-kind="(rule|band)" data-id="([^"]*)">', html)
+    assert flagged == [("rule", "eng_any_view"), ("rule", "fit_rare"), ("band", "fit_grade")]
+    assert "Fix eng_any_view." in html and "Fix the fit_grade cut-offs." in html
+    assert "<b>fit_rare</b> (fit / fit): almost never fires, 0.40% of scored leads." in html
+    assert report.NO_RULE_OR_BAND_ISSUE not in html
+    rows = _rendered_table(html, "rule", after='data-chart="chart-rule-health"')
+    assert rows == [
+        ["eng_any_view", "engagement / engagement", "97.00%", "970", "10.0%", "5.0%", "2.00",
+         "fires on almost every lead"],
+        ["sig_burst", "engagement / signal", "20.00%", "200", "2.0%", "12.0%", "0.17", ""],
+        ["fit_title", "fit / fit", "20.00%", "200", "30.0%", "5.0%", "6.00", ""],
+        ["fit_rare", "fit / fit", "0.40%", "4", "50.0%", "10.0%", "5.00", "almost never fires"],
+        ["fit_unscored", "fit / fit", "\u2014", "\u2014", "\u2014", "\u2014", "\u2014", ""]]
+    assert _rendered_table(html, "axis", after='data-chart="chart-rule-health"') == [
+        ["fit grade", "D", "920", "92.0%", "4", "one band holds almost every lead"],
+        ["engagement level", "4", "400", "40.0%", "4", ""]]
+
+
+def test_rule_health_section_without_issues_or_without_one_mart():
+    healthy = report.render_report(_tiny_data(rule_health=HEALTH_RULES[2:4], band_health=HEALTH_BANDS[1:])).html
+    assert f'<p id="rule-health-ok">{report.NO_RULE_OR_BAND_ISSUE}:' in healthy
+    assert 'class="health-issue"' not in healthy
+    only_rules = report.render_report(_tiny_data(rule_health=HEALTH_RULES, band_health=None))
+    assert "marts.scoring_band_health is not in the warehouse" in only_rules.html
+    assert "chart-rule-health" in only_rules.charts and report.RULE_HEALTH_NOTE not in only_rules.html
+    assert re.findall(r'data-kind="band"', only_rules.html) == []
+    only_bands = report.render_report(_tiny_data(rule_health=None, band_health=HEALTH_BANDS))
+    assert "marts.scoring_rule_health is not in the warehouse" in only_bands.html
+    assert "chart-rule-health" not in only_bands.charts
+    assert re.findall(r'data-kind="(\w+)" data-id="([^"]*)"', only_bands.html) == [("band", "fit_grade")]
+    no_rows = report.render_report(_tiny_data(rule_health=[], band_health=[])).html
+    assert "marts.scoring_rule_health has no rows for this model" in no_rows
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,6 +614,93 @@ def test_funnel_hours_equal_numpy_percentiles_of_the_lead_stages(report_db, load
     assert report.MQL_MOMENT_NOTE in report.render_report(loaded).html
 
 
+def _rule_health_mart(db) -> list[dict]:
+    """The model's rows of marts.scoring_rule_health, read directly, most-fired first (ties: axis, source, id)."""
+    rows = query(db, "select rule_id, axis, rule_source, fired_share, fired_leads, scored_leads, conversion_rate_with, "
+                     "conversion_rate_without, conversion_lift, health_issue, health_fix "
+                     "from marts.scoring_rule_health where model_id = ?", [MODEL])
+    return sorted(rows, key=lambda r: (r["fired_share"] is None, -(r["fired_share"] or 0), r["axis"],
+                                       r["rule_source"], r["rule_id"]))
+
+
+def _cell_pct(value, digits=1):
+    return "\u2014" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _report_html(db, out) -> str:
+    assert report.main(["--database", str(db), "--out", str(out)]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_rule_health_section_shows_the_flagged_rules_and_every_rule_of_the_mart(report_db, tmp_path):
+    db = report_db["db"]
+    html = _report_html(db, tmp_path / "health.html")
+    mart = _rule_health_mart(db)
+    assert len(mart) >= 10 and all(r["scored_leads"] > 0 for r in mart)
+    # the flagged rules: exactly the mart's rows with a health issue, in fired-share order, each with its fix
+    flagged = [r for r in mart if r["health_issue"] is not None]
+    bands = query(db, "select axis, health_issue, health_fix from marts.scoring_band_health where model_id = ? "
+                      "and health_issue is not null order by axis", [MODEL])
+    assert flagged, "the test data set is expected to flag rules (docs/rule_health.md: eng_page_view, sig_bot_burst)"
+    listed = re.findall(r'<li class="health-issue" data-kind="(rule|band)" data-id="([^"]*)">', html)
+    assert listed == [("rule", r["rule_id"]) for r in flagged] + [("band", b["axis"]) for b in bands]
+    for r in [*flagged, *bands]:
+        assert html.count(report.esc(r["health_fix"])) == 1, r
+    assert report.NO_RULE_OR_BAND_ISSUE not in html
+    # the table: one row per rule of the mart, in the same order, with the mart's figures
+    rows = _rendered_table(html, "rule", after='data-chart="chart-rule-health"')
+    assert rows == [[r["rule_id"], f"{r['axis']} / {r['rule_source']}", _cell_pct(r["fired_share"], 2),
+                     f"{r['fired_leads']:,}", _cell_pct(r["conversion_rate_with"]),
+                     _cell_pct(r["conversion_rate_without"]),
+                     "\u2014" if r["conversion_lift"] is None else f"{r['conversion_lift']:,.2f}",
+                     "" if r["health_issue"] is None else r["health_issue"].replace("_", " ")] for r in mart]
+    assert any(r["conversion_rate_with"] is not None for r in mart)  # the data set has outcomes
+    # the chart: one bar per rule, the same order and shares
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        loaded = report.load_report_data(con)
+    finally:
+        con.close()
+    figure = report.rule_health_figure(report.rules_by_fired_share(loaded.rule_health))
+    assert list(figure.data[0].x) == [r["rule_id"] for r in mart]
+    assert list(figure.data[0].y) == [r["fired_share"] for r in mart]
+    # the most common grade and level: the band mart's rows
+    top = query(db, "select axis, top_band, top_band_share from marts.scoring_band_health where model_id = ?",
+                [MODEL])
+    band_rows = _rendered_table(html, "axis", after='data-chart="chart-rule-health"')
+    assert sorted((r[0], r[1], r[3]) for r in band_rows) == sorted(
+        (report.BAND_AXIS_LABELS[t["axis"]], str(t["top_band"]), _cell_pct(t["top_band_share"])) for t in top)
+
+
+def test_rule_health_section_on_an_edited_warehouse_copy(report_db, tmp_path):
+    """No flagged row: the plain no-issue line; a flagged grade: listed with its fix; marts dropped: the note."""
+    db = tmp_path / "edited.duckdb"
+    shutil.copy2(report_db["db"], db)
+
+    def execute(*statements):
+        con = duckdb.connect(str(db))
+        try:
+            for sql in statements:
+                con.execute(sql)
+        finally:
+            con.close()
+
+    execute("update marts.scoring_rule_health set health_issue = null, health_fix = null",
+            "update marts.scoring_band_health set health_issue = null, health_fix = null")
+    html = _report_html(db, tmp_path / "ok.html")
+    assert f'<p id="rule-health-ok">{report.NO_RULE_OR_BAND_ISSUE}:' in html and 'class="health-issue"' not in html
+    execute("update marts.scoring_band_health set health_issue = 'one_band_holds_almost_every_lead', "
+            "health_fix = 'Fix: move the cut-offs <now>.' where axis = 'engagement_level'")
+    html = _report_html(db, tmp_path / "band.html")
+    assert re.findall(r'data-kind="(\w+)" data-id="([^"]*)"', html) == [("band", "engagement_level")]
+    assert "Fix: move the cut-offs &lt;now&gt;." in html and report.NO_RULE_OR_BAND_ISSUE not in html
+    execute("drop table marts.scoring_rule_health", "drop table marts.scoring_band_health")
+    out = tmp_path / "none.html"
+    html = _report_html(db, out)
+    assert report.RULE_HEALTH_NOTE in html and 'id="chart-rule-health"' not in html
+    assert 'id="chart-funnel"' in html  # the rest of the page is still there
+
+
 def test_empty_history_on_the_warehouse_renders_the_note(warehouse, tmp_path):
     con = duckdb.connect(str(warehouse.db_path), read_only=True)
     try:
@@ -609,6 +787,8 @@ def test_report_renders_in_headless_chromium(report_db, tmp_path):
                     "(select min(lead_source) from marts.channel_quality)", [HOSTILE])
         con.execute("update marts.lead_funnel set lead_source = ? where lead_source = "
                     "(select min(lead_source) from marts.lead_funnel)", [HOSTILE])
+        con.execute("update marts.scoring_rule_health set rule_id = ? where model_id = ? and rule_id = "
+                    "(select min(rule_id) from marts.scoring_rule_health where model_id = ?)", [HOSTILE, MODEL, MODEL])
     finally:
         con.close()
     # the SLA marts, hand-made (replacing the built ones, if any), with a hostile owner name
@@ -660,6 +840,10 @@ def test_report_renders_in_headless_chromium(report_db, tmp_path):
         assert f">{label}<" in slices["chart-funnel"], label
     assert len(re.findall(r'class="point"', slices["chart-funnel"])) == 5
     assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-funnel-by-channel"]  # tick label, as text
+    # rule health: one bar per rule of the model, the hostile rule id as a tick label text
+    n_rules = query(db, "select count(*) as n from marts.scoring_rule_health where model_id = ?", [MODEL])[0]["n"]
+    assert len(re.findall(r'class="point"', slices["chart-rule-health"])) == n_rules
+    assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-rule-health"]
     # owners and SLA: hand-made rows, the hostile owner name as text, 7 of 30 = 23.3 % between warn and error
     assert ">&lt;script&gt;alert(1)&lt;/script&gt;<" in slices["chart-owners"] and ">Dana Lee<" in slices["chart-owners"]
     assert ">23.3% (7 of 30 resolved)<" in slices["chart-sla-breach-rate"]
@@ -668,7 +852,7 @@ def test_report_renders_in_headless_chromium(report_db, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "scoring_report.png"
     shot.unlink(missing_ok=True)
-    _chromium("--hide-scrollbars", "--window-size=1400,9000", f"--screenshot={shot}", url)
+    _chromium("--hide-scrollbars", "--window-size=1400,11000", f"--screenshot={shot}", url)
     assert shot.exists()
-    assert _png_size(shot) == (1400, 9000)
+    assert _png_size(shot) == (1400, 11000)
     assert shot.stat().st_size > 150_000  # a blank page of this size compresses to a few kB

@@ -21,7 +21,8 @@ REPORT_PATH_ENV = "LEAD_SCORING_REPORT_PATH"
 DEFAULT_REPORT_PATH = "warehouse/scoring_report.html"
 REPORT_MART_KEYS = (LEAD_SCORES_KEY, dg.AssetKey("score_calibration"), dg.AssetKey("score_auc"),
                     dg.AssetKey("mql_threshold_calibration"), dg.AssetKey("channel_quality"),
-                    dg.AssetKey("lead_funnel"), dg.AssetKey("lead_funnel_stages"))
+                    dg.AssetKey("lead_funnel"), dg.AssetKey("lead_funnel_stages"), dg.AssetKey("scoring_rule_health"),
+                    dg.AssetKey("scoring_band_health"))
 # Read when present (the report shows a note without them): a dependency only once dbt builds them.
 OPTIONAL_MART_KEYS = (dg.AssetKey("owner_performance"), dg.AssetKey("routing_sla_breach_rate"))
 REPORT_DEP_KEYS = (*REPORT_MART_KEYS, *(k for k in OPTIONAL_MART_KEYS if k in lead_scoring_dbt_assets.keys))
@@ -45,7 +46,7 @@ def resolve_report_path(out: str = "") -> Path:
     kinds={"html", "python"},
     description=("The scoring report: one self-contained HTML page (plotly inline, works offline) with the score "
                  "distributions, the 4x4 matrix, conversion and lift by band and decile, AUC, the MQL threshold, "
-                 "score drift over runs, channel quality, the lead funnel, and owners and SLA."),
+                 "rule health, score drift over runs, channel quality, the lead funnel, and owners and SLA."),
 )
 def scoring_report(context: dg.AssetExecutionContext, config: ReportConfig,
                    warehouse: WarehouseResource) -> dg.MaterializeResult:
