@@ -16,7 +16,9 @@ zone (``Z``, ``+01:00``), which is converted to UTC; a naive timestamp is alread
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 AS_OF_FORMAT = "%Y-%m-%d %H:%M:%S"
 MINUTE_FORMAT = "%Y-%m-%d %H:%M"  # for messages: an instant to the minute
@@ -85,12 +87,16 @@ def utc_now(whole_seconds: bool = False) -> datetime:
     return now.replace(microsecond=0) if whole_seconds else now
 
 
-def dbt_vars(as_of: str | datetime) -> str:
-    """dbt's ``--vars`` JSON for a build at `as_of`: ``{"as_of": "YYYY-MM-DD HH:MM:SS"}``."""
+def dbt_vars(as_of: str | datetime, extra: Mapping[str, Any] | None = None) -> str:
+    """dbt's ``--vars`` JSON for a build at `as_of`: ``{"as_of": "YYYY-MM-DD HH:MM:SS"}``, plus the project's other
+    vars in `extra` (e.g. ``test_all_rows``, the rule-health limits); `as_of` is never taken from `extra`."""
     normalised = normalise_as_of(as_of)
     if normalised is None:
         raise ClockError("as_of is empty: dbt_vars needs an instant (leave --vars out to score at the run start)")
-    return json.dumps({"as_of": normalised})
+    extra = dict(extra or {})
+    if "as_of" in extra:
+        raise ClockError("dbt_vars: pass as_of as the first argument, not in extra")
+    return json.dumps({"as_of": normalised, **extra})
 
 
 def dbt_vars_args(as_of: str | datetime | None) -> list[str]:

@@ -25,11 +25,11 @@ from lead_scoring.project_copy import copy_project  # noqa: E402  (re-exported f
 
 def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
     """Run the dbt CLI of this interpreter's venv in `project_dir` against the DuckDB file `db_path`.
-    `vars`: {"as_of": ...}, passed as lead_scoring.clock.dbt_vars builds it."""
+    `vars`: {"as_of": ..., other vars}, passed as lead_scoring.clock.dbt_vars builds it."""
     cmd = [str(DBT), *map(str, args)]
     if vars is not None:
-        assert set(vars) == {"as_of"}, f"the project's only dbt var is as_of, got {sorted(vars)}"
-        cmd += ["--vars", dbt_vars(vars["as_of"])]
+        others = {k: v for k, v in vars.items() if k != "as_of"}
+        cmd += ["--vars", dbt_vars(vars["as_of"], others)]
     if target_path is not None:
         cmd += ["--target-path", str(target_path)]
     if log_path is not None:

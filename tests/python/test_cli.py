@@ -168,6 +168,11 @@ def test_dbt_vars_is_the_json_dbt_reads():
     assert clock.dbt_vars_args(None) == [] and clock.dbt_vars_args("") == []
     with pytest.raises(clock.ClockError):
         clock.dbt_vars("")
+    # the project's other vars ride along; as_of always comes from the clock
+    assert json.loads(clock.dbt_vars("2026-11-01 00:00", {"test_all_rows": True})) == {
+        "as_of": "2026-11-01 00:00:00", "test_all_rows": True}
+    with pytest.raises(clock.ClockError):
+        clock.dbt_vars("2026-11-01", {"as_of": "2020-01-01"})
 
 
 def test_the_build_command_uses_the_clock_and_leaves_unit_tests_to_ci():
