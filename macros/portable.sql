@@ -253,6 +253,35 @@
         return null;
     end;
     $body$;
+    -- Timestamps landed as text (macros/raw_timestamps.sql): a value that has the shape of a form but is no instant
+    -- (month 13, 31 February) gives null, as DuckDB's try_cast and try_strptime do, instead of failing the run.
+    create or replace function {{ portable_functions_schema() }}.try_timestamp(value text, with_zone boolean)
+    returns timestamp
+    language plpgsql
+    stable
+    parallel safe
+    as $body$
+    begin
+        if with_zone then
+            return cast(value as timestamptz) at time zone 'UTC';
+        end if;
+        return cast(value as timestamp);
+    exception when others then
+        return null;
+    end;
+    $body$;
+    create or replace function {{ portable_functions_schema() }}.try_to_timestamp(value text, pg_format text)
+    returns timestamp
+    language plpgsql
+    stable
+    parallel safe
+    as $body$
+    begin
+        return cast(to_timestamp(value, pg_format) as timestamp);
+    exception when others then
+        return null;
+    end;
+    $body$;
     create or replace function {{ portable_functions_schema() }}.text_of(value text)
     returns text language sql immutable parallel safe
     as $body$ select value $body$;

@@ -159,17 +159,21 @@
     )
 {%- endmacro %}
 
-{#- PostgreSQL: casts and to_timestamp fail on bad input, so each form is guarded by its pattern (a value that
-    matches a pattern but is not a date, such as month 13, fails the run there). -#}
+{#- PostgreSQL: casts and to_timestamp fail on bad input, so each form is guarded by its pattern, and a value that
+    matches a pattern but is no instant (month 13) goes through the try_ functions of create_portable_functions
+    (macros/portable.sql), which give null. -#}
 {% macro postgres__parse_timestamp_text(text_expr, formats) -%}
     {%- set pg = {'Y': 'YYYY', 'y': 'YY', 'm': 'MM', 'd': 'DD', 'H': 'HH24', 'I': 'HH12', 'M': 'MI', 'S': 'SS',
                   'f': 'US', 'p': 'AM', 'b': 'Mon'} -%}
     coalesce(
         case
             when {{ text_expr }} ~ {{ iso_timestamp_pattern(true) }}
-                then cast(cast({{ text_expr }} as timestamptz) at time zone 'UTC' as timestamp)
+                then {{ portable_functions_schema() }}.try_timestamp({{ text_expr }}, true)
         end,
-        case when {{ text_expr }} ~ {{ iso_timestamp_pattern(false) }} then cast({{ text_expr }} as timestamp) end,
+        case
+            when {{ text_expr }} ~ {{ iso_timestamp_pattern(false) }}
+                then {{ portable_functions_schema() }}.try_timestamp({{ text_expr }}, false)
+        end,
         case
             when {{ text_expr }} ~ {{ epoch_seconds_pattern() }}
                 then to_timestamp(cast({{ text_expr }} as double precision)) at time zone 'UTC'
@@ -177,7 +181,9 @@
         {%- for format in formats %},
         case
             when {{ text_expr }} ~ '{{ strftime_to_regex(format) }}'
-                then cast(to_timestamp({{ text_expr }}, '{{ strftime_translate(format, pg) }}') as timestamp)
+                then {{ portable_functions_schema() }}.try_to_timestamp(
+                    {{ text_expr }}, '{{ strftime_translate(format, pg) }}'
+                )
         end
         {%- endfor %}
     )

@@ -448,8 +448,9 @@ class Dictionaries:
             size_bands=[(r["band"], fnum(r["min_employees"])) for r in seeds["map_company_size_bands"]],
             revenue_bands=[(r["band"], fnum(r["min_revenue_usd"])) for r in seeds["map_revenue_bands"]],
             event_types={key_text(r["event_type"]) for r in seeds["ref_event_types"]},
+            # the text "null" is always missing, like a blank (built in: spec, staging leads, step 1)
             missing_values=frozenset(key_text(r["missing_value"]) for r in seeds.get("map_missing_values", [])
-                                     if r.get("missing_value") is not None),
+                                     if r.get("missing_value") is not None) | {"null"},
         )
 
 

@@ -17,7 +17,7 @@ source as (
 
 ),
 
-final as (
+from_seed as (
 
     select
         lower({{ clean_text('missing_value') }}) as missing_value,
@@ -26,6 +26,26 @@ final as (
 
     from source
     where {{ clean_text('missing_value') }} is not null
+
+),
+
+built_in as (
+
+    -- The text `null` is always missing, like a blank: built in, not a seed row, because the seed loaders of
+    -- PostgreSQL and Spark (dbt's agate) read a cell `null` as a SQL null, so the row could not be carried there.
+    select
+        'null' as missing_value,
+        'any' as language_code,
+        'The text of a null written by an export (built in: always missing, like a blank)' as description
+
+),
+
+final as (
+
+    select * from from_seed
+    where missing_value <> 'null'
+    union all
+    select * from built_in
 
 )
 
