@@ -245,10 +245,11 @@
     parallel safe
     as $body$
     begin
-        if doc is null or json_typeof(doc::json) <> 'object' then
+        -- jsonb: a key written twice reads as its last value, as DuckDB's json_extract_string and the oracle do
+        if doc is null or jsonb_typeof(doc::jsonb) <> 'object' then
             return null;
         end if;
-        return doc::json ->> json_key;
+        return doc::jsonb ->> json_key;
     exception when others then
         return null;
     end;

@@ -110,7 +110,7 @@ top_reasons as (
         {{ dbt.listagg(
             dbt.concat([
                 'ranked_reasons.reason_code', "' '", text_of('ranked_reasons.reason_rows'), "' ('",
-                text_of('round(100.0 * ranked_reasons.reason_rows / ranked_reasons.table_quarantined_rows, 1)'),
+                rounded_text('100.0 * ranked_reasons.reason_rows / ranked_reasons.table_quarantined_rows', 1),
                 "'%)'"
             ]),
             "', '",
@@ -180,10 +180,10 @@ final as (
         end as fix,
         {{ dbt.concat([
             "'raw.'", 'shares.source_table', "': '",
-            text_of('round(100.0 * shares.quarantine_share, 1)'), "'% quarantined ('",
+            rounded_text('100.0 * shares.quarantine_share', 1), "'% quarantined ('",
             text_of('shares.judged_quarantined_rows'), "' of '", text_of('shares.judged_rows'),
-            "' raw rows known at as_of; warn above '", text_of('round(100.0 * shares.warn_share, 1)'),
-            "'%, fail above '", text_of('round(100.0 * shares.error_share, 1)'), "'%); top reasons: '",
+            "' raw rows known at as_of; warn above '", rounded_text('100.0 * shares.warn_share', 1),
+            "'%, fail above '", rounded_text('100.0 * shares.error_share', 1), "'%); top reasons: '",
             "coalesce(shares.top_reasons, 'none')", "'. Fix: '",
             "case when shares.top_reason_code is null then 'nothing is quarantined.'"
             ~ " else coalesce(reason_fixes.fix, 'see docs/reliability.md, \"Quarantine rates\".') end"
