@@ -245,11 +245,10 @@
     parallel safe
     as $body$
     begin
-        -- jsonb: a key written twice reads as its last value, as DuckDB's json_extract_string and the oracle do
-        if doc is null or jsonb_typeof(doc::jsonb) <> 'object' then
+        if doc is null or json_typeof(doc::json) <> 'object' then
             return null;
         end if;
-        return doc::jsonb ->> json_key;
+        return doc::json ->> json_key;
     exception when others then
         return null;
     end;
