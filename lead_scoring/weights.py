@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from lead_scoring import ranking
 from lead_scoring.clock import dbt_vars
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.project_copy import copy_project
@@ -180,45 +181,20 @@ def holdout_mask(lead_ids: Sequence[str], created_at: Sequence[datetime | None],
     return mask
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=float)
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    return ranks
-
-
 def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
-    """ROC AUC by the Mann-Whitney statistic: the chance that a converted lead outscores a non-converted one
-    (ties count half)."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise WeightsError("AUC needs converted and non-converted leads in the hold-out")
-    ranks = _average_ranks(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    """ROC AUC (lead_scoring.ranking.roc_auc), raising WeightsError when the hold-out has one class only."""
+    try:
+        return ranking.roc_auc(scores, labels)
+    except ranking.RankingError as exc:
+        raise WeightsError(f"{exc} in the hold-out") from exc
 
 
 def top_share_lift(scores: Sequence[float], labels: Sequence[bool], share: float = TOP_SHARE) -> float:
-    """Conversion rate of the top `share` of leads by score divided by the overall rate. Leads tied at the
-    cut-off count pro rata (the expected rate of a random tie-break), so the figure does not depend on order."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    n = len(s)
-    if n == 0 or not y.any():
-        raise WeightsError("lift needs at least one converted lead")
-    m = share * n
-    cutoff = np.sort(s)[::-1][max(0, math.ceil(m) - 1)]
-    above, tied = s > cutoff, s == cutoff
-    taken_from_tie = m - above.sum()
-    converted_top = y[above].sum() + y[tied].sum() * taken_from_tie / tied.sum()
-    return float((converted_top / m) / y.mean())
+    """Top-share lift (lead_scoring.ranking.top_share_lift), raising WeightsError without conversions."""
+    try:
+        return ranking.top_share_lift(scores, labels, share)
+    except ranking.RankingError as exc:
+        raise WeightsError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------------------------------
