@@ -111,6 +111,17 @@ COMMANDS: tuple[Command, ...] = (
         "outputs: scoring_fit_rules.csv, scoring_engagement_rules.csv, weight_suggestions.{md,json} in --out",
     ),
     Command(
+        "suggest-rules", "discovery",
+        "discover a whole rule set (rules, points, bands, MQL threshold) from outcomes (never changes seeds/)",
+        "Build a point-in-time data set (features at T = as_of - horizon, conversions in (T, as_of]), generate "
+        "candidate fit and engagement rules in the project's rule language, fit a sparse logistic regression on a "
+        "time-based split, turn it into integer points, re-cut grades, levels and the MQL threshold, and report "
+        "the hold-out AUC beside a logistic and a boosted ceiling. --verify replays the suggestion through dbt.",
+        "inputs:  a scored warehouse (--database), seeds/ (read only), --model, --horizon-days, --max-rules, "
+        "--mql-share\n"
+        "outputs: the changed scoring_*.csv seeds and rule_suggestions.{md,json} in --out",
+    ),
+    Command(
         "raw-copy", "raw_copy",
         "copy the raw tables of a DuckDB file to PostgreSQL or the local Spark warehouse",
         "Land the raw tables of a DuckDB file (as datagen writes them) in another engine, column for column and "
