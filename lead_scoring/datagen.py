@@ -29,6 +29,7 @@ import hashlib
 import re
 import sys
 import time
+from dataclasses import dataclass
 
 import duckdb
 
@@ -58,6 +59,97 @@ OPPORTUNITIES_COLUMNS = (
     ("is_won", "BOOLEAN"), ("closed_at", "TIMESTAMP"), ("amount", "DOUBLE"), ("_loaded_at", "TIMESTAMP"),
 )
 TABLES = {"leads": LEADS_COLUMNS, "events": EVENTS_COLUMNS, "opportunities": OPPORTUNITIES_COLUMNS}
+
+# --------------------------------------------------------------------------------------------------
+# The planted truth (opt-in: generate(..., planted_truth=True), `datagen --planted-truth`; docs/planted_truth.md)
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlantedDriver:
+    """One planted cause of conversion (or one planted non-cause, in PLANTED_NOISE).
+
+    `column` is the lead attribute as named in intermediate.int_lead_attributes (custom columns keep their raw
+    name); `values` are its values after trim and lower-case. `low`/`high` bound a numeric range (inclusive;
+    None = open). `event_type`/`property_name`/`window_days` describe an engagement driver. `column2`/`values2`
+    is the second half of an interaction (or the segment a path applies to). `strength` is the log-odds added to
+    a lead's conversion when the driver holds; `share` the approximate share of leads it holds for.
+    """
+
+    name: str
+    kind: str  # categorical | numeric_range | event_decay | event_property | interaction | segment_path | noise
+    direction: int  # +1 raises conversion, -1 lowers it, 0 = noise (no effect)
+    strength: float
+    share: float
+    description: str
+    column: str | None = None
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    event_type: str | None = None
+    property_name: str | None = None
+    window_days: float | None = None
+    column2: str | None = None
+    values2: tuple = ()
+
+
+# Every number the SQL of the planted truth uses: the drivers below quote them, so the docs cannot drift.
+PT_SHARE_CONSUMER = 0.6      # of personal-email leads: a B2C "consumer" (no company fields, its own path)
+PT_SHARE_IN_MARKET = 0.12    # of business leads: a demo_request burst (before the opportunity if it converts)
+PT_SHARE_DEEP_READER = 0.20  # of business leads: long page views
+PT_SHARE_WEBINAR = 0.25      # of consumers: webinar attendees
+PT_LONG_VIEW = (0.75, 0.20)  # share of page views lasting >= 120 s: deep readers, everyone else
+PT_SEATS = (50, 500)
+PT_INTENT_DAYS = 14
+PT_WEBINAR_DAYS = 21
+PT_COLD_DAYS = 30            # a non-converting burst ends at least this long before as_of when the lead allows
+PT_B2B_BASE = dict(intercept=-5.45, fit_latent=2.0, eng_z=0.5)  # today's latent traits, at reduced weight
+PT_CONSUMER_INTERCEPT = -4.0
+PT_LOGIT = dict(enterprise=1.6, starter=-1.2, seats_in_range=1.5, software_director_plus=1.5, in_market=2.2,
+                deep_reader=1.2, consumer_webinar=3.2)
+
+PLANTED_LEAD_COLUMNS = (  # custom CRM fields of raw.leads under the planted truth, after crm_segment
+    ("plan_interest", "VARCHAR"), ("seats_requested", "VARCHAR"), ("customer_type", "VARCHAR"),
+    ("form_variant", "VARCHAR"), ("survey_score", "VARCHAR"),
+)
+DIRECTOR_PLUS = ("c_level", "vp", "director")
+
+PLANTED_DRIVERS = (
+    PlantedDriver("plan_interest_enterprise", "categorical", +1, PT_LOGIT["enterprise"], 0.14,
+                  "custom column plan_interest = 'enterprise' (any case, padded) converts far more",
+                  column="plan_interest", values=("enterprise",)),
+    PlantedDriver("plan_interest_starter", "categorical", -1, PT_LOGIT["starter"], 0.23,
+                  "custom column plan_interest = 'starter' converts less",
+                  column="plan_interest", values=("starter",)),
+    PlantedDriver("seats_requested_50_500", "numeric_range", +1, PT_LOGIT["seats_in_range"], 0.20,
+                  "custom column seats_requested (text of an integer) in [50, 500] converts; below and above do not",
+                  column="seats_requested", low=float(PT_SEATS[0]), high=float(PT_SEATS[1])),
+    PlantedDriver("demo_request_recent", "event_decay", +1, PT_LOGIT["in_market"], 0.11,
+                  "1-3 demo_request events in the 14 days before the opportunity's created_at (a non-converting "
+                  "lead's burst lies at a random, mostly older, time): a short half-life or window captures them",
+                  event_type="demo_request", window_days=float(PT_INTENT_DAYS)),
+    PlantedDriver("page_view_long_duration", "event_property", +1, PT_LOGIT["deep_reader"], 0.18,
+                  "page views with properties.duration_seconds >= 120: 75% of a deep reader's page views, 20% "
+                  "of anyone else's",
+                  event_type="page_view", property_name="duration_seconds", low=120.0),
+    PlantedDriver("software_x_director_plus", "interaction", +1, PT_LOGIT["software_director_plus"], 0.05,
+                  "industry software AND seniority director or above: on top of both main effects",
+                  column="industry", values=("software",), column2="seniority", values2=DIRECTOR_PLUS),
+    PlantedDriver("consumer_webinar_attend", "segment_path", +1, PT_LOGIT["consumer_webinar"], 0.02,
+                  "consumers (customer_type = 'consumer', personal email, no company fields) convert through "
+                  "webinar_attend, not through firmographics",
+                  column="customer_type", values=("consumer",), event_type="webinar_attend",
+                  window_days=float(PT_WEBINAR_DAYS)),
+)
+PLANTED_NOISE = (
+    PlantedDriver("form_variant", "noise", 0, 0.0, 0.9,
+                  "custom categorical column form_variant ('A', 'B', 'C', some lower-case, 10% missing): no effect",
+                  column="form_variant", values=("a", "b", "c")),
+    PlantedDriver("survey_score", "noise", 0, 0.0, 0.45,
+                  "custom numeric column survey_score (0-10 as text, 55% missing): no effect, present or not",
+                  column="survey_score", low=0.0, high=10.0),
+    PlantedDriver("sms_click", "noise", 0, 0.0, 0.45,
+                  "sms_click events, 0-3 per lead at random times, independent of everything",
+                  event_type="sms_click"),
+)
 
 # --------------------------------------------------------------------------------------------------
 # Vocabularies. Mapped labels are spelled as in seeds/map_*.csv (up to case and padding); the tests check
@@ -344,8 +436,12 @@ def _ts(sec_expr: str) -> str:
 # The generator
 # --------------------------------------------------------------------------------------------------
 class _Gen:
-    def __init__(self, con, leads, events_per_lead, days, seed, as_of, schema, latent_schema=None):
+    def __init__(self, con, leads, events_per_lead, days, seed, as_of, schema, latent_schema=None,
+                 planted_truth=False):
         self.con = con
+        self.planted = bool(planted_truth)
+        self.lead_columns = LEADS_COLUMNS + (PLANTED_LEAD_COLUMNS if self.planted else ())
+        self.tables = dict(TABLES, leads=self.lead_columns)
         self.n = int(leads)
         self.epl = float(events_per_lead)
         self.days = int(days)
@@ -361,16 +457,20 @@ class _Gen:
     def run(self) -> dict:
         con, s = self.con, self.schema
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-        for table, columns in TABLES.items():
+        for table, columns in self.tables.items():
             con.execute(f"DROP TABLE IF EXISTS {s}.{table}")
             cols = ", ".join(f"{_ident(c)} {t}" for c, t in columns)
             con.execute(f"CREATE TABLE {s}.{table} ({cols})")
         con.execute(self.accounts_sql())
         con.execute(self.lead_base_sql())
+        if self.planted:
+            con.execute(self.planted_lead_sql())
         con.execute(self.leads_sql())
         con.execute(self.event_slots_sql())
         con.execute(self.events_sql())
         con.execute("DROP TABLE IF EXISTS _dg_event_slots")
+        if self.planted:
+            con.execute(self.planted_events_sql())
         con.execute(self.bursts_sql())
         con.execute(self.opportunities_sql())
         if self.latent_schema:
@@ -380,6 +480,9 @@ class _Gen:
             con.execute(
                 f"CREATE TABLE {ls}.lead_latent AS SELECT lead_id, fit_latent, eng_z, quality, has_opp, "
                 f"n_events, sen_bucket, email_kind, lead_source, is_deleted_latest FROM _dg_lead ORDER BY i")
+            con.execute(f"DROP TABLE IF EXISTS {ls}.lead_planted")
+            if self.planted:
+                con.execute(self.lead_planted_sql(ls))
         counts = {t: con.execute(f"SELECT count(*) FROM {s}.{t}").fetchone()[0] for t in TABLES}
         con.execute("DROP TABLE IF EXISTS _dg_lead")
         con.execute("DROP TABLE IF EXISTS _dg_acct")
@@ -623,12 +726,158 @@ class _Gen:
                         AS first_disp_ascii_cap FROM h)
         """
 
+    # -- the planted truth: new draws on top of _dg_lead (only with planted_truth) ----------------------
+    def planted_lead_sql(self) -> str:
+        """Rewrite _dg_lead with the planted drivers: each lead's conversion odds come from PT_LOGIT (plus
+        today's latent traits at reduced weight for business leads), consumers lose their company fields, and
+        the planted custom columns are drawn. Every draw has a salt of its own ('pt_...'): nothing drawn here
+        moves a draw of the flag-off generator, and u_opp / u_worked are today's draws, re-read."""
+        r, as_of = self.r, self.as_of
+        L, B = PT_LOGIT, PT_B2B_BASE
+        software = 1 + [x[0] for x in INDUSTRIES].index("software")
+        director_plus = ", ".join(str(1 + [t[0] for t in TITLES].index(b)) for b in DIRECTOR_PLUS)
+
+        def vary_case(expr: str, salt: str) -> str:
+            v = r.u(salt)
+            return (f"(CASE WHEN {v} < 0.55 THEN {expr} WHEN {v} < 0.75 THEN lower({expr}) "
+                    f"WHEN {v} < 0.85 THEN upper({expr}) WHEN {v} < 0.95 THEN '  ' || {expr} || ' ' "
+                    f"ELSE {expr} || '  ' END)")
+
+        plan_missing = weighted_case(r.u("pt_plan_missing"), [
+            ("NULL", 55), ("''", 12), ("'N/A'", 12), ("'n/a'", 6), ("'-'", 7), ("'Select'", 8)])
+        seats_missing = weighted_case(r.u("pt_seats_missing"), [("NULL", 80), ("''", 10), ("'N/A'", 10)])
+        fv = r.pick(("A", "B", "C"), "pt_fv")
+        lo, hi = PT_SEATS
+        return f"""
+        CREATE OR REPLACE TEMP TABLE _dg_lead AS
+        WITH pt AS (
+            SELECT *,
+                   email_kind = 3 AND {r.u('pt_consumer')} < {PT_SHARE_CONSUMER} AS is_consumer,
+                   {r.u('pt_plan')} AS u_plan, {r.u('pt_seats_has')} AS u_seats_has, {r.u('pt_seats')} AS u_seats,
+                   {r.u('opp')} AS u_opp, {r.u('worked')} AS u_worked
+            FROM _dg_lead
+        ), pv AS (
+            SELECT *,
+                   CASE WHEN is_consumer THEN NULL WHEN u_plan < 0.15 THEN 'enterprise'
+                        WHEN u_plan < 0.40 THEN 'professional' WHEN u_plan < 0.65 THEN 'starter' END AS plan_clean,
+                   -- log-uniform in 1..4999: about 27% fall in [{lo}, {hi}]
+                   CASE WHEN is_consumer OR u_seats_has < 0.2 THEN NULL
+                        ELSE CAST(floor(exp(u_seats * ln(5000))) AS BIGINT) END AS seats,
+                   NOT is_consumer AND {r.u('pt_market')} < {PT_SHARE_IN_MARKET} AS in_market,
+                   NOT is_consumer AND {r.u('pt_deep')} < {PT_SHARE_DEEP_READER} AS deep_reader,
+                   is_consumer AND {r.u('pt_webinar')} < {PT_SHARE_WEBINAR} AS webinar_attendee,
+                   NOT is_consumer AND ind = {software} AND sen_bucket IN ({director_plus}) AS software_director_plus
+            FROM pt
+        ), pl AS (
+            SELECT *,
+                   CASE WHEN is_consumer THEN {PT_CONSUMER_INTERCEPT} + {L['consumer_webinar']} * CAST(webinar_attendee AS INTEGER)
+                        ELSE {B['intercept']} + {B['fit_latent']} * fit_latent + {B['eng_z']} * eng_z
+                             + CASE plan_clean WHEN 'enterprise' THEN {L['enterprise']} WHEN 'starter' THEN {L['starter']} ELSE 0 END
+                             + {L['seats_in_range']} * CAST(coalesce(seats BETWEEN {lo} AND {hi}, false) AS INTEGER)
+                             + {L['software_director_plus']} * CAST(software_director_plus AS INTEGER)
+                             + {L['in_market']} * CAST(in_market AS INTEGER)
+                             + {L['deep_reader']} * CAST(deep_reader AS INTEGER) END AS planted_logit
+            FROM pv
+        ), pq AS (
+            SELECT *, 1.0 / (1.0 + exp(-planted_logit)) AS p_quality FROM pl
+        ), ph AS (
+            -- the same eligibility as lead_base_sql's has_opp: no opportunity for invalid or competitor emails,
+            -- test leads, deleted or future leads, students
+            SELECT *, u_opp < p_quality AND email_kind NOT IN (4, 5) AND NOT is_example AND NOT is_deleted_latest
+                          AND NOT is_future_created AND sen_bucket <> 6 AS p_has_opp
+            FROM pq
+        )
+        SELECT * EXCLUDE (u_plan, u_seats_has, u_seats, u_opp, u_worked, p_quality, p_has_opp) REPLACE (
+                   p_quality AS quality,
+                   p_has_opp AS has_opp,
+                   CASE WHEN p_has_opp THEN 0.06 WHEN u_worked < 0.3 * p_quality THEN 0.03 ELSE 0.0 END AS p_sales,
+                   CASE WHEN is_consumer THEN NULL ELSE company_name END AS company_name,
+                   CASE WHEN is_consumer THEN NULL ELSE company_domain END AS company_domain,
+                   CASE WHEN is_consumer THEN NULL ELSE industry END AS industry,
+                   CASE WHEN is_consumer THEN NULL ELSE employee_count END AS employee_count,
+                   CASE WHEN is_consumer THEN NULL ELSE annual_revenue END AS annual_revenue,
+                   CASE WHEN is_consumer THEN NULL ELSE crm_segment END AS crm_segment),
+               created_sec + CAST((0.05 + 0.9 * {r.u('pt_opp_created')}) * greatest(3600, {as_of} - created_sec) AS BIGINT) AS opp_sec,
+               CASE WHEN plan_clean IS NULL THEN {plan_missing}
+                    ELSE {vary_case("upper(left(plan_clean, 1)) || substr(plan_clean, 2)", 'pt_plan_case')} END AS plan_interest,
+               CASE WHEN seats IS NULL THEN {seats_missing}
+                    WHEN {r.u('pt_seats_pad')} < 0.05 THEN ' ' || CAST(seats AS VARCHAR) || ' '
+                    ELSE CAST(seats AS VARCHAR) END AS seats_requested,
+               CASE WHEN is_consumer THEN {vary_case("'Consumer'", 'pt_ct_case')}
+                    WHEN {r.u('pt_ct')} < 0.70 THEN {vary_case("'Business'", 'pt_ct_case')}
+                    WHEN {r.u('pt_ct')} < 0.85 THEN NULL ELSE 'B2B' END AS customer_type,
+               CASE WHEN {r.u('pt_fv_null')} < 0.1 THEN NULL
+                    WHEN {r.u('pt_fv_case')} < 0.15 THEN lower({fv}) ELSE {fv} END AS form_variant,
+               CASE WHEN {r.u('pt_survey_null')} < 0.55 THEN NULL
+                    ELSE CAST({r.h('pt_survey')} % 11 AS VARCHAR) END AS survey_score
+        FROM ph
+        """
+
+    def planted_events_sql(self) -> str:
+        """The planted events: demo_request bursts of in-market leads, webinar attendance of consumer
+        attendees, and sms_click noise. A converter's burst lies just before its (first) opportunity; a
+        non-converter's at a random time, ending PT_COLD_DAYS before as_of when the lead is that old."""
+        r, as_of = self.r, self.as_of
+        K = ("i", "k")
+        day = 86400
+        ua = r.pick(USER_AGENTS, "pt_ua", *K)
+        return f"""
+        INSERT INTO {self.schema}.events ({self.event_columns_sql()})
+        WITH l AS (
+            SELECT i, lead_id, created_sec, opp_sec, has_opp, in_market, webinar_attendee,
+                   least(created_sec, {as_of} - {day}) AS t0
+            FROM _dg_lead
+        ), intent AS (
+            SELECT i, k, lead_id, 'int' AS src, 'demo_request' AS event_type, 'website' AS channel,
+                   CASE WHEN has_opp
+                        THEN opp_sec - 600 - CAST({r.u('pt_int_t', *K)} * least({PT_INTENT_DAYS * day}, greatest(3600, opp_sec - created_sec)) AS BIGINT)
+                        ELSE least({as_of} - 60, t0 + CAST({r.u('pt_int_c')} * greatest(0, {as_of} - {PT_COLD_DAYS * day} - t0) AS BIGINT)
+                                                 + CAST({r.u('pt_int_t', *K)} * {PT_INTENT_DAYS * day} AS BIGINT)) END AS occ,
+                   'https://www.vendor.com/demo' AS page_url,
+                   concat('{{"duration_seconds":', 2 + {r.h('pt_int_dur', *K)} % 600, ',"user_agent":"', {ua}, '"}}') AS properties
+            FROM (SELECT *, unnest(range(CAST(1 + {r.h('pt_int_n')} % 3 AS BIGINT))) AS k FROM l WHERE in_market)
+        ), webinar AS (
+            SELECT i, k, lead_id, 'web' AS src, 'webinar_attend' AS event_type, 'website' AS channel,
+                   CASE WHEN has_opp
+                        THEN opp_sec - 3600 - CAST({r.u('pt_web_t', *K)} * least({PT_WEBINAR_DAYS * day}, greatest(3600, opp_sec - created_sec)) AS BIGINT)
+                        ELSE t0 + CAST({r.u('pt_web_t', *K)} * ({as_of} - 60 - t0) AS BIGINT) END AS occ,
+                   NULL AS page_url, '{{"source":"website"}}' AS properties
+            FROM (SELECT *, unnest(range(CAST(1 + {r.h('pt_web_n')} % 2 AS BIGINT))) AS k FROM l WHERE webinar_attendee)
+        ), sms AS (
+            SELECT i, k, lead_id, 'sms' AS src, 'sms_click' AS event_type, 'sms' AS channel,
+                   t0 + CAST({r.u('pt_sms_t', *K)} * ({as_of} - 60 - t0) AS BIGINT) AS occ,
+                   NULL AS page_url,
+                   concat('{{"campaign":"sms_2026_w', 1 + {r.h('pt_sms_cmp', *K)} % 52, '","message_id":"s-',
+                          {r.h('pt_sms_msg', *K)} % 100000, '"}}') AS properties
+            FROM (SELECT *, unnest(range(CAST(CASE WHEN {r.u('pt_sms')} < 0.55 THEN 0 ELSE 1 + {r.h('pt_sms_n')} % 3 END AS BIGINT))) AS k
+                  FROM l)
+        ), a AS (
+            SELECT * FROM intent UNION ALL SELECT * FROM webinar UNION ALL SELECT * FROM sms
+        )
+        SELECT concat('evp_', src, '_', i, '_', k), lead_id, event_type, channel, {_ts('occ')}, page_url, NULL,
+               properties, {_ts(f"least({as_of}, occ + 5 + {r.h('pt_load', 'i', 'k', 'src')} % 900)")}
+        FROM a
+        """
+
+    def lead_planted_sql(self, latent_schema: str) -> str:
+        """Per-lead planted driver flags, for tests (never in the raw schema)."""
+        lo, hi = PT_SEATS
+        return f"""
+        CREATE TABLE {latent_schema}.lead_planted AS
+        SELECT lead_id, is_consumer, plan_clean AS plan_interest, seats AS seats_requested,
+               coalesce(seats BETWEEN {lo} AND {hi}, false) AS seats_in_range, software_director_plus, in_market,
+               deep_reader, webinar_attendee, planted_logit, quality, has_opp,
+               CASE WHEN has_opp THEN {_ts('opp_sec')} END AS opp_created_at
+        FROM _dg_lead ORDER BY i
+        """
+
     # -- raw.leads: versions, ties, deletes, null ids ---------------------------------------------
     def leads_sql(self) -> str:
         r, as_of = self.r, self.as_of
         titles = sql_list([[t[2], t[3], t[4]] for t in TITLES])
         ind_labels = sql_list([[x[3], x[4], x[5]] for x in INDUSTRIES])
-        cols = ", ".join(_ident(c) for c, _ in LEADS_COLUMNS)
+        cols = ", ".join(_ident(c) for c, _ in self.lead_columns)
+        planted = "".join(f", {_ident(c)}" for c, _ in PLANTED_LEAD_COLUMNS) if self.planted else ""
         return f"""
         INSERT INTO {self.schema}.leads ({cols})
         WITH v AS (
@@ -680,7 +929,7 @@ class _Gen:
                  f"WHEN is_future_created THEN {as_of} - CAST({r.u('fut_load')} * 3600 AS BIGINT) "
                  f"WHEN is_tie THEN least({as_of}, upd_sec + lag) "
                  f"ELSE greatest(upd_sec, least({as_of}, upd_sec + lag)) END")},
-            crm_segment
+            crm_segment{planted}
         FROM w
         """
 
@@ -692,9 +941,10 @@ class _Gen:
         """Each lead's events split into slots of EVENT_CHUNK: many small rows spread over many row groups,
         so that DuckDB expands them on all threads (a table scan is parallel per row group), and a lead with
         thousands of events does not hold up one thread."""
+        planted = ", deep_reader" if self.planted else ""
         return f"""
         CREATE OR REPLACE TEMP TABLE _dg_event_slots AS
-        SELECT i, lead_id, lang, created_sec, rexp, p_int, p_sales, p_job, email_bad, owner, n_events,
+        SELECT i, lead_id, lang, created_sec, rexp, p_int, p_sales, p_job, email_bad, owner, n_events{planted},
                unnest(range(0, n_events, {EVENT_CHUNK})) AS k0
         FROM _dg_lead
         """
@@ -711,8 +961,10 @@ class _Gen:
                                          ("'ss_price'", 25)])
         sales = weighted_case("u_sub", [("'sales_email'", 40), ("'sales_call'", 30), ("'meeting_held'", 12),
                                         ("'status_change'", 18)])
-        social_cn = weighted_case("u_sub", [("'wechat_menu_click'", 50), ("'mini_program_open'", 35), ("'sms_click'", 15)])
-        social_other = weighted_case("u_sub", [("'sms_click'", 80), ("'wechat_menu_click'", 20)])
+        # the planted truth keeps sms_click for its noise events (planted_events_sql): organic ones become email opens
+        sms = "'email_open'" if self.planted else "'sms_click'"
+        social_cn = weighted_case("u_sub", [("'wechat_menu_click'", 50), ("'mini_program_open'", 35), (sms, 15)])
+        social_other = weighted_case("u_sub", [(sms, 80), ("'wechat_menu_click'", 20)])
         social = f"CASE WHEN lang = 2 THEN {social_cn} ELSE {social_other} END"
         page = weighted_case("u_page", [(sql_str(p), w) for p, w in GENERAL_PAGES])
         site = (f"CASE WHEN {r.u('host', *K)} < 0.9 THEN 'https://www.vendor.com' "
@@ -730,11 +982,16 @@ class _Gen:
         # concat() is ~3x faster than chains of || in DuckDB (and these strings never contain nulls)
         utm = (f"concat('\"utm_source\":\"', {r.pick(UTM_SOURCES, 'utm_s', *K)}, '\",\"utm_medium\":\"', "
                f"{r.pick(UTM_MEDIUMS, 'utm_m', *K)}, '\",\"utm_campaign\":\"', {r.pick(UTM_CAMPAIGNS, 'utm_c', *K)}, '\",')")
+        duration = f"2 + {r.h('dur', *K)} % 600"
+        if self.planted:  # page views: long (>= 120 s) for a deep reader's 75%, for 20% of anyone else's
+            duration = (f"CASE WHEN event_type <> 'page_view' THEN {duration} "
+                        f"WHEN {r.u('pt_long', *K)} < CASE WHEN deep_reader THEN {PT_LONG_VIEW[0]} ELSE {PT_LONG_VIEW[1]} END "
+                        f"THEN 120 + {r.h('dur', *K)} % 481 ELSE 2 + {r.h('dur', *K)} % 118 END")
         props = (
             f"CASE WHEN event_type IN ('page_view', 'site_search', 'content_download', 'form_submit', 'demo_request', "
             f"'trial_signup', 'webinar_register', 'chat_started', 'app_install', 'video_play') THEN "
             f"  concat('{{', CASE WHEN {r.u('has_utm', *K)} < 0.4 THEN {utm} ELSE '' END, "
-            f"  '\"duration_seconds\":', 2 + {r.h('dur', *K)} % 600, ',\"user_agent\":\"', {ua}, '\"}}') "
+            f"  '\"duration_seconds\":', {duration}, ',\"user_agent\":\"', {ua}, '\"}}') "
             f"WHEN event_type LIKE 'email%' OR event_type IN ('unsubscribe', 'sms_click') THEN "
             f"  concat('{{\"campaign\":\"nl_2026_w', 1 + {r.h('cmp', *K)} % 52, '\",\"message_id\":\"m-', "
             f"  {r.h('msg', *K)} % 100000, '\"}}') "
@@ -757,7 +1014,7 @@ class _Gen:
         return f"""
         INSERT INTO {self.schema}.events ({self.event_columns_sql()})
         WITH e AS (
-            SELECT i, lead_id, lang, created_sec, rexp, p_int, p_sales, p_job, email_bad, owner,
+            SELECT i, lead_id, lang, created_sec, rexp, p_int, p_sales, p_job, email_bad, owner{", deep_reader" if self.planted else ""},
                    unnest(range(k0, least(k0 + {EVENT_CHUNK}, n_events))) AS k
             FROM _dg_event_slots
         ), r AS (
@@ -867,14 +1124,17 @@ class _Gen:
         r, as_of, n = self.r, self.as_of, self.n
         K = ("i", "j")
         cols = ", ".join(_ident(c) for c, _ in OPPORTUNITIES_COLUMNS)
+        oc = f"created_sec + CAST((0.05 + 0.9 * {r.u('opp_created', *K)}) * greatest(3600, {as_of} - created_sec) AS BIGINT)"
+        if self.planted:  # the first opportunity at the instant its lead's planted events lead up to
+            oc = f"CASE WHEN j = 0 THEN opp_sec ELSE {oc} END"
         return f"""
         INSERT INTO {self.schema}.opportunities ({cols})
         WITH o AS (
-            SELECT i, lead_id, created_sec, quality, szb,
+            SELECT i, lead_id, created_sec, quality, szb,{" opp_sec," if self.planted else ""}
                    unnest(CASE WHEN {r.u('opp2')} < 0.07 THEN [0, 1] ELSE [0] END) AS j
             FROM _dg_lead WHERE has_opp
         ), c AS (
-            SELECT *, created_sec + CAST((0.05 + 0.9 * {r.u('opp_created', *K)}) * greatest(3600, {as_of} - created_sec) AS BIGINT) AS oc
+            SELECT *, {oc} AS oc
             FROM o
         ), s AS (
             SELECT *, {r.u('opp_close', *K)} < least(0.9, ({as_of} - oc) / (60.0 * 86400)) AS is_closed FROM c
@@ -898,16 +1158,19 @@ class _Gen:
 
 def generate(database: str, leads: int = DEFAULTS["leads"], events_per_lead: float = DEFAULTS["events_per_lead"],
              days: int = DEFAULTS["days"], seed: int = DEFAULTS["seed"], as_of: str = DEFAULTS["as_of"],
-             schema: str = DEFAULTS["schema"], latent_schema: str | None = None) -> dict:
+             schema: str = DEFAULTS["schema"], latent_schema: str | None = None, planted_truth: bool = False) -> dict:
     """(Re)create `<schema>.leads`, `.events` and `.opportunities` in the DuckDB file `database`.
 
     Returns the row counts per table. `latent_schema` (optional) also keeps the hidden per-lead traits in
     `<latent_schema>.lead_latent` (lead_id, fit_latent, eng_z, quality, has_opp, ...).
+    `planted_truth` plants the conversion drivers of PLANTED_DRIVERS and the noise of PLANTED_NOISE (five more
+    custom lead columns, planted events; docs/planted_truth.md); with `latent_schema` the per-lead driver flags
+    go to `<latent_schema>.lead_planted`. Without it the tables are exactly those of a call without the argument.
     """
     con = duckdb.connect(str(database))
     try:
         con.execute("SET enable_progress_bar = false")
-        gen = _Gen(con, leads, events_per_lead, days, seed, as_of, schema, latent_schema)
+        gen = _Gen(con, leads, events_per_lead, days, seed, as_of, schema, latent_schema, planted_truth)
         con.execute("BEGIN TRANSACTION")
         try:
             counts = gen.run()
@@ -1019,6 +1282,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", default=DEFAULTS["as_of"],
                         help='the instant the data ends at, UTC (default "%(default)s")')
     parser.add_argument("--schema", default=DEFAULTS["schema"], help="schema of the raw tables (default %(default)s)")
+    parser.add_argument("--planted-truth", action="store_true",
+                        help="plant known conversion drivers and noise (custom columns plan_interest, seats_requested, "
+                             "customer_type, form_variant, survey_score; demo_request bursts, long page views, a "
+                             "consumer webinar path) for checking rule discovery: docs/planted_truth.md")
     parser.add_argument("--append-events", type=float, metavar="SHARE",
                         help="instead of generating, append this share (e.g. 0.001) of new events and re-deliveries "
                              "to the existing <schema>.events (see append_events); --seed applies")
@@ -1037,9 +1304,11 @@ def run(args: argparse.Namespace) -> int:
               f"({time.perf_counter() - started:.1f}s, seed {args.seed})")
         return 0
     counts = generate(args.database, leads=args.leads, events_per_lead=args.events_per_lead, days=args.days,
-                      seed=args.seed, as_of=args.as_of, schema=args.schema)
+                      seed=args.seed, as_of=args.as_of, schema=args.schema,
+                      **({"planted_truth": True} if args.planted_truth else {}))
     summary = ", ".join(f"{args.schema}.{t}={c}" for t, c in counts.items())
-    print(f"datagen: {summary} ({time.perf_counter() - started:.1f}s, seed {args.seed}, as_of {args.as_of})")
+    planted = ", planted truth" if args.planted_truth else ""
+    print(f"datagen: {summary} ({time.perf_counter() - started:.1f}s, seed {args.seed}, as_of {args.as_of}{planted})")
     return 0
 
 
