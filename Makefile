@@ -86,6 +86,14 @@ suggest-weights: setup
 	$(CLI) suggest-weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
+# Discover a whole rule set from outcomes (docs/rule_discovery.md): seeds and rule_suggestions.md in RULES_DIR.
+RULES_DIR ?= warehouse/rule_suggestions
+HORIZON_DAYS ?= 60
+.PHONY: suggest-rules
+suggest-rules: setup
+	$(CLI) suggest-rules --database $(DB) --out $(RULES_DIR) --model $(MODEL) --horizon-days $(HORIZON_DAYS) \
+		--holdout-share $(HOLDOUT_SHARE) --verify
+
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
 # (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
 .PHONY: export

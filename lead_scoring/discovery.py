@@ -112,7 +112,9 @@ NUMERIC_BINS = 5
 MAX_VALUES_PER_ATTRIBUTE = 40
 MAX_PATTERNS = 25  # URL path segments and search terms per kind (the most supported)
 PROPERTY_BINS = 3
-MERGE_Z = 2.0
+MERGE_Z = 1.0  # adjacent ranges closer than 1 standard error are merged (few conversions: a strict test merges all)
+SCREEN_Z = 2.0  # a candidate whose training conversion differs from the other leads' by less is not fitted
+REFIT_C_GRID = (0.03, 0.1, 0.3, 1.0)
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 13))
 CEILING_C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 FIRE_WARN_HIGH, FIRE_WARN_LOW = 0.95, 0.005
@@ -370,6 +372,8 @@ def fit_candidates(data: PitData, train: np.ndarray, min_support: int) -> list[C
         supported = sorted((v for v, c in counts.items() if min_support <= c <= n_train - min_support
                             and "|" not in v and v.strip() == v and v),
                            key=lambda v: (-counts[v], v))[:MAX_VALUES_PER_ATTRIBUTE]
+        if sum(counts[v] for v in supported) < 0.5 * len(present):
+            continue  # mostly rare values (an identifier, a domain, free text): only missing vs present
         for v in supported:
             fired = np.array([w == v for w in lower], dtype=float)
             out.append(Candidate(f"fit_{_slug(attribute)}_{_slug(v, 30)}", "fit", attribute,
@@ -568,10 +572,34 @@ def choose_c_l1(x: np.ndarray, y: np.ndarray, inner_train: np.ndarray, inner_val
     return best[1] if best else C_GRID[0]
 
 
+def choose_c_l2(x: np.ndarray, y: np.ndarray, inner_train: np.ndarray, inner_valid: np.ndarray,
+                grid: Sequence[float]) -> float:
+    std = Standardiser.of(x[inner_train])
+    best = None
+    for c in grid:
+        m = _logistic(c).fit(std(x[inner_train]), y[inner_train])
+        auc = _auc_or_half(m.decision_function(std(x[inner_valid])), y[inner_valid])
+        if best is None or auc > best[0] + 1e-9:
+            best = (auc, c)
+    return best[1]
+
+
+def screen(x: np.ndarray, y: np.ndarray, train: np.ndarray, z: float = SCREEN_Z) -> list[int]:
+    """Columns whose training conversion when non-zero differs from the other leads' by `z` standard errors."""
+    keep = []
+    for j in range(x.shape[1]):
+        fired = x[train, j] != 0
+        yt = y[train]
+        if two_proportion_z(int(yt[fired].sum()), int(fired.sum()), int(yt[~fired].sum()), int((~fired).sum())) >= z:
+            keep.append(j)
+    return keep
+
+
 def fit_sparse(x: np.ndarray, y: np.ndarray, train: np.ndarray, inner_train: np.ndarray, inner_valid: np.ndarray,
-               axes: Sequence[str], max_rules: int, refit_c: float = 1.0) -> SparseFit:
+               axes: Sequence[str], max_rules: int) -> SparseFit:
     """L1 selection (C by inner validation, at most `max_rules`), then an L2 refit of the selected columns on the
-    training leads; engagement columns with a negative coefficient are dropped and the rest refitted."""
+    training leads (C by inner validation); engagement columns with a negative coefficient are dropped and the
+    rest refitted."""
     c = choose_c_l1(x, y, inner_train, inner_valid, max_rules)
     std = Standardiser.of(x[train])
     l1 = _logistic(c, "l1").fit(std(x[train]), y[train])
@@ -579,6 +607,7 @@ def fit_sparse(x: np.ndarray, y: np.ndarray, train: np.ndarray, inner_train: np.
     cols = [j for j in np.argsort(-np.abs(coef)) if coef[j] != 0][:max_rules]
     cols = [int(j) for j in cols if not (axes[j] == "engagement" and coef[j] < 0)]
     dropped = []
+    refit_c = choose_c_l2(x[:, cols], y, inner_train, inner_valid, REFIT_C_GRID) if cols else 1.0
     while True:
         if not cols:
             raise DiscoveryError("no candidate rule survived the sparse fit: too few conversions?")
@@ -1043,13 +1072,21 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
     cands = fit_candidates(data, train, min_support) + engagement_candidates(data, train, inner_valid, min_support)
     if not cands:
         raise DiscoveryError("no candidate rule has enough support: lower --min-support")
-    x = np.column_stack([c.values for c in cands])
-    axes = [c.axis for c in cands]
     warnings = []
     for c in cands:
         share = float((c.values[train] != 0).mean())
         if share >= FIRE_WARN_HIGH or share <= FIRE_WARN_LOW:
-            warnings.append(f"candidate {c.rule_id} ({c.description}) fires on {share:.1%} of training leads")
+            warnings.append(f"candidate {c.rule_id} ({c.description}) fires on {share:.1%} of training leads: "
+                            "left out")
+    cands = [c for c in cands if FIRE_WARN_LOW < float((c.values[train] != 0).mean()) < FIRE_WARN_HIGH]
+    n_generated = {"fit": sum(c.axis == "fit" for c in cands), "engagement": sum(c.axis == "engagement" for c in cands)}
+    x_all = np.column_stack([c.values for c in cands])
+    kept = screen(x_all, y, train)
+    cands = [cands[j] for j in kept]
+    if not cands:
+        raise DiscoveryError("no candidate rule converts differently from the other leads")
+    x = x_all[:, kept]
+    axes = [c.axis for c in cands]
 
     sparse = fit_sparse(x, y, train, inner_train, inner_valid, axes, max_rules)
     pm = coefficients_to_points(cands, sparse, x[train])
@@ -1127,8 +1164,8 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
         train={"leads": int(train.sum()), "converted": int(y[train].sum())},
         holdout={"leads": int(hold.sum()), "converted": int(y_hold.sum()),
                  "created_from": str(min((d for d, h in zip(data.created_at, hold) if h and d), default=None))},
-        candidates={"fit": sum(a == "fit" for a in axes), "engagement": sum(a == "engagement" for a in axes),
-                    "selected": len(sparse.columns)},
+        candidates={"fit": n_generated["fit"], "engagement": n_generated["engagement"],
+                    "screened": len(cands), "selected": len(sparse.columns)},
         l1_c=sparse.c, ceiling_c=ceiling.logistic_c, fit_weight=pm.fit_weight,
         engagement_weight=pm.engagement_weight, baseline_points=pm.baseline, fit_cutoffs=fit_cut,
         level_cutoffs=level_cut, mql_threshold=mql_t, mql_share_range=list(mql_share), rules=rules, auc=auc,
@@ -1190,7 +1227,8 @@ def render_markdown(d: Discovery) -> str:
         lines.append(f"| {label} | {_f(a.get(key))} | {_f(lift, 2)} |")
     lines += ["", f"Sparse logistic regression behind the points (before rounding): AUC {_f(a['sparse_logit'])}. "
                   f"L1 C = {d.l1_c:.4g}; ceiling C = {d.ceiling_c:g}. Candidates: {d.candidates['fit']} fit, "
-                  f"{d.candidates['engagement']} engagement; {d.candidates['selected']} selected.", ""]
+                  f"{d.candidates['engagement']} engagement; {d.candidates['screened']} convert differently from the other "
+                  f"training leads (two-proportion z >= {SCREEN_Z:g}), {d.candidates['selected']} selected.", ""]
     hb = d.bands_holdout
     lines += [
         "## Axis weights, bands and MQL",

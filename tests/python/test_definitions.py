@@ -65,7 +65,8 @@ def test_the_code_location_inventory_outside_dbt(asset_graph):
     dbt_keys = set(dbt_assets.lead_scoring_dbt_assets.keys)
     assert {k.to_user_string() for k in asset_graph.get_all_asset_keys() if k not in dbt_keys} == {
         "raw/leads", "raw/events", "raw/opportunities", "score_distribution_history", "crm_sync/crm_sync_state",
-        "crm_sync/crm_sync_batches", "crm_lead_sync_export", "scoring_report", "weight_suggestions"}
+        "crm_sync/crm_sync_batches", "crm_lead_sync_export", "scoring_report", "weight_suggestions",
+        "rule_suggestions"}
     dbt_checks = set(dbt_assets.lead_scoring_dbt_assets.check_keys)
     assert {(k.asset_key.to_user_string(), k.name) for k in asset_graph.asset_check_keys if k not in dbt_checks} == {
         ("raw/leads", "raw_leads_freshness"), ("raw/events", "raw_events_freshness"),

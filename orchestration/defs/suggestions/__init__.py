@@ -1,1 +1,1 @@
-"""On-demand weight suggestions for the rule seeds."""
+"""On-demand weight and rule suggestions for the rule seeds."""
