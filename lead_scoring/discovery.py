@@ -724,7 +724,9 @@ def recut_bands(scores: np.ndarray, y: np.ndarray, names: Sequence[str], shares:
     lower one becomes empty just below it. Returns the cut-offs and notes on what was merged."""
     s = np.asarray(scores, dtype=float)
     cum = np.cumsum(shares)
-    raw = [float(np.quantile(s, 1 - c)) for c in cum]
+    distinct = np.unique(s)
+    # each cut-off is an observed score (the smallest at or above the quantile), so a band just below it can be empty
+    raw = [float(distinct[np.searchsorted(distinct, np.quantile(s, 1 - c) - 1e-12)]) for c in cum]
     # boundaries are the distinct scores; a boundary at 0 or below means everything above it
     groups: list[float] = []  # lower bounds of the live bands, top first, ending with 0
     for c in raw:
@@ -759,8 +761,11 @@ def recut_bands(scores: np.ndarray, y: np.ndarray, names: Sequence[str], shares:
     cutoffs = list(groups)
     while len(cutoffs) < len(names):
         for i in range(len(cutoffs) - 1):
-            if cutoffs[i] - epsilon > cutoffs[i + 1] + 1e-9:
-                cutoffs.insert(i + 1, cutoffs[i] - epsilon)
+            below = distinct[distinct < cutoffs[i] - 1e-9]
+            gap = cutoffs[i] - (below.max() if len(below) else 0.0)
+            step = min(epsilon, gap / 2)
+            if step >= 1e-6 and cutoffs[i] - step > cutoffs[i + 1] + 1e-9:
+                cutoffs.insert(i + 1, round(cutoffs[i] - step, 6))
                 break
         else:  # no room below a live band (one live band left): empty bands at the very top of the scale
             top = 100.0 - epsilon * (len(names) - len(cutoffs) - 1)
