@@ -338,3 +338,36 @@ def test_report_figures_agree_with_an_independent_computation(planted):
 def test_cli_refuses_the_seeds_folder(tmp_path, capsys):
     assert discovery.main(["--database", str(tmp_path / "wh.duckdb"), "--out", str(SEEDS_DIR)]) == 1
     assert "refusing" in capsys.readouterr().err
+
+
+def test_rule_suggestions_asset_is_on_demand_and_materialises(planted, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from orchestration.defs.dbt import jobs
+    from orchestration.defs.suggestions import rule_assets
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey("rule_suggestions")
+    assert graph.get(key).parent_keys == {dg.AssetKey("lead_scores")}
+    assert graph.get(key).pools == {"duckdb_warehouse"}
+    assert key not in jobs.full_selection.resolve(graph)
+    assert key not in jobs.engagement_selection.resolve(graph)
+
+    out = tmp_path / "rules"
+    monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(planted["db"]))
+    monkeypatch.setenv(rule_assets.RULE_SUGGESTIONS_DIR_ENV, str(out))
+    before = seeds_digest()
+    result = dg.materialize(
+        [rule_assets.rule_suggestions],
+        run_config=dg.RunConfig(ops={"rule_suggestions": rule_assets.RuleSuggestionsConfig(
+            verify=False, replay_current=False)}),
+    )
+    assert result.success
+    assert seeds_digest() == before
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert {p.name for p in out.iterdir()} == {*discovery.CHANGED_SEEDS, discovery.REPORT_MD, discovery.REPORT_JSON}
+    # the same data and settings as the module's run: the same figures (the fit is deterministic)
+    assert metadata["AUC suggested_points"].value == pytest.approx(planted["report"].auc["suggested_points"])
+    assert metadata["AUC logistic"].value == pytest.approx(planted["report"].auc["logistic"])
