@@ -51,6 +51,7 @@ What it does, in order (each step is a small function below):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -299,7 +300,7 @@ class Candidate:
 def _slug(text: str, limit: int = 40) -> str:
     s = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
     if not s:
-        s = "x" + format(abs(hash(text)) % 10**6, "d")
+        s = "x" + hashlib.md5(str(text).encode("utf-8")).hexdigest()[:8]  # stable across runs (no hash())
     return s[:limit]
 
 
@@ -1152,7 +1153,8 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
             pm.engagement_points, key=lambda j: -pm.engagement_points[j]):
         c = cands[j]
         fired = c.values[train] != 0
-        definition = (" ".join(f"{k}={v}" for k, v in c.spec.items() if v) if c.axis == "fit"
+        definition = (" ".join([f"attribute={c.attribute}"] + [f"{k}={v}" for k, v in c.spec.items() if v])
+                      if c.axis == "fit"
                       else " ".join([f"event_type={c.attribute}"] + [f"{k}={v}" for k, v in c.spec.items() if v]))
         rules.append(RuleReport(
             c.rule_id, c.axis, definition, pm.fit_points.get(j, pm.engagement_points.get(j, 0)),
