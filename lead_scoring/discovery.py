@@ -17,13 +17,15 @@ What it does, in order (each step is a small function below):
 2. **Candidates**, each a row the project's rule language can express, with the feature value dbt computes:
    fit: every value of every attribute with ``min_support`` training leads (``equals``), ``is_missing``, and
    numeric attributes cut at quantiles into ``between`` ranges, adjacent ranges merged while their training
-   conversion rates do not differ (two-proportion z below 2); engagement: per event type, event type and channel,
+   conversion rates differ by less than one standard error (two-proportion z below 1); engagement: per event type, event type and channel,
    URL path (``%/segment%`` on ``page_url``), search term (``%term%`` on ``search_term``) and numeric event
    property range (``property_min``/``property_max``). An engagement candidate's feature is its *units*: the sum
    over the lead's events of the decay factor of their age, capped at ``cap`` units; dbt computes
    ``min(points * units, max_points)`` with ``max_points = points * cap``. The decay (exponential half-lives,
    windows, none) and the cap are chosen per candidate by the AUC of the feature on the newest third of the
-   training leads.
+   training leads. Candidates firing on 95% or more or 0.5% or less of the training leads are left out (with a
+   warning in the report), and so are those whose training conversion does not differ from the other leads'
+   (two-proportion z below 2).
 3. **Sparse logistic regression**: L1 (``liblinear``), ``C`` chosen on that inner validation among the values
    giving at most ``max_rules`` rules; then the selected rules are refitted (light L2) on the whole training set.
    Engagement rules must have positive coefficients (an engagement score cannot go below 0: a negative rule is
@@ -75,7 +77,7 @@ from lead_scoring.clock import dbt_vars, format_as_of, parse_instant
 from lead_scoring.dbt_cli import dbt_executable
 from lead_scoring.project_copy import copy_project
 from lead_scoring.weights import (
-    PROJECT_ROOT, SEEDS_DIR, SeedFile, WeightsError, holdout_mask, parse_seed, read_seed, render_seed,
+    PROJECT_ROOT, SEEDS_DIR, SeedFile, WeightsError, holdout_mask, read_seed, render_seed,
     round_half_away,
 )
 
@@ -100,10 +102,10 @@ DEFAULT_MQL_SHARE = (0.10, 0.25)
 DEFAULT_HOLDOUT_SHARE = 0.3
 DEFAULT_MIN_SUPPORT = 30
 RANDOM_STATE = 0
-INNER_VALID_SHARE = 1 / 3
+INNER_VALID_SHARE = 1 / 3  # newest third of the training leads chooses decays, caps and C
 # The replays build seeds and models only: a bad seed row still stops the build (seed validation runs in the
 # rule staging models); the data tests judge the production warehouse, not a scratch replay at T.
-REPLAY_EXCLUDES = ("--exclude-resource-type", "unit_test", "test")  # newest third of the training leads chooses decays, caps and C
+REPLAY_EXCLUDES = ("--exclude-resource-type", "unit_test", "test")
 
 # Decays tried per engagement candidate: (decay_method, decay_days); and the caps in units.
 DECAYS = (("exponential", 7), ("exponential", 14), ("exponential", 30), ("exponential", 60), ("exponential", 90),
@@ -242,7 +244,8 @@ def load_point_in_time(con, model_id: str, as_of: datetime, horizon_days: int) -
     cutoff = as_of - timedelta(days=horizon_days)
     cutoff_s, as_of_s = format_as_of(cutoff), format_as_of(as_of)
     # known at T: a raw version created and updated by T (what a replay at T stages; docs/scoring_rules.md)
-    leads = _q(con, "select lead_id, created_at from staging.stg_crm__leads as l where created_at <= cast(? as timestamp) "
+    leads = _q(con, "select lead_id, created_at from staging.stg_crm__leads as l "
+                    "where created_at <= cast(? as timestamp) "
                     "and exists (select 1 from staging.stg_crm__lead_versions as v where v.lead_id = l.lead_id "
                     "and v.created_at <= cast(? as timestamp) and coalesce(v.updated_at, v.created_at) <= "
                     "cast(? as timestamp)) order by lead_id", [cutoff_s] * 3)
@@ -856,7 +859,8 @@ def build_seed_texts(seeds: Mapping[str, SeedFile], model_id: str, cands: Sequen
     for row in models.rows:
         d = dict(zip(models.header, row))
         if d["model_id"].strip() == model_id:
-            d.update({"fit_weight": format_number(pm.fit_weight), "engagement_weight": format_number(pm.engagement_weight),
+            d.update({"fit_weight": format_number(pm.fit_weight),
+                      "engagement_weight": format_number(pm.engagement_weight),
                       "fit_max_positive_points": "", "fit_max_negative_points": "",
                       "engagement_max_positive_points": "", "engagement_max_negative_points": ""})
             model_rows.append(d)
@@ -1063,7 +1067,8 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
                                  f"model {model_id!r}: give --as-of")
         instant = parse_instant(as_of) if as_of else scored_at
         data = load_point_in_time(con, model_id, instant, horizon_days)
-        categories = {r[0]: r[1] for r in _q(con, "select event_type, event_category from staging.stg_rules__event_types")}
+        categories = {r[0]: r[1] for r in _q(con, "select event_type, event_category "
+                                                  "from staging.stg_rules__event_types")}
     finally:
         con.close()
 
@@ -1234,7 +1239,8 @@ def render_markdown(d: Discovery) -> str:
         lines.append(f"| {label} | {_f(a.get(key))} | {_f(lift, 2)} |")
     lines += ["", f"Sparse logistic regression behind the points (before rounding): AUC {_f(a['sparse_logit'])}. "
                   f"L1 C = {d.l1_c:.4g}; ceiling C = {d.ceiling_c:g}. Candidates: {d.candidates['fit']} fit, "
-                  f"{d.candidates['engagement']} engagement; {d.candidates['screened']} convert differently from the other "
+                  f"{d.candidates['engagement']} engagement; {d.candidates['screened']} convert differently from "
+                  "the other "
                   f"training leads (two-proportion z >= {SCREEN_Z:g}), {d.candidates['selected']} selected.", ""]
     hb = d.bands_holdout
     lines += [
@@ -1253,7 +1259,8 @@ def render_markdown(d: Discovery) -> str:
     lines += [f"- {n}" for n in d.band_notes] + ([""] if d.band_notes else [])
     lines += ["| band | hold-out leads | conversion | share of conversions |", "|---|---|---|---|"]
     for g in hb["by_grade"] + hb["by_level"]:
-        lines.append(f"| {g['group']} | {g['leads']} | {_pct(g['conversion_rate'])} | {_pct(g['share_of_conversions'])} |")
+        lines.append(f"| {g['group']} | {g['leads']} | {_pct(g['conversion_rate'])} | "
+                     f"{_pct(g['share_of_conversions'])} |")
     m, ad = hb["mql"], hb["grade_a_vs_d"]
     lines += [
         "",
