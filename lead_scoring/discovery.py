@@ -17,7 +17,8 @@ What it does, in order (each step is a small function below):
 2. **Candidates**, each a row the project's rule language can express, with the feature value dbt computes:
    fit: every value of every attribute with ``min_support`` training leads (``equals``), ``is_missing``, and
    numeric attributes cut at quantiles into ``between`` ranges, adjacent ranges merged while their training
-   conversion rates differ by less than one standard error (two-proportion z below 1); engagement: per event type, event type and channel,
+   conversion rates differ by less than one standard error (two-proportion z below 1); engagement: per event
+   type, event type and channel,
    URL path (``%/segment%`` on ``page_url``), search term (``%term%`` on ``search_term``) and numeric event
    property range (``property_min``/``property_max``). An engagement candidate's feature is its *units*: the sum
    over the lead's events of the decay factor of their age, capped at ``cap`` units; dbt computes
@@ -1146,9 +1147,12 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
             scores = np.array([replayed[hold_ids[i]][2] for i in kept])
             auc["suggested_points_dbt"] = ranking.roc_auc(scores, y_hold[kept])
             evaluations["suggested_points_dbt"] = evaluate(scores, y_hold[kept])
-            python_hold = dict(zip(hold_ids, lead_s[hold]))
-            differ = sum(abs(replayed[lid][2] - python_hold[lid]) > 1e-4 for lid in hold_ids if lid in replayed)
+            python_hold = {lid: (f, e, ls) for lid, f, e, ls in zip(hold_ids, fit_s[hold], eng_s[hold], lead_s[hold])}
+            differ = sum(abs(replayed[lid][2] - python_hold[lid][2]) > 1e-4 for lid in hold_ids if lid in replayed)
             evaluations["suggested_points_dbt"]["leads_scored_differently_from_python"] = int(differ)
+            for axis, k in (("fit", 0), ("engagement", 1)):
+                evaluations["suggested_points_dbt"][f"leads_with_another_{axis}_score"] = int(sum(
+                    abs(replayed[lid][k] - python_hold[lid][k]) > 1e-4 for lid in hold_ids if lid in replayed))
             if differ:
                 warnings.append(f"dbt scores {differ} hold-out leads differently from the Python computation (lead "
                                 "attributes as of T differ from the current ones used for fitting)")

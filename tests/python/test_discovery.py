@@ -293,8 +293,15 @@ def test_points_reach_the_logistic_regression_and_bands_are_monotone(planted):
     d = planted["report"]
     assert d.auc["suggested_points"] >= d.auc["logistic"] - 0.01
     assert d.bands_holdout["grades_monotone"] and d.bands_holdout["levels_monotone"]
-    # dbt, replaying the suggested seeds at T, ranks the hold-out as the Python computation does
+    # dbt, replaying the suggested seeds at T, ranks the hold-out as the Python computation does: the engagement
+    # score of every hold-out lead is the same (events at T, decay, caps); a fit score differs only for a lead
+    # with several raw versions (Python reads the current attributes, dbt the version known at T)
     assert d.auc["suggested_points_dbt"] == pytest.approx(d.auc["suggested_points"], abs=0.02)
+    ev = d.evaluations["suggested_points_dbt"]
+    assert ev["leads_with_another_engagement_score"] == 0
+    multi = query(planted["db"], "select count(*) as n from (select lead_id from staging.stg_crm__lead_versions "
+                                 "group by lead_id having count(*) > 1)")[0]["n"]
+    assert ev["leads_with_another_fit_score"] <= multi
     lo, hi = d.mql_share_range
     assert lo - 0.05 <= d.bands_holdout["mql"]["share_of_leads"] <= hi + 0.05
 
