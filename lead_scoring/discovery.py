@@ -1043,6 +1043,39 @@ def inner_split(lead_ids: Sequence[str], created_at: Sequence[datetime | None], 
     return train & ~inner_valid, inner_valid
 
 
+def _replays(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch_root: Path, data: PitData,
+             model_id: str, hold_ids: list[str], y_hold: np.ndarray, lead_hold: np.ndarray, fit_hold: np.ndarray,
+             eng_hold: np.ndarray, replay_current: bool, verify: bool, auc: dict, evaluations: dict,
+             warnings: list[str]) -> None:
+    """The dbt replays at T: the current seeds (their AUC) and, with `verify`, the suggested ones (their AUC and
+    how many hold-out leads dbt scores differently from the Python computation, per axis)."""
+    if replay_current:
+        current = replay_scores(project_dir, database, {}, scratch_root / "current", data.cutoff, model_id)
+        missing = [lid for lid in hold_ids if lid not in current]
+        if missing:
+            warnings.append(f"{len(missing)} hold-out leads have no current score at T: left out of its AUC")
+        kept = [i for i, lid in enumerate(hold_ids) if lid in current]
+        scores = np.array([current[hold_ids[i]][2] for i in kept])
+        auc["current_rules_dbt"] = ranking.roc_auc(scores, y_hold[kept])
+        evaluations["current_rules_dbt"] = evaluate(scores, y_hold[kept])
+    if verify:
+        replayed = replay_scores(project_dir, database, seed_texts, scratch_root / "suggested", data.cutoff,
+                                 model_id)
+        kept = [i for i, lid in enumerate(hold_ids) if lid in replayed]
+        scores = np.array([replayed[hold_ids[i]][2] for i in kept])
+        auc["suggested_points_dbt"] = ranking.roc_auc(scores, y_hold[kept])
+        evaluations["suggested_points_dbt"] = evaluate(scores, y_hold[kept])
+        python_hold = {lid: (f, e, ls) for lid, f, e, ls in zip(hold_ids, fit_hold, eng_hold, lead_hold)}
+        differ = sum(abs(replayed[lid][2] - python_hold[lid][2]) > 1e-4 for lid in hold_ids if lid in replayed)
+        evaluations["suggested_points_dbt"]["leads_scored_differently_from_python"] = int(differ)
+        for axis, k in (("fit", 0), ("engagement", 1)):
+            evaluations["suggested_points_dbt"][f"leads_with_another_{axis}_score"] = int(sum(
+                abs(replayed[lid][k] - python_hold[lid][k]) > 1e-4 for lid in hold_ids if lid in replayed))
+        if differ:
+            warnings.append(f"dbt scores {differ} hold-out leads differently from the Python computation (lead "
+                            "attributes as of T differ from the current ones used for fitting)")
+
+
 def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEFAULT_MODEL,
                   horizon_days: int = DEFAULT_HORIZON_DAYS, max_rules: int = DEFAULT_MAX_RULES,
                   mql_share: tuple[float, float] = DEFAULT_MQL_SHARE, holdout_share: float = DEFAULT_HOLDOUT_SHARE,
@@ -1130,32 +1163,14 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
                                   categories)
     hold_ids = [lid for lid, h in zip(data.lead_ids, hold) if h]
     if replay_current or verify:
+        own_scratch = scratch_dir is None  # a temporary folder, removed afterwards; a given one is kept
         scratch_root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="rule_suggestions_"))
-        if replay_current:
-            current = replay_scores(project_dir, database, {}, scratch_root / "current", data.cutoff, model_id)
-            missing = [lid for lid in hold_ids if lid not in current]
-            if missing:
-                warnings.append(f"{len(missing)} hold-out leads have no current score at T: left out of its AUC")
-            kept = [i for i, lid in enumerate(hold_ids) if lid in current]
-            scores = np.array([current[hold_ids[i]][2] for i in kept])
-            auc["current_rules_dbt"] = ranking.roc_auc(scores, y_hold[kept])
-            evaluations["current_rules_dbt"] = evaluate(scores, y_hold[kept])
-        if verify:
-            replayed = replay_scores(project_dir, database, seed_texts, scratch_root / "suggested", data.cutoff,
-                                     model_id)
-            kept = [i for i, lid in enumerate(hold_ids) if lid in replayed]
-            scores = np.array([replayed[hold_ids[i]][2] for i in kept])
-            auc["suggested_points_dbt"] = ranking.roc_auc(scores, y_hold[kept])
-            evaluations["suggested_points_dbt"] = evaluate(scores, y_hold[kept])
-            python_hold = {lid: (f, e, ls) for lid, f, e, ls in zip(hold_ids, fit_s[hold], eng_s[hold], lead_s[hold])}
-            differ = sum(abs(replayed[lid][2] - python_hold[lid][2]) > 1e-4 for lid in hold_ids if lid in replayed)
-            evaluations["suggested_points_dbt"]["leads_scored_differently_from_python"] = int(differ)
-            for axis, k in (("fit", 0), ("engagement", 1)):
-                evaluations["suggested_points_dbt"][f"leads_with_another_{axis}_score"] = int(sum(
-                    abs(replayed[lid][k] - python_hold[lid][k]) > 1e-4 for lid in hold_ids if lid in replayed))
-            if differ:
-                warnings.append(f"dbt scores {differ} hold-out leads differently from the Python computation (lead "
-                                "attributes as of T differ from the current ones used for fitting)")
+        try:
+            _replays(project_dir, database, seed_texts, scratch_root, data, model_id, hold_ids, y_hold, lead_s[hold],
+                     fit_s[hold], eng_s[hold], replay_current, verify, auc, evaluations, warnings)
+        finally:
+            if own_scratch:
+                shutil.rmtree(scratch_root, ignore_errors=True)
 
     rules = []
     for j in sorted(pm.fit_points, key=lambda j: -pm.fit_points[j]) + sorted(
