@@ -1329,7 +1329,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also replay the suggested seeds at T through dbt (a scratch copy)")
     parser.add_argument("--no-current", action="store_true",
                         help="skip the dbt replay of the current rules at T (faster; no current AUC)")
-    parser.add_argument("--scratch", default=None, help="scratch folder for the replays (default: a temp folder)")
+    parser.add_argument("--scratch", default=None,
+                        help="scratch folder for the replays, kept (default: a temporary folder, removed afterwards)")
 
 
 def run(args: argparse.Namespace) -> int:
