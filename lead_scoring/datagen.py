@@ -1,7 +1,7 @@
 """Deterministic generator of realistic raw CRM and marketing tables, as an EL tool would land them.
 
     lead-scoring datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
-                                    [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw]
+                                    [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw] [--planted-truth]
     lead-scoring datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
 
 It (re)creates ``<schema>.leads``, ``<schema>.events`` and ``<schema>.opportunities`` with the columns of
@@ -20,6 +20,10 @@ How it works, and why it is fast and reproducible:
   Opportunities are drawn from both, so leads that a sensible model scores high really convert more often.
   Pass ``latent_schema=...`` to :func:`generate` to keep those traits in ``<latent_schema>.lead_latent``
   (for tests and calibration work; the raw schema never holds them).
+- Opt-in planted truth (``planted_truth=True``, ``--planted-truth``; docs/planted_truth.md): conversion is driven
+  by known drivers of several kinds, listed in PLANTED_DRIVERS, next to noise that has no effect (PLANTED_NOISE),
+  so that rule discovery can be checked against what was planted. It only adds draws with salts of their own
+  ("pt_..."): without the flag every table is what it always was.
 """
 from __future__ import annotations
 
@@ -1295,6 +1299,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.append_events is not None and args.planted_truth:
+        print("datagen: --planted-truth applies to a generation, not to --append-events", file=sys.stderr)
+        return 2
     if args.append_events is not None:
         result = append_events(args.database, args.append_events, seed=args.seed, loaded_at=args.loaded_at,
                                schema=args.schema)
