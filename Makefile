@@ -35,10 +35,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# PLANTED=1: plant the known conversion drivers and noise of docs/planted_truth.md (to check rule discovery).
+PLANTED ?=
 data: setup
 	@mkdir -p $(dir $(DB))
 	$(CLI) datagen --database $(DB) --leads $(LEADS) \
-		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)"
+		--events-per-lead $(EVENTS_PER_LEAD) --days $(DAYS) --seed $(SEED) --as-of "$(DATA_AS_OF)" \
+		$(if $(PLANTED),--planted-truth)
 
 # Land CSV, Parquet or JSON Lines exports in the raw tables of $(DB), typed by the raw contract (docs/loading.md).
 # FILES: files, globs (quote them) or folders (leads*, events*, opportunities* go to their table by name);

@@ -1,7 +1,7 @@
 """Deterministic generator of realistic raw CRM and marketing tables, as an EL tool would land them.
 
     lead-scoring datagen --database PATH [--leads 5000] [--events-per-lead 20] [--days 180]
-                                    [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw]
+                                    [--seed 42] [--as-of "2026-11-01 00:00:00"] [--schema raw] [--planted-truth]
     lead-scoring datagen --database PATH --append-events 0.001 [--seed 42] [--loaded-at TS]
 
 It (re)creates ``<schema>.leads``, ``<schema>.events`` and ``<schema>.opportunities`` with the columns of
@@ -20,6 +20,10 @@ How it works, and why it is fast and reproducible:
   Opportunities are drawn from both, so leads that a sensible model scores high really convert more often.
   Pass ``latent_schema=...`` to :func:`generate` to keep those traits in ``<latent_schema>.lead_latent``
   (for tests and calibration work; the raw schema never holds them).
+- Opt-in planted truth (``planted_truth=True``, ``--planted-truth``; docs/planted_truth.md): conversion is driven
+  by known drivers of several kinds, listed in PLANTED_DRIVERS, next to noise that has no effect (PLANTED_NOISE),
+  so that rule discovery can be checked against what was planted. It only adds draws with salts of their own
+  ("pt_..."): without the flag every table is what it always was.
 """
 from __future__ import annotations
 
@@ -101,10 +105,10 @@ PT_SEATS = (50, 500)
 PT_INTENT_DAYS = 14
 PT_WEBINAR_DAYS = 21
 PT_COLD_DAYS = 30            # a non-converting burst ends at least this long before as_of when the lead allows
-PT_B2B_BASE = dict(intercept=-5.45, fit_latent=2.0, eng_z=0.5)  # today's latent traits, at reduced weight
+PT_B2B_BASE = dict(intercept=-5.65, fit_latent=2.0, eng_z=0.5)  # today's latent traits, at reduced weight
 PT_CONSUMER_INTERCEPT = -4.0
-PT_LOGIT = dict(enterprise=1.6, starter=-1.2, seats_in_range=1.5, software_director_plus=1.5, in_market=2.2,
-                deep_reader=1.2, consumer_webinar=3.2)
+PT_LOGIT = dict(enterprise=2.0, starter=-1.2, seats_in_range=1.7, software_director_plus=1.5, in_market=2.2,
+                deep_reader=1.5, consumer_webinar=3.2)
 
 PLANTED_LEAD_COLUMNS = (  # custom CRM fields of raw.leads under the planted truth, after crm_segment
     ("plan_interest", "VARCHAR"), ("seats_requested", "VARCHAR"), ("customer_type", "VARCHAR"),
@@ -119,21 +123,21 @@ PLANTED_DRIVERS = (
     PlantedDriver("plan_interest_starter", "categorical", -1, PT_LOGIT["starter"], 0.23,
                   "custom column plan_interest = 'starter' converts less",
                   column="plan_interest", values=("starter",)),
-    PlantedDriver("seats_requested_50_500", "numeric_range", +1, PT_LOGIT["seats_in_range"], 0.20,
+    PlantedDriver("seats_requested_50_500", "numeric_range", +1, PT_LOGIT["seats_in_range"], 0.19,
                   "custom column seats_requested (text of an integer) in [50, 500] converts; below and above do not",
                   column="seats_requested", low=float(PT_SEATS[0]), high=float(PT_SEATS[1])),
     PlantedDriver("demo_request_recent", "event_decay", +1, PT_LOGIT["in_market"], 0.11,
                   "1-3 demo_request events in the 14 days before the opportunity's created_at (a non-converting "
                   "lead's burst lies at a random, mostly older, time): a short half-life or window captures them",
                   event_type="demo_request", window_days=float(PT_INTENT_DAYS)),
-    PlantedDriver("page_view_long_duration", "event_property", +1, PT_LOGIT["deep_reader"], 0.18,
+    PlantedDriver("page_view_long_duration", "event_property", +1, PT_LOGIT["deep_reader"], 0.19,
                   "page views with properties.duration_seconds >= 120: 75% of a deep reader's page views, 20% "
                   "of anyone else's",
                   event_type="page_view", property_name="duration_seconds", low=120.0),
-    PlantedDriver("software_x_director_plus", "interaction", +1, PT_LOGIT["software_director_plus"], 0.05,
+    PlantedDriver("software_x_director_plus", "interaction", +1, PT_LOGIT["software_director_plus"], 0.07,
                   "industry software AND seniority director or above: on top of both main effects",
                   column="industry", values=("software",), column2="seniority", values2=DIRECTOR_PLUS),
-    PlantedDriver("consumer_webinar_attend", "segment_path", +1, PT_LOGIT["consumer_webinar"], 0.02,
+    PlantedDriver("consumer_webinar_attend", "segment_path", +1, PT_LOGIT["consumer_webinar"], 0.025,
                   "consumers (customer_type = 'consumer', personal email, no company fields) convert through "
                   "webinar_attend, not through firmographics",
                   column="customer_type", values=("consumer",), event_type="webinar_attend",
@@ -1295,6 +1299,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.append_events is not None and args.planted_truth:
+        print("datagen: --planted-truth applies to a generation, not to --append-events", file=sys.stderr)
+        return 2
     if args.append_events is not None:
         result = append_events(args.database, args.append_events, seed=args.seed, loaded_at=args.loaded_at,
                                schema=args.schema)
