@@ -1023,6 +1023,16 @@ def _resolve_out(out_dir: Path, seeds_dir: Path) -> Path:
     return out
 
 
+def parse_compare(text: str) -> tuple[str, Path]:
+    """`LABEL=DIR` of --compare."""
+    label, sep, folder = str(text).partition("=")
+    if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", label) or not folder:
+        raise argparse.ArgumentTypeError(f"give LABEL=DIR with a lower-case label, not {text!r}")
+    if not Path(folder).is_dir():
+        raise argparse.ArgumentTypeError(f"{folder} is not a folder")
+    return label, Path(folder)
+
+
 def parse_share_range(text: str) -> tuple[float, float]:
     parts = str(text).replace(" ", "").split("-")
     if len(parts) != 2:
@@ -1046,9 +1056,17 @@ def inner_split(lead_ids: Sequence[str], created_at: Sequence[datetime | None], 
 def _replays(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch_root: Path, data: PitData,
              model_id: str, hold_ids: list[str], y_hold: np.ndarray, lead_hold: np.ndarray, fit_hold: np.ndarray,
              eng_hold: np.ndarray, replay_current: bool, verify: bool, auc: dict, evaluations: dict,
-             warnings: list[str]) -> None:
-    """The dbt replays at T: the current seeds (their AUC) and, with `verify`, the suggested ones (their AUC and
-    how many hold-out leads dbt scores differently from the Python computation, per axis)."""
+             warnings: list[str], compare: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """The dbt replays at T: the current seeds (their AUC), each rule set of `compare` (label -> seed texts
+    overlaid on the live seeds; their AUC on the same hold-out) and, with `verify`, the suggested ones (their AUC
+    and how many hold-out leads dbt scores differently from the Python computation, per axis)."""
+    for label, texts in (compare or {}).items():
+        other = replay_scores(project_dir, database, texts, scratch_root / f"compare_{_slug(label)}", data.cutoff,
+                              model_id)
+        kept = [i for i, lid in enumerate(hold_ids) if lid in other]
+        scores = np.array([other[hold_ids[i]][2] for i in kept])
+        auc[f"{label}_dbt"] = ranking.roc_auc(scores, y_hold[kept])
+        evaluations[f"{label}_dbt"] = evaluate(scores, y_hold[kept])
     if replay_current:
         current = replay_scores(project_dir, database, {}, scratch_root / "current", data.cutoff, model_id)
         missing = [lid for lid in hold_ids if lid not in current]
@@ -1082,8 +1100,11 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
                   min_support: int = DEFAULT_MIN_SUPPORT, as_of: str | None = None,
                   seeds_dir: Path | str = SEEDS_DIR, project_dir: Path | str = PROJECT_ROOT,
                   verify: bool = False, replay_current: bool = True,
-                  scratch_dir: Path | str | None = None) -> Discovery:
-    """Discover a rule set for `model_id` from the warehouse's outcomes and write it to `out_dir`."""
+                  scratch_dir: Path | str | None = None,
+                  compare: Mapping[str, Path | str] | None = None) -> Discovery:
+    """Discover a rule set for `model_id` from the warehouse's outcomes and write it to `out_dir`. `compare`
+    (label -> folder of seed CSVs, overlaid on the live seeds) adds other rule sets, replayed at T by dbt and
+    measured on the same hold-out (for example the output of suggest-weights)."""
     import duckdb
 
     started = time.monotonic()
@@ -1162,12 +1183,18 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
     seed_texts = build_seed_texts(seeds, model_id, cands, pm, fit_cut, level_cut, mql_t, baseline_attribute,
                                   categories)
     hold_ids = [lid for lid, h in zip(data.lead_ids, hold) if h]
-    if replay_current or verify:
+    compare_texts = {label: {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(folder).glob("*.csv"))}
+                     for label, folder in (compare or {}).items()}
+    for label, texts in compare_texts.items():
+        if not texts:
+            raise DiscoveryError(f"--compare {label}={compare[label]}: no seed CSV in that folder")
+    if replay_current or verify or compare_texts:
         own_scratch = scratch_dir is None  # a temporary folder, removed afterwards; a given one is kept
         scratch_root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="rule_suggestions_"))
         try:
             _replays(project_dir, database, seed_texts, scratch_root, data, model_id, hold_ids, y_hold, lead_s[hold],
-                     fit_s[hold], eng_s[hold], replay_current, verify, auc, evaluations, warnings)
+                     fit_s[hold], eng_s[hold], replay_current, verify, auc, evaluations, warnings,
+                     compare_texts)
         finally:
             if own_scratch:
                 shutil.rmtree(scratch_root, ignore_errors=True)
@@ -1249,7 +1276,9 @@ def render_markdown(d: Discovery) -> str:
         "|---|---|---|",
     ]
     ev = d.evaluations
-    for key, label in (("current_rules_dbt", "current rules (dbt replay of seeds/ at T)"),
+    compared = [(key, f"`--compare {key[:-len('_dbt')]}` (dbt replay at T)") for key in a
+                if key.endswith("_dbt") and key not in ("current_rules_dbt", "suggested_points_dbt")]
+    for key, label in (("current_rules_dbt", "current rules (dbt replay of seeds/ at T)"), *compared,
                        ("suggested_points", "suggested points (Python, as dbt scores them)"),
                        ("suggested_points_dbt", "suggested points (dbt replay at T, `--verify`)"),
                        ("logistic", "ceiling: logistic regression, every candidate"),
@@ -1329,6 +1358,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also replay the suggested seeds at T through dbt (a scratch copy)")
     parser.add_argument("--no-current", action="store_true",
                         help="skip the dbt replay of the current rules at T (faster; no current AUC)")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=DIR", type=parse_compare,
+                        help="another rule set to measure on the same hold-out: a folder of seed CSVs overlaid on "
+                             "the live seeds, replayed at T (repeatable; e.g. weights=warehouse/suggestions)")
     parser.add_argument("--scratch", default=None,
                         help="scratch folder for the replays, kept (default: a temporary folder, removed afterwards)")
 
@@ -1339,12 +1371,13 @@ def run(args: argparse.Namespace) -> int:
                           max_rules=args.max_rules, mql_share=args.mql_share, holdout_share=args.holdout_share,
                           min_support=args.min_support, as_of=args.as_of, seeds_dir=args.seeds_dir,
                           project_dir=args.project_dir, verify=args.verify, replay_current=not args.no_current,
-                          scratch_dir=args.scratch)
+                          scratch_dir=args.scratch, compare=dict(args.compare))
     except WeightsError as exc:
         print(f"suggest-rules: {exc}", file=sys.stderr)
         return 1
     print(f"cut-off {d.cutoff}; hold-out: {d.holdout['leads']} leads, {d.holdout['converted']} converted")
-    for key in ("current_rules_dbt", "suggested_points", "suggested_points_dbt", "logistic", "boosted"):
+    for key in ("current_rules_dbt", *(f"{label}_dbt" for label, _ in args.compare), "suggested_points",
+                "suggested_points_dbt", "logistic", "boosted"):
         if d.auc.get(key) is not None:
             print(f"AUC {key:<22} {d.auc[key]:.3f}")
     m = d.bands_holdout["mql"]
