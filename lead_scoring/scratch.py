@@ -13,7 +13,8 @@ How (each step a small function below):
    the production file is only ever read (a byte copy), never opened for writing.
 4. ``dbt build`` of the selection (default :data:`REPLAY_SELECTION`: ``+lead_scores +lead_score_reasons``, i.e.
    everything they are built from: seeds, staging, intermediate) at `as_of`, against the copy, with dbt's
-   target and logs in the scratch folder. Staging depends on `as_of` (events after it and lead versions created
+   target and logs in the scratch folder. Data tests run only when all their parents are selected (cautious
+   indirect selection: a test of a model left out would compare it with the replay). Staging depends on `as_of` (events after it and lead versions created
    after it are dropped), so a replay at an earlier instant rebuilds the whole upstream, not only the seed path;
    the incremental event models rebuild themselves in full when `as_of` moves earlier (docs/incremental.md).
    The history models are not selected: a scratch build adds nothing to the score history of the copy.
@@ -153,7 +154,8 @@ def build_copy(project_dir: Path | str, database: Path | str, scratch: Path | st
         (project / "seeds" / name).write_text(text, encoding="utf-8", newline="")
     db_copy = copy_database(database, scratch / "warehouse")
     as_of = format_as_of(as_of)
-    cmd = [dbt_executable(), "build", "--select", *selection, *extra_args, *PRODUCTION_BUILD_EXCLUDES,
+    cmd = [dbt_executable(), "build", "--select", *selection, "--indirect-selection", "cautious", *extra_args,
+           *PRODUCTION_BUILD_EXCLUDES,
            "--vars", dbt_vars(as_of), "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
     env = {**os.environ, "LEAD_SCORING_DUCKDB_PATH": str(db_copy), "DBT_PROFILES_DIR": str(project),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}

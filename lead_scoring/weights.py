@@ -388,7 +388,7 @@ def rescore(project_dir: Path, database: Path, seed_texts: Mapping[str, str], sc
 
     try:
         return build_copy(project_dir, database, scratch, as_of, overlay=seed_texts,
-                          selection=SCORING_PATH_SELECTION, extra_args=("--indirect-selection", "cautious")).database
+                          selection=SCORING_PATH_SELECTION).database
     except ScratchError as exc:
         raise WeightsError(f"dbt build with the suggested seeds failed: {exc}") from exc
 
