@@ -86,6 +86,25 @@ suggest-weights: setup
 	$(CLI) suggest-weights --database $(DB) --out $(SUGGESTIONS_DIR) --model $(MODEL) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
 
+# Point-in-time backtest (scores as they were before each outcome, from the score history) and the preview of a
+# candidate seed folder (e.g. from suggest-rules) scored in a scratch copy; neither changes the warehouse or seeds/.
+# docs/backtest_and_preview.md. HORIZON_DAYS: days before each outcome; CUTOFF: score every lead at one instant.
+HORIZON_DAYS ?= 30
+CUTOFF ?=
+BACKTEST_DIR ?= warehouse/backtest
+PREVIEW_DIR ?= warehouse/preview
+SEEDS ?=
+
+.PHONY: backtest preview
+backtest: setup
+	$(CLI) backtest --database $(DB) --model $(MODEL) \
+		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(HORIZON_DAYS)) --out $(BACKTEST_DIR)
+
+preview: setup
+	@test -n "$(SEEDS)" || { echo 'usage: make preview SEEDS=<folder of candidate seed CSVs>' >&2; exit 2; }
+	$(CLI) preview --database $(DB) --seeds "$(SEEDS)" --model $(MODEL) --out $(PREVIEW_DIR) \
+		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(HORIZON_DAYS))
+
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
 # (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.
 .PHONY: export
