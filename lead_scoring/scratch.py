@@ -126,18 +126,28 @@ def copy_database(database: Path, folder: Path) -> Path:
     return copy
 
 
+def _seed_nodes(file_name: str) -> set[str]:
+    """dbt node names that stand for a seed file: the seed itself and its staging model (stg_rules__<name>)."""
+    stem = Path(file_name).stem
+    short = {stem, stem.removeprefix("scoring_"), stem.removeprefix("ref_")}
+    return {stem} | {f"stg_rules__{s}" for s in short}
+
+
 def _dbt_failure(proc: subprocess.CompletedProcess, overlay: Mapping[str, str], seeds_dir: str | None) -> str:
-    lines = proc.stdout.splitlines()
-    errors = [line for line in lines if any(w in line for w in ("ERROR", "FAIL ", "Error", "error"))]
-    tail = "\n".join((errors or lines)[-30:])
+    """The error message of a failed scratch build: dbt's error summary, and the candidate file(s) it names."""
+    lines = [line.rstrip() for line in proc.stdout.splitlines()]
+    starts = [i for i, line in enumerate(lines) if "Completed with" in line]
+    summary = lines[starts[-1]:] if starts else lines[-40:]
+    summary_text = "\n".join(summary[:60])
     what = "dbt build in the scratch copy"
     if overlay:
         where = f" from {seeds_dir}" if seeds_dir else ""
-        what += f" with the candidate seeds{where} ({', '.join(sorted(overlay))})"
-        culprits = [name for name in sorted(overlay) if Path(name).stem in proc.stdout]
+        culprits = [name for name in sorted(overlay) if any(node in summary_text for node in _seed_nodes(name))]
         if culprits:
-            what += f"; dbt names {', '.join(culprits)}"
-    return f"{what} failed (exit {proc.returncode}):\n{tail}\n{proc.stderr[-1500:]}"
+            what = f"candidate seed {', '.join(culprits)}{where} is refused by the build"
+        else:
+            what += f" with the candidate seeds{where} ({', '.join(sorted(overlay))})"
+    return f"{what} (dbt exit {proc.returncode}):\n{summary_text}\n{proc.stderr[-1500:]}".rstrip()
 
 
 def build_copy(project_dir: Path | str, database: Path | str, scratch: Path | str, as_of: str,
