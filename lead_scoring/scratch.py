@@ -32,6 +32,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -191,5 +192,7 @@ def scratch_build(project_dir: Path | str, database: Path | str, as_of: str, see
         yield build_copy(project_dir, database, root, as_of, files, selection,
                          seeds_dir=str(seeds_dir) if seeds_dir else None)
     finally:
-        if not keep:
+        if keep:
+            print(f"scratch build kept in {root}", file=sys.stderr)
+        else:
             shutil.rmtree(root, ignore_errors=True)
