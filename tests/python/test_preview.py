@@ -206,3 +206,22 @@ def test_report_has_the_preview_section(previewed, warehouse, tmp_path):
     s = data["scores"]
     assert f"{len(s['movers']):,} of {s['leads_compared']:,}" in html
     assert f"{s['mql_before']:,} / {s['mql_after']:,}" in html
+
+
+def test_seed_diff_by_key_covers_rules_bands_and_thresholds():
+    rules_old = "model_id,rule_id,points,operator,description\nm,a,10,equals,x\nm,b,5,equals,y\nm,c,3,equals,z\n"
+    rules_new = "model_id,rule_id,points,operator,description\nm,a,20.0,equals,x\nm,b,5,one_of,y\nm,d,4,equals,w\n" \
+                "m,c,3,equals,new words\n"
+    changes = [(c.key["rule_id"], c.change, c.columns) for c in pv.diff_seed(FIT, rules_old, rules_new)]
+    assert changes == [("a", "re-weighted", {"points": ["10", "20.0"]}),
+                       ("b", "re-configured", {"operator": ["equals", "one_of"]}),
+                       ("c", "re-described", {"description": ["z", "new words"]}),
+                       ("d", "added", {})]
+    bands_old = "model_id,axis,band,min_score\nm,fit,A,75\nm,fit,B,50\n"
+    bands_new = "model_id,axis,band,min_score\nm,fit,A,70\n"
+    assert [(c.key, c.change, c.columns) for c in pv.diff_seed("scoring_score_bands.csv", bands_old, bands_new)] == [
+        ({"model_id": "m", "axis": "fit", "band": "A"}, "re-configured", {"min_score": ["75", "70"]}),
+        ({"model_id": "m", "axis": "fit", "band": "B"}, "removed", {})]
+    stages_old = "model_id,priority,stage,min_lead_score\nm,20,mql,60\n"
+    stages_new = "model_id,priority,stage,min_lead_score\nm,20,mql,65\n"
+    assert [c.change for c in pv.diff_seed("scoring_lifecycle_rules.csv", stages_old, stages_new)] == ["re-configured"]
