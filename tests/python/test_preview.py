@@ -197,7 +197,7 @@ def test_report_has_the_preview_section(previewed, warehouse, tmp_path):
     con = duckdb.connect(str(warehouse.db_path), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
-        path, page, _ = report.write_report(con, tmp_path / "report.html", MODEL, preview=data)
+        path, page, loaded = report.write_report(con, tmp_path / "report.html", MODEL, preview=data)
     finally:
         con.close()
     html = path.read_text()
@@ -206,6 +206,15 @@ def test_report_has_the_preview_section(previewed, warehouse, tmp_path):
     s = data["scores"]
     assert f"{len(s['movers']):,} of {s['leads_compared']:,}" in html
     assert f"{s['mql_before']:,} / {s['mql_after']:,}" in html
+
+    hostile = "<script>alert(1)</script>"
+    bad = json.loads(json.dumps(data))
+    bad["seeds_dir"], bad["sample"][0]["lead_id"] = hostile, hostile
+    bad["rule_changes"][0]["key"]["rule_id"] = hostile
+    bad["sample"][0]["new_reasons"] = [hostile]
+    loaded.preview = bad
+    escaped = report.render_report(loaded).html
+    assert hostile not in escaped and escaped.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
 
 
 def test_seed_diff_by_key_covers_rules_bands_and_thresholds():
