@@ -117,13 +117,28 @@ def read_overlay(seeds_dir: Path | str, project_dir: Path | str = PROJECT_ROOT) 
 # --------------------------------------------------------------------------------------------------
 def copy_database(database: Path, folder: Path) -> Path:
     """A byte copy of the DuckDB file (and its .wal) in `folder`, under the same name (the DuckDB catalog, and
-    the views dbt created in it, are named after the file). The original is only read."""
+    the views dbt created in it, are named after the file). The original is only read: a read-only connection
+    is held during the copy, so no writer (a build, Dagster) can change the file half-way; if one holds it, the
+    copy is refused with the project's lock message."""
+    import duckdb
+
+    from lead_scoring.warehouse_lock import LOCK_ERROR_MARKER, lock_message, parse_lock_error
+
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / database.name
-    shutil.copyfile(database, copy)
-    wal = database.with_name(database.name + ".wal")
-    if wal.exists():
-        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+    try:
+        con = duckdb.connect(str(database), read_only=True)
+    except duckdb.IOException as exc:
+        if LOCK_ERROR_MARKER in str(exc):
+            raise ScratchError(lock_message(str(database), parse_lock_error(str(exc)))) from exc
+        raise
+    try:
+        shutil.copyfile(database, copy)
+        wal = database.with_name(database.name + ".wal")
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+    finally:
+        con.close()
     return copy
 
 

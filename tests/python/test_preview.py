@@ -234,3 +234,25 @@ def test_seed_diff_by_key_covers_rules_bands_and_thresholds():
     stages_old = "model_id,priority,stage,min_lead_score\nm,20,mql,60\n"
     stages_new = "model_id,priority,stage,min_lead_score\nm,20,mql,65\n"
     assert [c.change for c in pv.diff_seed("scoring_lifecycle_rules.csv", stages_old, stages_new)] == ["re-configured"]
+
+
+def test_a_warehouse_held_by_a_writer_is_not_copied(tmp_path):
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from lead_scoring.scratch import copy_database
+
+    db = tmp_path / "held.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ScratchError, match=f"another run is writing the warehouse .*pid {holder.pid}"):
+            copy_database(db, tmp_path / "copy")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "copy" / db.name).exists()
