@@ -91,11 +91,31 @@ suggest-weights: setup
 
 # Discover a whole rule set from outcomes (docs/rule_discovery.md): seeds and rule_suggestions.md in RULES_DIR.
 RULES_DIR ?= warehouse/rule_suggestions
-HORIZON_DAYS ?= 60
+# RULES_HORIZON_DAYS: cut-off T = as_of - horizon; conversions in (T, as_of] are what the rules learn to predict.
+RULES_HORIZON_DAYS ?= 60
 .PHONY: suggest-rules
 suggest-rules: setup
-	$(CLI) suggest-rules --database $(DB) --out $(RULES_DIR) --model $(MODEL) --horizon-days $(HORIZON_DAYS) \
+	$(CLI) suggest-rules --database $(DB) --out $(RULES_DIR) --model $(MODEL) --horizon-days $(RULES_HORIZON_DAYS) \
 		--holdout-share $(HOLDOUT_SHARE) --verify
+
+# Point-in-time backtest (scores as they were before each outcome, from the score history) and the preview of a
+# candidate seed folder (e.g. from suggest-rules) scored in a scratch copy; neither changes the warehouse or seeds/.
+# docs/backtest_and_preview.md. HORIZON_DAYS: days before each outcome; CUTOFF: score every lead at one instant.
+HORIZON_DAYS ?= 30
+CUTOFF ?=
+BACKTEST_DIR ?= warehouse/backtest
+PREVIEW_DIR ?= warehouse/preview
+SEEDS ?=
+
+.PHONY: backtest preview
+backtest: setup
+	$(CLI) backtest --database $(DB) --model $(MODEL) \
+		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(HORIZON_DAYS)) --out $(BACKTEST_DIR)
+
+preview: setup
+	@test -n "$(SEEDS)" || { echo 'usage: make preview SEEDS=<folder of candidate seed CSVs>' >&2; exit 2; }
+	$(CLI) preview --database $(DB) --seeds "$(SEEDS)" --model $(MODEL) --out $(PREVIEW_DIR) \
+		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(HORIZON_DAYS))
 
 # Reverse-ETL: export the leads whose CRM fields changed as one batch of CSV, JSON Lines and Parquet files
 # (EXPORT_DIR, default env LEAD_SCORING_CRM_EXPORT_DIR or crm_export/ beside $(DB)) and record it as synced.

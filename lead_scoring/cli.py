@@ -122,6 +122,27 @@ COMMANDS: tuple[Command, ...] = (
         "outputs: the changed scoring_*.csv seeds and rule_suggestions.{md,json} in --out",
     ),
     Command(
+        "backtest", "backtest",
+        "point-in-time backtest: how the scores ranked leads before their outcome (never the current score)",
+        "Score every lead with a known outcome as it was before it: from the score history at --horizon-days before "
+        "each outcome or at a --cutoff, or replayed in a scratch build (--replay; --seeds adds candidate seeds). "
+        "ROC AUC, lift by decile, conversion by grade, level, cell, stage and score band, top segments. "
+        "See docs/backtest_and_preview.md.",
+        "inputs:  marts.lead_score_history, staging.stg_crm__opportunities of --database (only read), --model, "
+        "--horizon-days or --cutoff, --replay, --seeds\n"
+        "outputs: backtest.md and backtest.json in --out",
+    ),
+    Command(
+        "preview", "preview",
+        "preview a rule change: score candidate seeds in a scratch copy beside the current scores",
+        "Score a candidate seed folder in a scratch copy of the project and warehouse at the warehouse's as_of and "
+        "report what would change: leads moving grade, level, cell or stage (with old and new top reasons), MQL "
+        "volume, the backtest before and after, and the rules added, removed, re-weighted or re-configured. "
+        "Nothing in production changes. See docs/backtest_and_preview.md.",
+        "inputs:  --database (only read), --seeds (a folder of seed CSVs, e.g. from suggest-rules), --model\n"
+        "outputs: preview.md and preview.json in --out (`lead-scoring report --preview` adds it to the report)",
+    ),
+    Command(
         "raw-copy", "raw_copy",
         "copy the raw tables of a DuckDB file to PostgreSQL or the local Spark warehouse",
         "Land the raw tables of a DuckDB file (as datagen writes them) in another engine, column for column and "
@@ -136,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lead-scoring",
         description="The lead-scoring warehouse's tools: generate or load data, build and score with dbt, replay history, "
-                    "summarise, report, export to the CRM, suggest rule weights.",
+                    "summarise, report, export to the CRM, suggest weights and rules, backtest and preview rule changes.",
         epilog="`lead-scoring <command> --help` explains each command, its inputs and outputs. The Dagster code "
                "location (`make dev`) runs the same functions.",
         formatter_class=argparse.RawDescriptionHelpFormatter,

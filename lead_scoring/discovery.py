@@ -57,10 +57,8 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,9 +72,8 @@ from typing import Any
 import numpy as np
 
 from lead_scoring import ranking
-from lead_scoring.clock import dbt_vars, format_as_of, parse_instant
-from lead_scoring.dbt_cli import dbt_executable
-from lead_scoring.project_copy import copy_project
+from lead_scoring import scratch as scratch_mod
+from lead_scoring.clock import format_as_of, parse_instant
 from lead_scoring.weights import (
     PROJECT_ROOT, SEEDS_DIR, SeedFile, WeightsError, holdout_mask, read_seed, render_seed,
     round_half_away,
@@ -106,7 +103,7 @@ RANDOM_STATE = 0
 INNER_VALID_SHARE = 1 / 3  # newest third of the training leads chooses decays, caps and C
 # The replays build seeds and models only: a bad seed row still stops the build (seed validation runs in the
 # rule staging models); the data tests judge the production warehouse, not a scratch replay at T.
-REPLAY_EXCLUDES = ("--exclude-resource-type", "unit_test", "test")
+REPLAY_EXCLUDES = ("--exclude-resource-type", "test")  # unit tests are always left out (scratch.build_copy)
 
 # Decays tried per engagement candidate: (decay_method, decay_days); and the caps in units.
 DECAYS = (("exponential", 7), ("exponential", 14), ("exponential", 30), ("exponential", 60), ("exponential", 90),
@@ -904,30 +901,17 @@ def build_seed_texts(seeds: Mapping[str, SeedFile], model_id: str, cands: Sequen
 def replay_scores(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch: Path,
                   as_of: datetime, model_id: str) -> dict[str, tuple[float, float, float]]:
     """Build `+lead_scores` at `as_of` in a scratch copy of the project (with `seed_texts` overlaid on its seeds)
-    and of the warehouse; returns lead_id -> (fit_score, engagement_score, lead_score). Staging depends on
-    as_of, so everything upstream of lead_scores is rebuilt (--full-refresh: incremental models too)."""
+    and of the warehouse (lead_scoring.scratch); returns lead_id -> (fit_score, engagement_score, lead_score).
+    Staging depends on as_of, so everything upstream of lead_scores is rebuilt (--full-refresh: incremental models
+    too); data tests are left out (a replay only reads scores)."""
     import duckdb
 
-    project = copy_project(project_dir, scratch / "project")
-    for name, text in seed_texts.items():
-        (project / "seeds" / name).write_text(text, encoding="utf-8", newline="")
-    db_dir = scratch / "warehouse"
-    db_dir.mkdir(parents=True, exist_ok=True)
-    db_copy = db_dir / database.name
-    shutil.copy2(database, db_copy)
-    wal = database.with_name(database.name + ".wal")
-    if wal.exists():
-        shutil.copy2(wal, db_copy.with_name(db_copy.name + ".wal"))
-    cmd = [dbt_executable(), "build", "--select", "+lead_scores", "--full-refresh", *REPLAY_EXCLUDES,
-           "--vars", dbt_vars(as_of), "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
-    env = {**os.environ, "LEAD_SCORING_DUCKDB_PATH": str(db_copy), "DBT_PROFILES_DIR": str(project),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
-    proc = subprocess.run(cmd, cwd=str(project), env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        raise DiscoveryError(f"dbt build at {format_as_of(as_of)} failed ({proc.returncode}):\n{tail}\n"
-                             f"{proc.stderr[-2000:]}")
-    con = duckdb.connect(str(db_copy), read_only=True)
+    try:
+        build = scratch_mod.build_copy(project_dir, database, scratch, format_as_of(as_of), overlay=seed_texts,
+                                       selection=("+lead_scores",), extra_args=("--full-refresh", *REPLAY_EXCLUDES))
+    except scratch_mod.ScratchError as exc:
+        raise DiscoveryError(f"replay at {format_as_of(as_of)}: {exc}") from exc
+    con = duckdb.connect(str(build.database), read_only=True)
     try:
         return {r[0]: (float(r[1]), float(r[2]), float(r[3])) for r in con.execute(
             "select lead_id, fit_score, engagement_score, lead_score from marts.lead_scores where model_id = ?",
@@ -1183,11 +1167,14 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
     seed_texts = build_seed_texts(seeds, model_id, cands, pm, fit_cut, level_cut, mql_t, baseline_attribute,
                                   categories)
     hold_ids = [lid for lid, h in zip(data.lead_ids, hold) if h]
-    compare_texts = {label: {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(folder).glob("*.csv"))}
-                     for label, folder in (compare or {}).items()}
-    for label, texts in compare_texts.items():
-        if not texts:
-            raise DiscoveryError(f"--compare {label}={compare[label]}: no seed CSV in that folder")
+    compare_texts = {}
+    for label, folder in (compare or {}).items():
+        try:
+            compare_texts[label] = dict(scratch_mod.read_overlay(folder, project_dir))
+        except scratch_mod.ScratchError as exc:
+            raise DiscoveryError(f"--compare {label}={folder}: {exc}") from exc
+        if not compare_texts[label]:
+            raise DiscoveryError(f"--compare {label}={folder}: no seed CSV in that folder")
     if replay_current or verify or compare_texts:
         own_scratch = scratch_dir is None  # a temporary folder, removed afterwards; a given one is kept
         scratch_root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="rule_suggestions_"))

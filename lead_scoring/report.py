@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,6 +140,7 @@ class ReportData:
     sla: list[dict[str, Any]] | None = None  # routing_sla_breach_rate rows, at most one (None: no such table)
     rule_health: list[dict[str, Any]] | None = None  # scoring_rule_health rows of the model (None: no such table)
     band_health: list[dict[str, Any]] | None = None  # scoring_band_health rows of the model (None: no such table)
+    preview: dict[str, Any] | None = None  # a rule-change preview (preview.json of `lead-scoring preview`), if given
     generated_at: datetime = field(default_factory=utc_now)
 
 
@@ -921,6 +923,56 @@ def _rule_health_section(data: ReportData, chart: ChartFn, section: SectionFn) -
     section(title, *parts)
 
 
+def _preview_section(p: Mapping[str, Any], chart: ChartFn, section: SectionFn) -> None:
+    """The "Rule-change preview" section, from preview.json (lead_scoring.preview): what the candidate seeds
+    would change - movers, MQL volume, grade transitions, rule changes, backtest before and after, a sample."""
+    s = p["scores"]
+    cards = "".join([
+        _card("leads moving grade, level, cell or stage", f"{len(s['movers']):,} of {s['leads_compared']:,}"),
+        _card("MQLs: current / candidate", f"{s['mql_before']:,} / {s['mql_after']:,}"),
+        _card("rule, band or threshold changes", f"{len(p['rule_changes']):,}"),
+    ])
+    parts = [_note(f"Candidate seeds {esc(p['seeds_dir'])} ({esc(', '.join(p['seed_files']))}) scored in a scratch "
+                   f"copy at {esc(p['as_of'])} UTC beside the current scores; nothing in production changed."),
+             f'<div class="cards">{cards}</div>']
+    grades = [t for t in s["transitions"]["fit_grade"]]
+    labels = sorted({t["from"] for t in grades} | {t["to"] for t in grades})
+    z = [[sum(t["leads"] for t in grades if t["from"] == a and t["to"] == b) for b in labels] for a in labels]
+    fig = go.Figure(go.Heatmap(z=z, x=[esc(v) for v in labels], y=[esc(v) for v in labels], colorscale="Blues",
+                               text=z, texttemplate="%{text}", hovertemplate="%{y} -> %{x}: %{z} leads<extra></extra>"))
+    fig.update_xaxes(title="candidate grade")
+    fig.update_yaxes(title="current grade", autorange="reversed")
+    parts.append(chart("chart-preview-grade-transitions", _layout(fig, "Fit grade: current -> candidate", 380)))
+    stage = [[esc(t["from"]), esc(t["to"]), f"{t['leads']:,}"] for t in s["transitions"]["lifecycle_stage"]
+             if t["from"] != t["to"]]
+    if stage:
+        parts.append(_table(["current stage", "candidate stage", "leads"], stage))
+    changes = [[esc(c["seed"]), esc(", ".join(f"{k}={v}" for k, v in c["key"].items())), esc(c["change"]),
+                esc("; ".join(f"{k}: {o} -> {n}" for k, (o, n) in c["columns"].items()))] for c in p["rule_changes"]]
+    parts.append(_table(["seed", "key", "change", "current -> candidate"], changes) if changes
+                 else _note("No rule, band or threshold differs from the project's seeds."))
+    if p.get("backtest"):
+        b = p["backtest"]
+        rows = []
+        for rs in b["rule_sets"]:
+            m = rs["metrics"]
+            mql = m["top_segments"]["MQL"]
+            rows.append([esc(rs["name"]), f"{m['leads']:,}", f"{m['conversions']:,}", _num(m["roc_auc"], 3),
+                         _num(m["top_decile_lift"], 2), _pct(mql["share_of_leads"]), _pct(mql["capture"])])
+        parts.append(_note(f"Backtest: both rule sets replayed at the cut-off {esc(b['cutoff'])} UTC; converted = "
+                           f"first opportunity after it and by {esc(b['as_of'])}."))
+        parts.append(_table(["rule set", "leads", "conversions", "ROC AUC", "top-decile lift", "MQL share",
+                             "MQL capture"], rows))
+    sample = [[esc(m["lead_id"]), f"{m['old']['lead_score']:.1f} -> {m['new']['lead_score']:.1f}",
+               esc(f"{m['old']['matrix_cell']} -> {m['new']['matrix_cell']}"),
+               esc(f"{m['old']['lifecycle_stage']} -> {m['new']['lifecycle_stage']}"),
+               esc("; ".join(m["old_reasons"])), esc("; ".join(m["new_reasons"]))] for m in p["sample"]]
+    if sample:
+        parts.append(_table(["lead", "lead score", "cell", "stage", "top reasons now", "top reasons with the candidate"],
+                            sample))
+    section("Rule-change preview", *parts)
+
+
 def render_report(data: ReportData) -> Page:
     """The HTML page (plotly.js inline) and the ids of its charts."""
     charts: list[str] = []
@@ -1028,6 +1080,9 @@ def render_report(data: ReportData) -> Page:
     _funnel_section(data, chart, section)
     _owner_section(data, chart, section)
 
+    if data.preview is not None:
+        _preview_section(data.preview, chart, section)
+
     as_of = ov["as_of"]
     meta = (f"model <b>{esc(data.model_id)}</b> &middot; scored as of <b>{esc(as_of)} UTC</b> &middot; rule-set "
             f"version <b>{esc(ov['ruleset_version'])}</b> &middot; report generated "
@@ -1053,10 +1108,12 @@ def render_report(data: ReportData) -> Page:
     return Page(html=page, charts=charts)
 
 
-def write_report(con, out: str | Path, model_id: str | None = None,
-                 generated_at: datetime | None = None) -> tuple[Path, Page, ReportData]:
-    """Load, render and write the page to `out` (parent directories created)."""
+def write_report(con, out: str | Path, model_id: str | None = None, generated_at: datetime | None = None,
+                 preview: Mapping[str, Any] | None = None) -> tuple[Path, Page, ReportData]:
+    """Load, render and write the page to `out` (parent directories created); `preview`: a preview.json's
+    contents, rendered as the "Rule-change preview" section."""
     data = load_report_data(con, model_id)
+    data.preview = dict(preview) if preview is not None else None
     if generated_at is not None:
         data.generated_at = generated_at
     page = render_report(data)
@@ -1071,6 +1128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", required=True, help="the DuckDB file dbt built")
     parser.add_argument("--out", default="warehouse/scoring_report.html", help="the HTML file to write")
     parser.add_argument("--model", default=None, help="scoring model id (default: 'default' or the first)")
+    parser.add_argument("--preview", default=None, help="a preview.json of `lead-scoring preview`: adds its section")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -1080,8 +1138,9 @@ def run(args: argparse.Namespace) -> int:
     con = duckdb.connect(args.database, read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
-        path, page, _ = write_report(con, args.out, args.model)
-    except (ReportError, duckdb.Error) as exc:
+        preview = json.loads(Path(args.preview).read_text(encoding="utf-8")) if args.preview else None
+        path, page, _ = write_report(con, args.out, args.model, preview=preview)
+    except (ReportError, duckdb.Error, OSError, ValueError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 1
     finally:

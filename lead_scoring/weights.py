@@ -46,9 +46,6 @@ import csv
 import io
 import json
 import math
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -60,9 +57,6 @@ from typing import Any
 import numpy as np
 
 from lead_scoring import ranking
-from lead_scoring.clock import dbt_vars
-from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
-from lead_scoring.project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -388,28 +382,15 @@ def coefficients_to_points(coef: Mapping[str, float], axis_weight: Mapping[str, 
 def rescore(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch: Path,
             as_of: str) -> Path:
     """Build the scoring path of a copy of the project, with `seed_texts` (file name -> CSV text) swapped in,
-    against a copy of `database`; returns the scratch DuckDB file. The copy keeps the file name, so the DuckDB
-    catalog (and the views dbt created in it) keep their names."""
-    project = copy_project(project_dir, scratch / "project")
-    for name, text in seed_texts.items():
-        (project / "seeds" / name).write_text(text, encoding="utf-8", newline="")
-    db_dir = scratch / "warehouse"
-    db_dir.mkdir(parents=True, exist_ok=True)
-    db_copy = db_dir / database.name
-    shutil.copy2(database, db_copy)
-    wal = database.with_name(database.name + ".wal")
-    if wal.exists():
-        shutil.copy2(wal, db_copy.with_name(db_copy.name + ".wal"))
-    cmd = [dbt_executable(), "build", "--select", *SCORING_PATH_SELECTION, "--indirect-selection", "cautious",
-           *PRODUCTION_BUILD_EXCLUDES, "--vars", dbt_vars(as_of),
-           "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
-    env = {**os.environ, "LEAD_SCORING_DUCKDB_PATH": str(db_copy), "DBT_PROFILES_DIR": str(project),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
-    proc = subprocess.run(cmd, cwd=str(project), env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        raise WeightsError(f"dbt build with the suggested seeds failed ({proc.returncode}):\n{tail}\n{proc.stderr[-2000:]}")
-    return db_copy
+    against a copy of `database`; returns the scratch DuckDB file (lead_scoring.scratch.build_copy, which keeps
+    the file name, so the DuckDB catalog and the views dbt created in it keep their names)."""
+    from lead_scoring.scratch import ScratchError, build_copy
+
+    try:
+        return build_copy(project_dir, database, scratch, as_of, overlay=seed_texts,
+                          selection=SCORING_PATH_SELECTION).database
+    except ScratchError as exc:
+        raise WeightsError(f"dbt build with the suggested seeds failed: {exc}") from exc
 
 
 def read_scores(database: Path, model_id: str) -> dict[str, float]:
