@@ -202,5 +202,13 @@ engine-bench: setup
 	$(BIN)/python -m benchmarks.engine_bench --leads $(ENGINE_BENCH_LEADS) \
 		--events-per-lead $(ENGINE_BENCH_EVENTS_PER_LEAD) --engines $(ENGINE_BENCH_ENGINES)
 
+# How well each rule set ranks out of time on planted-truth data (benchmarks/ranking_bench.py, docs/rule_discovery.md):
+# default rules, suggested weights, suggested rules and the logistic and boosted ceiling, at each RANKING_BENCH_LEADS.
+RANKING_BENCH_LEADS ?= 10000 100000
+
+.PHONY: ranking-bench
+ranking-bench: setup
+	$(BIN)/python -m benchmarks.ranking_bench --leads $(RANKING_BENCH_LEADS)
+
 clean:
 	rm -rf target logs warehouse dbt_packages

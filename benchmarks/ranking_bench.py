@@ -1,7 +1,7 @@
 """Ranking benchmark: how well each rule set ranks leads out of time, on generated data with a planted truth.
 
     python -m benchmarks.ranking_bench [--leads 10000 100000] [--events-per-lead 20] [--seed 42]
-                                       [--mql-share 0.15-0.35] [--work-dir warehouse/ranking_bench] [--json PATH]
+                                       [--mql-share 0.15-0.35] [--mql-capture 0.6] [--work-dir warehouse/ranking_bench] [--json PATH]
 
 (``make ranking-bench``.) Not part of the test run. For each scale (number of leads) it:
 1. generates the raw tables with the planted truth (``lead-scoring datagen --planted-truth``, docs/planted_truth.md);
@@ -41,7 +41,8 @@ def _run(args: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - started
 
 
-def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, work: Path) -> dict:
+def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, mql_capture: str,
+                work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "warehouse.duckdb"
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
@@ -51,7 +52,8 @@ def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, w
         "build_s": _run(["build", "--database", str(db), "--as-of", AS_OF], env),
         "suggest_weights_s": _run(["suggest-weights", "--database", str(db), "--out", str(work / "weights")], env),
         "suggest_rules_s": _run(["suggest-rules", "--database", str(db), "--out", str(work / "rules"), "--verify",
-                                 "--mql-share", mql_share, "--compare", f"weights={work / 'weights'}"], env),
+                                 "--mql-share", mql_share, "--mql-capture", mql_capture,
+                                 "--compare", f"weights={work / 'weights'}"], env),
     }
     d = json.loads((work / "rules" / "rule_suggestions.json").read_text(encoding="utf-8"))
     mql = d["bands_holdout"]["mql"]
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events-per-lead", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--mql-share", default="0.15-0.35", help="target MQL share passed to suggest-rules")
+    p.add_argument("--mql-capture", default="0.6", help="target MQL capture passed to suggest-rules")
     p.add_argument("--work-dir", default="warehouse/ranking_bench")
     p.add_argument("--json", default=None, help="write the figures here (default: <work-dir>/ranking_bench.json)")
     p.add_argument("--keep", action="store_true", help="keep each scale's warehouse and outputs")
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for leads in args.leads:
         scale_dir = work / f"leads_{leads}"
         shutil.rmtree(scale_dir, ignore_errors=True)
-        r = bench_scale(leads, args.events_per_lead, args.seed, args.mql_share, scale_dir)
+        r = bench_scale(leads, args.events_per_lead, args.seed, args.mql_share, args.mql_capture, scale_dir)
         results.append(r)
         print(f"{leads:,} leads done: discovery {r['discovery_run_s']:.0f} s", flush=True)
         if not args.keep:

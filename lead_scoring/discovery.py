@@ -778,23 +778,26 @@ def recut_bands(scores: np.ndarray, y: np.ndarray, names: Sequence[str], shares:
     return [round(c, 6) for c in cutoffs], notes
 
 
-def choose_mql_threshold(lead_scores: np.ndarray, y: np.ndarray, share_range: tuple[float, float]) -> float:
+def choose_mql_threshold(lead_scores: np.ndarray, y: np.ndarray, share_range: tuple[float, float],
+                         target_capture: float | None = None) -> float:
     """The training lead score whose MQL segment (score >= it) holds a share of leads within `share_range` and
-    maximises capture of conversions minus share of leads."""
+    maximises capture of conversions minus share of leads; with `target_capture`, the highest such score (the
+    smallest MQL share) whose segment captures at least that share of the conversions, else the lowest score in
+    range (the most capture the range allows)."""
     s = np.asarray(lead_scores, dtype=float)
     total = max(int(y.sum()), 1)
-    best = None
+    in_range = []  # (threshold, share, capture)
     for t in np.unique(np.round(s, 2)):
         m = s >= t - 1e-9
         share = m.mean()
-        if not share_range[0] <= share <= share_range[1]:
-            continue
-        value = y[m].sum() / total - share
-        if best is None or value > best[0]:
-            best = (value, float(t))
-    if best is None:  # no score gives a share in range (ties): the quantile of the upper bound
+        if share_range[0] <= share <= share_range[1]:
+            in_range.append((float(t), float(share), y[m].sum() / total))
+    if not in_range:  # no score gives a share in range (ties): the quantile of the upper bound
         return float(np.round(np.quantile(s, 1 - share_range[1]), 2))
-    return best[1]
+    if target_capture is not None:
+        reaching = [t for t, _, capture in in_range if capture >= target_capture - 1e-12]
+        return max(reaching) if reaching else min(t for t, _, _ in in_range)
+    return max(in_range, key=lambda r: (r[2] - r[1], -r[0]))[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1085,7 +1088,8 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
                   seeds_dir: Path | str = SEEDS_DIR, project_dir: Path | str = PROJECT_ROOT,
                   verify: bool = False, replay_current: bool = True,
                   scratch_dir: Path | str | None = None,
-                  compare: Mapping[str, Path | str] | None = None) -> Discovery:
+                  compare: Mapping[str, Path | str] | None = None,
+                  mql_capture: float | None = None) -> Discovery:
     """Discover a rule set for `model_id` from the warehouse's outcomes and write it to `out_dir`. `compare`
     (label -> folder of seed CSVs, overlaid on the live seeds) adds other rule sets, replayed at T by dbt and
     measured on the same hold-out (for example the output of suggest-weights)."""
@@ -1143,7 +1147,7 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
     fit_s, eng_s, lead_s = python_scores(cands, pm)
     fit_cut, fit_notes = recut_bands(fit_s[train], y[train], FIT_BANDS, epsilon=0.5)  # integer fit scores
     level_cut, level_notes = recut_bands(eng_s[train], y[train], LEVEL_BANDS)
-    mql_t = choose_mql_threshold(lead_s[train], y[train], mql_share)
+    mql_t = choose_mql_threshold(lead_s[train], y[train], mql_share, mql_capture)
     for j in sparse.dropped_negative_engagement:
         warnings.append(f"engagement candidate {cands[j].rule_id} had a negative coefficient: left out (an "
                         "engagement score cannot go below 0)")
@@ -1334,6 +1338,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at most this many rules (default: %(default)s)")
     parser.add_argument("--mql-share", type=parse_share_range, default=DEFAULT_MQL_SHARE,
                         help="target share of MQL leads, low-high (default: 0.10-0.25)")
+    parser.add_argument("--mql-capture", type=float, default=None,
+                        help="MQL threshold: the smallest share in --mql-share whose training MQLs capture at least "
+                             "this share of conversions (default: maximise capture minus share)")
     parser.add_argument("--holdout-share", type=float, default=DEFAULT_HOLDOUT_SHARE,
                         help="newest share of leads by creation time held out (default: %(default)s)")
     parser.add_argument("--min-support", type=int, default=DEFAULT_MIN_SUPPORT,
@@ -1358,7 +1365,8 @@ def run(args: argparse.Namespace) -> int:
                           max_rules=args.max_rules, mql_share=args.mql_share, holdout_share=args.holdout_share,
                           min_support=args.min_support, as_of=args.as_of, seeds_dir=args.seeds_dir,
                           project_dir=args.project_dir, verify=args.verify, replay_current=not args.no_current,
-                          scratch_dir=args.scratch, compare=dict(args.compare))
+                          scratch_dir=args.scratch, compare=dict(args.compare),
+                          mql_capture=args.mql_capture)
     except WeightsError as exc:
         print(f"suggest-rules: {exc}", file=sys.stderr)
         return 1

@@ -186,6 +186,20 @@ def test_mql_threshold_lies_in_the_share_range():
     assert 0.10 <= (s >= t).mean() <= 0.25
 
 
+def test_mql_threshold_with_a_capture_target_takes_the_smallest_share_that_reaches_it():
+    # 100 leads scored 1..100; the converters are the leads scored 71..80 and 91..100 (20 conversions): the top
+    # 10% captures half, the top 30% all of them; shares 15-35% are allowed
+    s = np.arange(1, 101, dtype=float)
+    y = ((s > 70) & (s <= 80)) | (s > 90)
+    # 60%: leads 79-80 and 91-100 are 12 of the 20 conversions in the top 22%
+    assert discovery.choose_mql_threshold(s, y, (0.15, 0.35), target_capture=0.6) == 79
+    assert discovery.choose_mql_threshold(s, y, (0.15, 0.35), target_capture=1.0) == 71  # top 30%: all 20
+    # unreachable within the range: the lowest threshold the range allows (the most capture)
+    assert discovery.choose_mql_threshold(s, y, (0.15, 0.25), target_capture=1.0) == 76
+    # without a target: capture minus share is largest at the top 30% (1.0 - 0.30)
+    assert discovery.choose_mql_threshold(s, y, (0.15, 0.35)) == 71
+
+
 def test_seeds_keep_other_models_rows_and_the_format():
     seeds = {name: weights.read_seed(SEEDS_DIR / name) for name in discovery.CHANGED_SEEDS}
     cands = [_cand("fit_x", "fit", "industry", [1, 0]), _cand("eng_y", "engagement", "page_view", [1, 0], cap=3)]
