@@ -1,7 +1,8 @@
 """Ranking benchmark: how well each rule set ranks leads out of time, on generated data with a planted truth.
 
     python -m benchmarks.ranking_bench [--leads 10000 100000] [--events-per-lead 20] [--seed 42]
-                                       [--mql-share 0.15-0.35] [--mql-capture 0.6] [--work-dir warehouse/ranking_bench] [--json PATH]
+                                       [--mql-share 0.15-0.35] [--mql-capture C]
+                                       [--work-dir warehouse/ranking_bench] [--json PATH]
 
 (``make ranking-bench``.) Not part of the test run. For each scale (number of leads) it:
 1. generates the raw tables with the planted truth (``lead-scoring datagen --planted-truth``, docs/planted_truth.md);
@@ -41,7 +42,7 @@ def _run(args: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - started
 
 
-def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, mql_capture: str,
+def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, mql_capture: str | None,
                 work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "warehouse.duckdb"
@@ -52,7 +53,7 @@ def bench_scale(leads: int, events_per_lead: float, seed: int, mql_share: str, m
         "build_s": _run(["build", "--database", str(db), "--as-of", AS_OF], env),
         "suggest_weights_s": _run(["suggest-weights", "--database", str(db), "--out", str(work / "weights")], env),
         "suggest_rules_s": _run(["suggest-rules", "--database", str(db), "--out", str(work / "rules"), "--verify",
-                                 "--mql-share", mql_share, "--mql-capture", mql_capture,
+                                 "--mql-share", mql_share, *(["--mql-capture", mql_capture] if mql_capture else []),
                                  "--compare", f"weights={work / 'weights'}"], env),
     }
     d = json.loads((work / "rules" / "rule_suggestions.json").read_text(encoding="utf-8"))
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events-per-lead", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--mql-share", default="0.15-0.35", help="target MQL share passed to suggest-rules")
-    p.add_argument("--mql-capture", default="0.6", help="target MQL capture passed to suggest-rules")
+    p.add_argument("--mql-capture", default=None,
+                   help="target MQL capture passed to suggest-rules (default: its own, capture minus share)")
     p.add_argument("--work-dir", default="warehouse/ranking_bench")
     p.add_argument("--json", default=None, help="write the figures here (default: <work-dir>/ranking_bench.json)")
     p.add_argument("--keep", action="store_true", help="keep each scale's warehouse and outputs")
