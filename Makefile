@@ -100,8 +100,10 @@ suggest-rules: setup
 
 # Point-in-time backtest (scores as they were before each outcome, from the score history) and the preview of a
 # candidate seed folder (e.g. from suggest-rules) scored in a scratch copy; neither changes the warehouse or seeds/.
-# docs/backtest_and_preview.md. HORIZON_DAYS: days before each outcome; CUTOFF: score every lead at one instant.
+# docs/backtest_and_preview.md. BACKTEST_HORIZON_DAYS: days before each outcome (14: the demo's history starts 4
+# weeks back); HORIZON_DAYS: the preview's backtest cut-off, as_of - N days (replayed); CUTOFF: one instant for both.
 HORIZON_DAYS ?= 30
+BACKTEST_HORIZON_DAYS ?= 14
 CUTOFF ?=
 BACKTEST_DIR ?= warehouse/backtest
 PREVIEW_DIR ?= warehouse/preview
@@ -110,7 +112,7 @@ SEEDS ?=
 .PHONY: backtest preview
 backtest: setup
 	$(CLI) backtest --database $(DB) --model $(MODEL) \
-		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(HORIZON_DAYS)) --out $(BACKTEST_DIR)
+		$(if $(CUTOFF),--cutoff "$(CUTOFF)",--horizon-days $(BACKTEST_HORIZON_DAYS)) --out $(BACKTEST_DIR)
 
 preview: setup
 	@test -n "$(SEEDS)" || { echo 'usage: make preview SEEDS=<folder of candidate seed CSVs>' >&2; exit 2; }

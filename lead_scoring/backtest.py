@@ -292,6 +292,8 @@ def run_backtest(database: Path | str, model_id: str = DEFAULT_MODEL, horizon_da
     try:
         as_of = warehouse_as_of(con, model_id)
         outcomes = first_outcomes(con)
+        first_run = con.execute("select min(valid_from) from marts.lead_score_history where model_id = ?",
+                                [model_id]).fetchone()[0]
         cut = None if cutoff is None else parse_instant(cutoff, "cutoff")
         if replay and cut is None:
             cut = as_of - timedelta(days=horizon_days)
@@ -311,7 +313,18 @@ def run_backtest(database: Path | str, model_id: str = DEFAULT_MODEL, horizon_da
         if seeds_dir is not None:
             sets.append((f"candidate seeds ({seeds_dir})", "replay", replay_at_cutoff(
                 database, model_id, cut, as_of, outcomes, project_dir, seeds_dir, scratch("candidate"), keep)))
-    results = [RuleSetResult(name, source, leads.left_out, metrics(leads), leads) for name, source, leads in sets]
+    results = []
+    for name, source, leads in sets:
+        try:
+            results.append(RuleSetResult(name, source, leads.left_out, metrics(leads), leads))
+        except BacktestError as exc:
+            if source != "history":
+                raise
+            raise BacktestError(
+                f"{exc}. The score history of model {model_id!r} starts at "
+                f"{format_as_of(first_run) if first_run else 'no run'} (as_of {format_as_of(as_of)}): a scoring "
+                "instant before it has no score. Use a shorter --horizon-days, a --cutoff after it, --replay "
+                "(a scratch build at the cut-off), or record earlier runs (make backfill BACKFILL_WEEKS=...)") from exc
     return Backtest(model_id=model_id, database=str(database), as_of=format_as_of(as_of),
                     mode="cutoff" if cut is not None else "horizon",
                     horizon_days=horizon_days if cut is None else None,

@@ -800,6 +800,22 @@ def choose_mql_threshold(lead_scores: np.ndarray, y: np.ndarray, share_range: tu
     return max(in_range, key=lambda r: (r[2] - r[1], -r[0]))[0]
 
 
+def threshold_for_current_share(current_scores: np.ndarray, threshold: float, share_range: tuple[float, float]
+                                ) -> float:
+    """The MQL threshold closest to `threshold` at which the share of today's leads (`current_scores`, the
+    suggested rules' lead scores at as_of) with a score at or above it lies in `share_range`; `threshold` itself
+    when it already does (or when no observed score gets the share in range: ties)."""
+    s = np.asarray(current_scores, dtype=float)
+    if len(s) == 0:
+        return threshold
+    share = float((s >= threshold - 1e-9).mean())
+    if share_range[0] <= share <= share_range[1]:
+        return threshold
+    in_range = [float(t) for t in np.unique(np.round(s, 2))
+                if share_range[0] <= float((s >= t - 1e-9).mean()) <= share_range[1]]
+    return min(in_range, key=lambda t: (abs(t - threshold), t)) if in_range else threshold
+
+
 # --------------------------------------------------------------------------------------------------
 # Seeds
 # --------------------------------------------------------------------------------------------------
@@ -996,6 +1012,7 @@ class Discovery:
     warnings: list[str]
     run_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
+    mql_today: dict[str, Any] = field(default_factory=dict)  # --verify: MQL share of today's leads (replay at as_of)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -1079,6 +1096,20 @@ def _replays(project_dir: Path, database: Path, seed_texts: Mapping[str, str], s
         if differ:
             warnings.append(f"dbt scores {differ} hold-out leads differently from the Python computation (lead "
                             "attributes as of T differ from the current ones used for fitting)")
+
+
+def _current_mql_share(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch_root: Path,
+                       data: PitData, model_id: str, threshold: float, share_range: tuple[float, float]
+                       ) -> dict[str, Any]:
+    """The suggested seeds replayed by dbt at as_of (today): the share of today's live leads that would be MQLs at
+    `threshold` and, when it is outside `share_range`, the nearest threshold that brings it in range (the MQL
+    share a user sets is a share of the leads scored in production, not of the training leads at T)."""
+    today = replay_scores(project_dir, database, seed_texts, scratch_root / "suggested_today", data.as_of, model_id)
+    scores = np.array([v[2] for v in today.values()])
+    moved = threshold_for_current_share(scores, threshold, share_range)
+    return {"leads": len(scores), "threshold": moved,
+            "share_at_training_threshold": float((scores >= threshold - 1e-9).mean()) if len(scores) else None,
+            "share": float((scores >= moved - 1e-9).mean()) if len(scores) else None}
 
 
 def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEFAULT_MODEL,
@@ -1179,6 +1210,7 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
             raise DiscoveryError(f"--compare {label}={folder}: {exc}") from exc
         if not compare_texts[label]:
             raise DiscoveryError(f"--compare {label}={folder}: no seed CSV in that folder")
+    mql_today: dict[str, Any] = {}
     if replay_current or verify or compare_texts:
         own_scratch = scratch_dir is None  # a temporary folder, removed afterwards; a given one is kept
         scratch_root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="rule_suggestions_"))
@@ -1186,6 +1218,18 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
             _replays(project_dir, database, seed_texts, scratch_root, data, model_id, hold_ids, y_hold, lead_s[hold],
                      fit_s[hold], eng_s[hold], replay_current, verify, auc, evaluations, warnings,
                      compare_texts)
+            if verify:
+                mql_today = _current_mql_share(project_dir, database, seed_texts, scratch_root, data, model_id,
+                                               mql_t, mql_share)
+                if mql_today["threshold"] != mql_t:
+                    warnings.append(
+                        f"the MQL threshold {format_number(mql_t)} chosen on the training leads at T makes "
+                        f"{mql_today['share_at_training_threshold']:.1%} of today's leads MQLs, outside "
+                        f"{mql_share[0]:.0%}-{mql_share[1]:.0%}: moved to {format_number(mql_today['threshold'])} "
+                        f"({mql_today['share']:.1%} of today's leads)")
+                    mql_t = mql_today["threshold"]
+                    seed_texts = build_seed_texts(seeds, model_id, cands, pm, fit_cut, level_cut, mql_t,
+                                                  baseline_attribute, categories)
         finally:
             if own_scratch:
                 shutil.rmtree(scratch_root, ignore_errors=True)
@@ -1222,7 +1266,7 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
         bands_holdout=band_report(fit_s[hold], eng_s[hold], lead_s[hold], y_hold, fit_cut, level_cut, mql_t),
         bands_train=band_report(fit_s[train], eng_s[train], lead_s[train], y[train], fit_cut, level_cut, mql_t),
         band_notes=[f"fit: {n}" for n in fit_notes] + [f"engagement: {n}" for n in level_notes],
-        warnings=warnings,
+        warnings=warnings, mql_today=mql_today,
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, text in seed_texts.items():
@@ -1292,7 +1336,9 @@ def render_markdown(d: Discovery) -> str:
         f"Grade cut-offs (A, B, C, D): {', '.join(format_number(c) for c in d.fit_cutoffs)}; level cut-offs "
         f"(1-4): {', '.join(format_number(c) for c in d.level_cutoffs)}; MQL: lead score >= "
         f"{format_number(d.mql_threshold)} (share range {d.mql_share_range[0]:.0%}-{d.mql_share_range[1]:.0%}, "
-        "chosen on the training leads).",
+        "chosen on the training leads)"
+        + (f"; with these rules {d.mql_today['share']:.1%} of today's {d.mql_today['leads']:,} leads score at or above "
+           "it (dbt replay at as_of)." if d.mql_today else "."),
         "",
     ]
     lines += [f"- {n}" for n in d.band_notes] + ([""] if d.band_notes else [])

@@ -200,6 +200,14 @@ def test_mql_threshold_with_a_capture_target_takes_the_smallest_share_that_reach
     assert discovery.choose_mql_threshold(s, y, (0.15, 0.35)) == 71
 
 
+def test_the_mql_threshold_moves_to_the_nearest_score_that_puts_todays_share_in_range():
+    today = np.arange(1, 101, dtype=float)  # 100 leads today, scored 1..100
+    assert discovery.threshold_for_current_share(today, 81, (0.10, 0.25)) == 81  # 20% of today's leads: kept
+    assert discovery.threshold_for_current_share(today, 40, (0.10, 0.25)) == 76  # 61% -> nearest in range: 25%
+    assert discovery.threshold_for_current_share(today, 99, (0.10, 0.25)) == 91  # 2% -> nearest in range: 10%
+    assert discovery.threshold_for_current_share(np.full(10, 50.0), 40, (0.10, 0.25)) == 40  # ties: no way in
+
+
 def test_seeds_keep_other_models_rows_and_the_format():
     seeds = {name: weights.read_seed(SEEDS_DIR / name) for name in discovery.CHANGED_SEEDS}
     cands = [_cand("fit_x", "fit", "industry", [1, 0]), _cand("eng_y", "engagement", "page_view", [1, 0], cap=3)]
