@@ -1098,6 +1098,24 @@ def _replays(project_dir: Path, database: Path, seed_texts: Mapping[str, str], s
                             "attributes as of T differ from the current ones used for fitting)")
 
 
+def outcome_warnings(auc: Mapping[str, float | None], holdout_bands: Mapping[str, Any], training_conversions: int
+                     ) -> list[str]:
+    """What the hold-out says against adopting the suggestion: it ranks below the current rules, or its grades
+    or levels do not fall in conversion."""
+    out = []
+    current = auc.get("current_rules_dbt")
+    suggested = auc.get("suggested_points_dbt") if auc.get("suggested_points_dbt") is not None \
+        else auc.get("suggested_points")
+    if current is not None and suggested is not None and suggested < current - 0.005:
+        out.append(f"the suggested rules rank below the current rules on the hold-out (AUC {suggested:.3f} against "
+                   f"{current:.3f}): keep the current rules; {training_conversions} training conversions may be "
+                   "too few to learn from (docs/rule_discovery.md, Figures)")
+    for axis, key in (("grades", "grades_monotone"), ("levels", "levels_monotone")):
+        if not holdout_bands.get(key, True):
+            out.append(f"conversion does not fall monotonically across the suggested {axis} on the hold-out")
+    return out
+
+
 def _current_mql_share(project_dir: Path, database: Path, seed_texts: Mapping[str, str], scratch_root: Path,
                        data: PitData, model_id: str, threshold: float, share_range: tuple[float, float]
                        ) -> dict[str, Any]:
@@ -1234,6 +1252,8 @@ def suggest_rules(database: Path | str, out_dir: Path | str, model_id: str = DEF
             if own_scratch:
                 shutil.rmtree(scratch_root, ignore_errors=True)
 
+    warnings += outcome_warnings(auc, band_report(fit_s[hold], eng_s[hold], lead_s[hold], y_hold, fit_cut,
+                                                  level_cut, mql_t), int(y[train].sum()))
     rules = []
     for j in sorted(pm.fit_points, key=lambda j: -pm.fit_points[j]) + sorted(
             pm.engagement_points, key=lambda j: -pm.engagement_points[j]):

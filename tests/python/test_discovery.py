@@ -208,6 +208,16 @@ def test_the_mql_threshold_moves_to_the_nearest_score_that_puts_todays_share_in_
     assert discovery.threshold_for_current_share(np.full(10, 50.0), 40, (0.10, 0.25)) == 40  # ties: no way in
 
 
+def test_a_suggestion_that_ranks_below_the_current_rules_or_has_unordered_bands_is_flagged():
+    ordered = {"grades_monotone": True, "levels_monotone": True}
+    assert discovery.outcome_warnings({"current_rules_dbt": 0.70, "suggested_points_dbt": 0.72}, ordered, 50) == []
+    below = discovery.outcome_warnings({"current_rules_dbt": 0.68, "suggested_points": 0.59}, ordered, 42)
+    assert len(below) == 1 and "below the current rules" in below[0] and "0.590 against 0.680" in below[0]
+    unordered = discovery.outcome_warnings({"current_rules_dbt": None, "suggested_points": 0.7},
+                                           {"grades_monotone": False, "levels_monotone": True}, 50)
+    assert len(unordered) == 1 and "grades" in unordered[0]
+
+
 def test_seeds_keep_other_models_rows_and_the_format():
     seeds = {name: weights.read_seed(SEEDS_DIR / name) for name in discovery.CHANGED_SEEDS}
     cands = [_cand("fit_x", "fit", "industry", [1, 0]), _cand("eng_y", "engagement", "page_view", [1, 0], cap=3)]
