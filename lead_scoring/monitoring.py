@@ -337,6 +337,10 @@ def raw_relation(table: str) -> str:
 
 
 FRESHNESS_COLUMNS: Mapping[str, tuple[str, ...]] = {"leads": ("_loaded_at",), "events": ("_loaded_at", "occurred_at")}
+# A row counts towards a column's freshness only when the column is at or before `now` and meets this condition:
+# an event whose time is after its own load time was future-dated when it landed (staging quarantines it), so it
+# says nothing about whether the stream is alive (identifiers only: it is pasted into the SQL).
+FRESHNESS_CONDITIONS: Mapping[str, str] = {"occurred_at": "occurred_at <= _loaded_at"}
 
 
 @dataclass
@@ -364,7 +368,9 @@ def measure_freshness(warehouse: Warehouse, table: str, now: datetime,
                                 "error after (hours)": error_h}
     severity, problems = PASS, []
     # Only identifiers from this module go into the SQL; the clock is a bound parameter.
-    select = ", ".join(f"max({c}) filter (where {c} <= ?) as {c}" for c in columns)
+    select = ", ".join(
+        f"max({c}) filter (where {c} <= ?{' and ' + FRESHNESS_CONDITIONS[c] if c in FRESHNESS_CONDITIONS else ''})"
+        f" as {c}" for c in columns)
     relation = raw_relation(table)
     metadata["table"] = relation
     try:

@@ -194,6 +194,23 @@ def test_raw_freshness_grades_by_age(tmp_path, monkeypatch, age_h, expected):
     assert result.metadata["occurred_at age (hours)"].value == pytest.approx(age_h)
 
 
+def test_a_stalled_event_stream_with_future_dated_rows_is_not_fresh(tmp_path, monkeypatch):
+    """Loads go on (re-deliveries) but no new event has happened for 80 hours; the only recent event times belong to
+    rows that were future-dated when they landed (event time after load time): they must not count."""
+    monkeypatch.delenv(mon.WEBHOOK_ENV, raising=False)
+    db = _raw_db(tmp_path / "landing.duckdb", 1, 1, events_occurred_age_h=80)
+    con = duckdb.connect(str(db))
+    try:  # landed 2 h ago, dated 30 min ago: after its own load time, before now
+        con.execute("insert into raw.events values ('e_dated_after_load', ?, ?)",
+                    [NOW - timedelta(minutes=30), NOW - timedelta(hours=2)])
+    finally:
+        con.close()
+    result = _freshness(raw_checks.raw_events_freshness, db)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR, result.description
+    assert result.metadata["occurred_at age (hours)"].value == pytest.approx(80)
+    assert "occurred_at" in result.description
+
+
 def test_raw_events_freshness_uses_event_time_too_and_env_clock(tmp_path, monkeypatch):
     db = _raw_db(tmp_path / "landing.duckdb", 1, 1, events_occurred_age_h=80)  # loaded now, newest event old
     result = _freshness(raw_checks.raw_events_freshness, db)
