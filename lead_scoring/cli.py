@@ -143,6 +143,15 @@ COMMANDS: tuple[Command, ...] = (
         "outputs: preview.md and preview.json in --out (`lead-scoring report --preview` adds it to the report)",
     ),
     Command(
+        "drift", "drift",
+        "drift check status per run, and the recorded acceptance that lifts a drift block",
+        "A scoring run whose score distribution drifts at ERROR is blocked: it never becomes a baseline, and the CRM "
+        "export stays blocked on every later run until the rules are changed back or the run is accepted. `status` "
+        "lists the checked runs; `accept` records who accepts a blocked run and why (docs/monitoring.md).",
+        "inputs:  monitoring.drift_run_status of --database (written by the Dagster check score_distribution_drift)\n"
+        "outputs: accept: the run's status becomes accepted, with --by, --why and the time",
+    ),
+    Command(
         "raw-copy", "raw_copy",
         "copy the raw tables of a DuckDB file to PostgreSQL or the local Spark warehouse",
         "Land the raw tables of a DuckDB file (as datagen writes them) in another engine, column for column and "

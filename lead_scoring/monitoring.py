@@ -33,6 +33,11 @@ WEBHOOK_ENV = "LEAD_SCORING_ALERT_WEBHOOK_URL"
 SCORES_TABLE = "marts.lead_scores"
 HISTORY_TABLE = "monitoring.score_distribution_history"
 QUANTILES_TABLE = "monitoring.score_quantiles"
+# One row per drift-checked run: its severity and whether it may serve as a baseline (passed, accepted) or not
+# (blocked: an ERROR nobody has accepted). Runs without a row (backfills, runs recorded before the check existed)
+# count as passed.
+STATUS_TABLE = "monitoring.drift_run_status"
+PASSED, BLOCKED, ACCEPTED = "passed", "blocked", "accepted"
 
 PASS, WARN, ERROR = "PASS", "WARN", "ERROR"
 _RANK = {PASS: 0, WARN: 1, ERROR: 2}
@@ -409,6 +414,9 @@ _HISTORY_DDL = (
     f"""create table if not exists {QUANTILES_TABLE} (
         run_id varchar not null, recorded_at timestamp not null, as_of timestamp, ruleset_version varchar,
         model_id varchar not null, metric varchar not null, percentile integer not null, value double)""",
+    f"""create table if not exists {STATUS_TABLE} (
+        run_id varchar not null primary key, severity varchar not null, status varchar not null,
+        checked_at timestamp not null, accepted_by varchar, accepted_reason varchar, accepted_at timestamp)""",
 )
 
 
@@ -454,9 +462,26 @@ def distribution_rows(con, run_id: str, recorded_at: datetime) -> tuple[list[tup
     return history, quantiles
 
 
+def _same_scoring(con, run_id: str, history: Sequence[tuple]) -> str | None:
+    """The latest other recorded run when it scored the same instant with the same rule sets as `history` (the
+    rows about to be recorded for `run_id`): re-materialising without rescoring records nothing new."""
+    latest = con.execute(f"""select run_id from {HISTORY_TABLE} where run_id <> ?
+                             group by run_id order by max(recorded_at) desc, run_id desc limit 1""",
+                         [run_id]).fetchone()
+    if latest is None:
+        return None
+    stored = {(r[0], r[1], r[2]) for r in con.execute(
+        f"select distinct model_id, as_of, ruleset_version from {HISTORY_TABLE} where run_id = ?",
+        [latest[0]]).fetchall()}
+    new = {(r[4], r[2], r[3]) for r in history}
+    return latest[0] if stored == new else None
+
+
 def record_distribution(warehouse: Warehouse, run_id: str,
-                        recorded_at: datetime | None = None) -> dict[str, Any]:
-    """Replace the rows of `run_id` in the history tables by the current distribution of the scores."""
+                        recorded_at: datetime | None = None, skip_repeated: bool = True) -> dict[str, Any]:
+    """Replace the rows of `run_id` in the history tables by the current distribution of the scores. With
+    `skip_repeated`, nothing is recorded when the latest other run scored the same `as_of` with the same rule-set
+    version for every model (the result names that run in `repeats`): the history gains no duplicate points."""
     recorded_at = recorded_at or utc_now()
     with warehouse.connect(read_only=False) as con:
         con.execute("BEGIN TRANSACTION")
@@ -464,6 +489,12 @@ def record_distribution(warehouse: Warehouse, run_id: str,
             for ddl in _HISTORY_DDL:
                 con.execute(ddl)
             history, quantiles = distribution_rows(con, run_id, recorded_at)
+            repeats = _same_scoring(con, run_id, history) if skip_repeated else None
+            if repeats is not None:
+                runs = con.execute(f"select count(distinct run_id) from {HISTORY_TABLE}").fetchone()[0]
+                con.execute("COMMIT")
+                return {"history_rows": 0, "quantile_rows": 0, "runs_recorded": runs, "repeats": repeats,
+                        "models": sorted({r[4] for r in history}), "lead_count": {}, "mql_rate": {}}
             for table in (HISTORY_TABLE, QUANTILES_TABLE):
                 con.execute(f"delete from {table} where run_id = ?", [run_id])
             con.executemany(f"insert into {HISTORY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", history)
@@ -474,7 +505,7 @@ def record_distribution(warehouse: Warehouse, run_id: str,
             con.execute("ROLLBACK")
             raise
     summary = {(r[4], r[5]): r for r in history if r[5] in (LEAD_COUNT, MQL_RATE)}
-    return {"history_rows": len(history), "quantile_rows": len(quantiles), "runs_recorded": runs,
+    return {"history_rows": len(history), "quantile_rows": len(quantiles), "runs_recorded": runs, "repeats": None,
             "models": sorted({r[4] for r in history}),
             "lead_count": {m: row[7] for (m, metric), row in summary.items() if metric == LEAD_COUNT},
             "mql_rate": {m: round(row[8], 4) for (m, metric), row in summary.items() if metric == MQL_RATE}}
@@ -491,8 +522,17 @@ def load_comparison(con, settings: MonitoringSettings, run_id: str | None = None
         return {"current": None, "models": {}}
     order = [r["run_id"] for r in runs]
     current = run_id if run_id in order else order[0]
+    status = run_statuses(con)
     earlier = order[order.index(current) + 1:]
-    baseline = earlier[: settings.baseline_runs]
+    eligible = []
+    for rid in earlier:  # newest first: blocked runs are left out; an accepted run is the oldest baseline
+        state = status.get(rid, {}).get("status", PASSED)
+        if state == BLOCKED:
+            continue
+        eligible.append(rid)
+        if state == ACCEPTED:
+            break
+    baseline = eligible[: settings.baseline_runs]
     wanted = [current, *baseline]
     marks = ", ".join("?" * len(wanted))
     hist = _rows(con, f"select * from {HISTORY_TABLE} where run_id in ({marks})", wanted)
@@ -506,4 +546,68 @@ def load_comparison(con, settings: MonitoringSettings, run_id: str | None = None
         m = models.get(r["model_id"])
         if m is not None:
             m["cur_q" if r["run_id"] == current else "base_q"].setdefault(r["metric"], []).append(r["value"])
-    return {"current": current, "baseline": baseline, "models": models}
+    return {"current": current, "baseline": baseline, "models": models, "status": status.get(current),
+            "left_out": [rid for rid in earlier if status.get(rid, {}).get("status") == BLOCKED]}
+
+
+def _has_table(con, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
+def run_statuses(con) -> dict[str, dict[str, Any]]:
+    """run_id -> its drift status row (empty when no run was checked yet)."""
+    if not _has_table(con, STATUS_TABLE):
+        return {}
+    return {r["run_id"]: r for r in _rows(con, f"select * from {STATUS_TABLE}")}
+
+
+def record_check_result(warehouse: Warehouse, run_id: str, severity: str, checked_at: datetime | None = None
+                        ) -> str:
+    """Store the drift check's result for `run_id`: blocked on ERROR, else passed. An accepted run stays
+    accepted (the acceptance is a recorded decision, not a check result). Returns the run's status."""
+    checked_at = checked_at or utc_now()
+    with warehouse.connect(read_only=False) as con:
+        for ddl in _HISTORY_DDL:
+            con.execute(ddl)
+        row = con.execute(f"select status from {STATUS_TABLE} where run_id = ?", [run_id]).fetchone()
+        if row and row[0] == ACCEPTED:
+            return ACCEPTED
+        status = BLOCKED if severity == ERROR else PASSED
+        con.execute(f"delete from {STATUS_TABLE} where run_id = ?", [run_id])
+        con.execute(f"insert into {STATUS_TABLE} (run_id, severity, status, checked_at) values (?, ?, ?, ?)",
+                    [run_id, severity, status, checked_at])
+        return status
+
+
+class DriftAcceptanceError(ValueError):
+    """An acceptance that cannot be recorded (no such run, run not blocked, no reason given)."""
+
+
+def accept_run(warehouse: Warehouse, accepted_by: str, reason: str, run_id: str | None = None,
+               accepted_at: datetime | None = None) -> dict[str, Any]:
+    """Accept a blocked run's distribution as the new normal (the latest blocked run when `run_id` is None):
+    it becomes the oldest baseline run of later checks, so the drift block is lifted; who, why and when are
+    recorded in the status table."""
+    if not accepted_by.strip() or not reason.strip():
+        raise DriftAcceptanceError("say who accepts the run (--by) and why (--why): the acceptance is recorded")
+    accepted_at = accepted_at or utc_now()
+    with warehouse.connect(read_only=False) as con:
+        for ddl in _HISTORY_DDL:
+            con.execute(ddl)
+        if run_id is None:
+            row = con.execute(f"select run_id from {STATUS_TABLE} where status = ? order by checked_at desc, run_id "
+                              "desc limit 1", [BLOCKED]).fetchone()
+            if row is None:
+                raise DriftAcceptanceError("no blocked run to accept: every checked run passed or is accepted")
+            run_id = row[0]
+        row = con.execute(f"select status from {STATUS_TABLE} where run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise DriftAcceptanceError(f"run {run_id!r} has no drift check result: only a checked run can be accepted")
+        if row[0] != BLOCKED:
+            raise DriftAcceptanceError(f"run {run_id!r} is {row[0]}, not blocked: nothing to accept")
+        con.execute(f"update {STATUS_TABLE} set status = ?, accepted_by = ?, accepted_reason = ?, accepted_at = ? "
+                    "where run_id = ?", [ACCEPTED, accepted_by.strip(), reason.strip(), accepted_at, run_id])
+    return {"run_id": run_id, "accepted_by": accepted_by.strip(), "reason": reason.strip(),
+            "accepted_at": accepted_at}

@@ -352,10 +352,12 @@ def test_export_runs_after_a_passing_drift_check_and_is_blocked_by_an_error(ware
     batch_id = mat.metadata["batch_id"].value
     assert mat.metadata["csv file"].value == str(tmp_path / "out" / f"crm_lead_sync__{batch_id}.csv")
     assert len(_batches(db)) == 1
-    # the recorded run now looks as if it had 10x the leads: this run's lead count drops by 90 % -> ERROR;
-    # the sync state is cleared, so an unblocked export would send every lead again
+    # the recorded run now looks as if it had 10x the leads: the next scoring run (an hour later, so it is not a
+    # repeat of the recorded one) drops by 90 % -> ERROR; the sync state is cleared, so an unblocked export would
+    # send every lead again
     with duckdb.connect(str(db)) as con:
         con.execute(f"update {mon.HISTORY_TABLE} set count = count * 10 where metric = 'lead_count'")
+        con.execute("update marts.lead_scores set scored_at = scored_at + interval 1 hour")
         con.execute("delete from crm_sync.crm_sync_state")
     result, evaluation, mats = _materialize(db, tmp_path / "out")
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR

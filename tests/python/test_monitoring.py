@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import math
+import shutil
 import threading
 from datetime import datetime, timedelta
 
@@ -294,9 +295,15 @@ def _drift_runs(tmp_path_factory):
     build = ("build", "--select", "+lead_scores", "--resource-type", "seed", "--resource-type", "model")
     assert_dbt_ok(run_dbt(PROJECT_ROOT, db, *build, vars={"as_of": AS_OF}, **dbt_dirs))
     runs = {"run1": _record(db)}
-    # the same data and rules rebuilt
+    # the same data and rules rebuilt: a repeat of run 1 (same as_of, same rules) records nothing
     assert_dbt_ok(run_dbt(PROJECT_ROOT, db, *build, vars={"as_of": AS_OF}, **dbt_dirs))
     runs["run2"] = _record(db)
+    # the same comparison recorded on purpose (skip_repeated=False) in a copy: identical distributions
+    same_db = root / "same.duckdb"
+    shutil.copy(db, same_db)
+    mon.record_distribution(dres.WarehouseResource(database_path=str(same_db)), "identical rebuild",
+                            skip_repeated=False)
+    runs["identical"] = _record(same_db)
     before = {m: _bin_shares(db, m) for m in mon.SCORE_METRICS}
     samples_before = {m: [r["v"] for r in query(db, f"select {m} as v from marts.lead_scores")]
                       for m in mon.SCORE_METRICS}
@@ -320,8 +327,27 @@ def _drift_runs(tmp_path_factory):
                      for m in mon.SCORE_METRICS}
     assert query(db, "select distinct ruleset_version from marts.lead_scores") != before_ruleset
     runs["run3"] = _record(db)
+    # the mistake stays in place for two more hourly runs: still blocked (never compared with a blocked run)
+    for run, hours in (("run4", 1), ("run5", 2)):
+        assert_dbt_ok(run_dbt(project, db, *build, vars={"as_of": _later(hours)}, **dbt_dirs))
+        runs[run] = _record(db)
+    status_after_block = query(db, "select run_id, severity, status from monitoring.drift_run_status")
+    # branch 1 (a copy): the rules are changed back; the next run passes against the last good run (run 1)
+    restored_db = root / "restored.duckdb"
+    shutil.copy(db, restored_db)
+    assert_dbt_ok(run_dbt(PROJECT_ROOT, restored_db, *build, vars={"as_of": _later(3)}, **dbt_dirs))
+    runs["restored"] = _record(restored_db)
+    # branch 2: an analyst accepts the tripled distribution (recorded), and the next run with it passes
+    accepted = mon.accept_run(dres.WarehouseResource(database_path=str(db)), "ana.lyst",
+                              "engagement points tripled on purpose: the new campaign scoring")
+    assert_dbt_ok(run_dbt(project, db, *build, vars={"as_of": _later(3)}, **dbt_dirs))
+    runs["after_accept"] = _record(db)
     return dict(db=db, runs=runs, before=before, after=after, samples_before=samples_before,
-                samples_after=samples_after)
+                samples_after=samples_after, status_after_block=status_after_block, accepted=accepted)
+
+
+def _later(hours):
+    return (datetime.fromisoformat(AS_OF) + timedelta(hours=hours)).isoformat(sep=" ")
 
 
 def test_first_run_passes_with_a_note(drift_runs):
@@ -331,8 +357,18 @@ def test_first_run_passes_with_a_note(drift_runs):
     assert evaluation.metadata["baseline runs"].value == "none (first run)"
 
 
-def test_identical_rebuild_passes(drift_runs):
+def test_a_repeat_of_the_latest_run_records_nothing(drift_runs):
     result, evaluation, synced = drift_runs["runs"]["run2"]
+    assert result.success and evaluation.passed and synced, evaluation.description
+    (materialization,) = result.asset_materializations_for_node("score_distribution_history")
+    run1_id = drift_runs["runs"]["run1"][0].run_id
+    assert materialization.metadata["repeats run"].value == run1_id
+    assert materialization.metadata["history rows written"].value == 0
+    assert evaluation.metadata["current run"].value == run1_id  # the check re-evaluates the run it repeats
+
+
+def test_identical_rebuild_passes(drift_runs):
+    result, evaluation, synced = drift_runs["runs"]["identical"]
     assert result.success and evaluation.passed and synced, evaluation.description
     for metric in mon.PSI_METRICS:
         assert evaluation.metadata[f"psi {metric}"].value == pytest.approx(0.0, abs=1e-12)
@@ -346,16 +382,16 @@ def test_history_tables_are_written_once_per_run(drift_runs):
     db = drift_runs["db"]
     per_run = query(db, "select run_id, count(*) as n, min(recorded_at) as t "
                         "from monitoring.score_distribution_history group by run_id order by t")
-    assert len(per_run) == 3
+    assert len(per_run) == 5  # runs 1, 3, 4, 5 and the one after the acceptance; run 2 repeated run 1
     expected_rows = 3 * 10 + 4 + 4 + 2  # 3 scores x 10 bins, grades A-D, levels 1-4, lead count, MQL rate
     assert {r["n"] for r in per_run} == {expected_rows}
     quantiles = query(db, "select run_id, metric, count(*) as n from monitoring.score_quantiles group by all")
-    assert {r["n"] for r in quantiles} == {101} and len(quantiles) == 9
+    assert {r["n"] for r in quantiles} == {101} and len(quantiles) == 5 * 3
     # shares add up to 1 per run and distribution metric; the lead count matches the mart
     sums = query(db, "select run_id, metric, sum(share) as s from monitoring.score_distribution_history "
                      "where metric not in ('lead_count', 'mql_rate') group by all")
     assert all(r["s"] == pytest.approx(1.0) for r in sums)
-    # idempotent per run_id: recording run 3 again replaces its rows
+    # idempotent per run_id: recording the last run again replaces its rows
     last = per_run[-1]["run_id"]
     mon.record_distribution(dres.WarehouseResource(database_path=str(db)), last)
     again = query(db, "select count(*) as n from monitoring.score_distribution_history where run_id = ?", [last])
@@ -382,6 +418,48 @@ def test_tripled_engagement_points_fail_the_drift_check_and_block_downstream(dri
         assert evaluation.metadata[f"ks {metric}"].value == pytest.approx(full_ks, abs=0.02)
     # blocking: the stand-in CRM sync did not run
     assert not synced and not result.success
+
+
+def test_a_drift_block_holds_until_the_rules_are_restored_or_the_run_is_accepted(drift_runs):
+    runs = drift_runs["runs"]
+    run_id = {name: runs[name][0].run_id for name in ("run1", "run3", "run4", "run5", "restored", "after_accept")}
+    # the mistake blocks three runs in a row, each compared with the last good run, never with a blocked one
+    for name in ("run3", "run4", "run5"):
+        result, evaluation, synced = runs[name]
+        assert evaluation.severity == dg.AssetCheckSeverity.ERROR and not synced, (name, evaluation.description)
+        assert evaluation.metadata["baseline runs"].value == run_id["run1"], name
+        assert evaluation.metadata["run status"].value == mon.BLOCKED
+    assert runs["run5"][1].metadata["blocked runs left out of the baseline"].value == \
+        f"{run_id['run4']}, {run_id['run3']}"
+    status = {r["run_id"]: (r["severity"], r["status"]) for r in drift_runs["status_after_block"]}
+    assert status[run_id["run1"]] == (mon.PASS, mon.PASSED)
+    assert all(status[run_id[n]] == (mon.ERROR, mon.BLOCKED) for n in ("run3", "run4", "run5"))
+    # rules changed back: passes against run 1, and the CRM sync runs
+    result, evaluation, synced = runs["restored"]
+    assert evaluation.passed and synced, evaluation.description
+    assert evaluation.metadata["baseline runs"].value == run_id["run1"]
+    # accepted (who, why, when recorded): the next run with the tripled rules is compared with it and passes
+    assert drift_runs["accepted"]["run_id"] == run_id["run5"]
+    result, evaluation, synced = runs["after_accept"]
+    assert evaluation.passed and synced, evaluation.description
+    assert evaluation.metadata["baseline runs"].value == run_id["run5"]
+    row = query(drift_runs["db"], "select * from monitoring.drift_run_status where run_id = ?", [run_id["run5"]])[0]
+    assert (row["status"], row["accepted_by"]) == (mon.ACCEPTED, "ana.lyst")
+    assert "tripled on purpose" in row["accepted_reason"] and row["accepted_at"] is not None
+
+
+def test_an_acceptance_needs_a_blocked_run_and_a_reason(tmp_path):
+    wh = dres.WarehouseResource(database_path=str(tmp_path / "wh.duckdb"))
+    with pytest.raises(mon.DriftAcceptanceError, match="who accepts"):
+        mon.accept_run(wh, "ana", " ")
+    with pytest.raises(mon.DriftAcceptanceError, match="no blocked run"):
+        mon.accept_run(wh, "ana", "fine")
+    mon.record_check_result(wh, "r1", mon.PASS)
+    with pytest.raises(mon.DriftAcceptanceError, match="not blocked"):
+        mon.accept_run(wh, "ana", "fine", run_id="r1")
+    mon.record_check_result(wh, "r2", mon.ERROR)
+    assert mon.accept_run(wh, "ana", "fine")["run_id"] == "r2"
+    assert mon.record_check_result(wh, "r2", mon.ERROR) == mon.ACCEPTED  # a re-check does not undo the decision
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,11 +15,17 @@ GROUP = "monitoring"
     description=("After each scoring run, appends the distribution of fit, engagement and lead scores "
                  "(10 bins each), the grade and level mix, the lead count and the MQL rate to "
                  f"{HISTORY_TABLE}, and 101 percentiles per score to {QUANTILES_TABLE} (for KS). "
-                 "Idempotent per run id."),
+                 "Idempotent per run id; a run that repeats the latest recorded one (same as_of and rule-set "
+                 "version for every model: re-materialised without rescoring) records nothing."),
 )
 def score_distribution_history(context: dg.AssetExecutionContext,
                                warehouse: WarehouseResource) -> dg.MaterializeResult:
     info = record_distribution(warehouse.warehouse, context.run.run_id)
+    if info["repeats"]:
+        context.log.info("run %s repeats run %s (same as_of and rule sets): nothing recorded", context.run.run_id,
+                         info["repeats"])
+        return dg.MaterializeResult(metadata={"run_id": context.run.run_id, "repeats run": info["repeats"],
+                                              "history rows written": 0, "runs recorded": info["runs_recorded"]})
     context.log.info("recorded %s history rows for run %s", info["history_rows"], context.run.run_id)
     return dg.MaterializeResult(metadata={
         "run_id": context.run.run_id,

@@ -2,7 +2,9 @@
 
 It compares the latest scoring run with its baseline (``lead_scoring.monitoring.compare_runs``: PSI, KS, lead-count
 and MQL-rate change, thresholds from env ``LEAD_SCORING_DRIFT_*``); an ERROR blocks everything downstream of the
-history (the CRM export, the report).
+history (the CRM export, the report). The result is stored per run (``monitoring.drift_run_status``): a run at ERROR
+is *blocked* and never becomes a baseline, so the block holds on every later run until the rules are changed back or
+someone accepts the run (``lead-scoring drift accept``, recorded with who and why).
 """
 import math
 from collections.abc import Mapping
@@ -11,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from lead_scoring.monitoring import (
+    ACCEPTED,
     ERROR,
     HISTORY_TABLE,
     PASS,
@@ -21,6 +24,7 @@ from lead_scoring.monitoring import (
     format_statistic,
     load_comparison,
     md_table,
+    record_check_result,
     worst,
 )
 from orchestration.defs.monitoring.assets import score_distribution_history
@@ -61,9 +65,11 @@ def drift_metadata(results: Mapping[str, DriftResult], settings: MonitoringSetti
 
 @dg.asset_check(
     asset=score_distribution_history, name="score_distribution_drift", blocking=True, pool=WAREHOUSE_POOL,
-    description=("Compares the latest scoring run with its baseline (previous run or trailing window): PSI of "
-                 "every score, grade and level distribution, KS of every score, lead-count and MQL-rate change. "
-                 "ERROR blocks everything downstream of score_distribution_history."),
+    description=("Compares the latest scoring run with its baseline (previous run or trailing window, never a blocked "
+                 "run): PSI of every score, grade and level distribution, KS of every score, lead-count and MQL-rate "
+                 "change. ERROR blocks everything downstream of score_distribution_history (the CRM export) on "
+                 "this and every later run until the rules are changed back or the run is accepted "
+                 "(lead-scoring drift accept)."),
 )
 def score_distribution_drift(context: dg.AssetCheckExecutionContext,
                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -81,8 +87,18 @@ def score_distribution_drift(context: dg.AssetCheckExecutionContext,
     metadata = drift_metadata(results, settings)
     metadata["current run"] = data["current"]
     metadata["baseline runs"] = ", ".join(data["baseline"]) or "none (first run)"
+    if data["left_out"]:
+        metadata["blocked runs left out of the baseline"] = ", ".join(data["left_out"])
     summary = " | ".join(f"{m}: {r.summary()}" if len(results) > 1 else r.summary()
                          for m, r in sorted(results.items()))
+    status = record_check_result(warehouse.warehouse, data["current"], severity)
+    metadata["run status"] = status
+    if status == ACCEPTED:
+        accepted = data["status"] or {}
+        return dg.AssetCheckResult(
+            passed=True, metadata=metadata,
+            description=(f"accepted by {accepted.get('accepted_by')} ({accepted.get('accepted_reason')}); "
+                         f"against its own baseline: {summary}"))
     if severity == PASS:
         return dg.AssetCheckResult(passed=True, metadata=metadata, description=summary)
     Notifier().notify("score_distribution_drift", "score_distribution_history", severity, summary,
