@@ -133,6 +133,24 @@ def test_dbt_tests_are_asset_checks(asset_graph):
     assert by_asset[AssetKey("lead_scores")]
 
 
+def test_every_dbt_check_says_what_it_asserts():
+    specs = {spec.name: spec for spec in dbt_assets.lead_scoring_dbt_assets.check_specs}
+    assert len(specs) > 500
+    missing = sorted(name for name, spec in specs.items() if not (spec.description or "").strip())
+    assert not missing, missing[:5]
+    # generic tests: the test, the column, the model and the arguments, read from the manifest by the translator
+    assert specs["unique_stg_crm__events_event_id"].description == "unique: event_id of stg_crm__events"
+    assert specs["accepted_range_lead_scores_fit_score__100__0"].description == (
+        "accepted_range: fit_score of lead_scores (max_value = 100; min_value = 0)")
+    # singular tests: the opening comment of their SQL file
+    singular = (PROJECT_ROOT / "tests" / "singular" / "assert_reason_points_sum_to_scores.sql").read_text()
+    assert specs["assert_reason_points_sum_to_scores"].description.startswith(
+        " ".join(singular.split("-#}")[0].removeprefix("{#-").split())[:80])
+    # a description given in the YAML wins over the generated one
+    assert translator.check_description({"description": " Keys are unique ", "test_metadata": {"name": "unique"}}) \
+        == "Keys are unique"
+
+
 def test_dbt_op_is_in_the_warehouse_pool():
     assert dbt_assets.lead_scoring_dbt_assets.op.pool == "duckdb_warehouse"
 

@@ -5,14 +5,17 @@ Asset keys (a contract the other concerns rely on):
   ``AssetKey("scoring_fit_rules")``;
 - dbt sources are ``AssetKey(["raw", <table>])``, the external specs of ``defs/raw/assets.py``.
 
-dbt tests become asset checks (the dagster-dbt default, made explicit).
+dbt tests become asset checks (the dagster-dbt default, made explicit), each with a description of what it asserts
+(:func:`check_description`: the test's own YAML description, else its generic test and arguments, or the opening
+comment of a singular test), so the UI says what a check is for.
 """
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from dagster import AssetKey, AssetSpec, FreshnessPolicy
+from dagster import AssetCheckSpec, AssetKey, AssetSpec, FreshnessPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from orchestration.defs.raw.assets import RAW_GROUP, raw_asset_key
@@ -21,6 +24,36 @@ from orchestration.defs.resources import OWNER
 # Mart freshness (Dagster FreshnessPolicy): the daily run is at 05:00 UTC, so a mart older than ~a day warns.
 MART_FRESHNESS_WARN_HOURS = float(os.environ.get("LEAD_SCORING_MART_FRESHNESS_WARN_HOURS", "26"))
 MART_FRESHNESS_FAIL_HOURS = float(os.environ.get("LEAD_SCORING_MART_FRESHNESS_FAIL_HOURS", "50"))
+
+
+CHECK_DESCRIPTION_CHARS = 500
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return " ".join(text.split())
+
+
+def check_description(test: Mapping[str, Any]) -> str:
+    """What a dbt test asserts, for its Dagster check: the description the YAML gives it; else, for a generic
+    test, its name, column, model and arguments ("unique: event_id of stg_crm__events"); for a singular test, the
+    opening comment of its SQL file. At most CHECK_DESCRIPTION_CHARS characters."""
+    if (test.get("description") or "").strip():
+        text = test["description"]
+    elif test.get("test_metadata"):
+        meta = test["test_metadata"]
+        kwargs = {k: v for k, v in (meta.get("kwargs") or {}).items() if k not in ("model", "column_name")}
+        target = (test.get("attached_node") or "").split(".")[-1] or "its model"
+        column = test.get("column_name") or (meta.get("kwargs") or {}).get("column_name")
+        name = f"{meta['namespace']}.{meta['name']}" if meta.get("namespace") else meta["name"]
+        text = f"{name}: {column + ' of ' if column else ''}{target}"
+        if kwargs:
+            text += " (" + "; ".join(f"{k} = {_value(v)}" for k, v in sorted(kwargs.items())) + ")"
+    else:
+        comment = re.match(r"\s*\{#-?(.*?)-?#\}", test.get("raw_code") or "", re.S)
+        text = comment.group(1) if comment else f"singular test {test.get('original_file_path', test['name'])}"
+    text = " ".join(text.split())
+    return text if len(text) <= CHECK_DESCRIPTION_CHARS else text[: CHECK_DESCRIPTION_CHARS - 3] + "..."
 
 
 class LeadScoringTranslator(DagsterDbtTranslator):
@@ -56,6 +89,13 @@ class LeadScoringTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return [*(super().get_owners(dbt_resource_props) or []), OWNER]
+
+    def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: DbtProject | None) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=check_description(manifest["nodes"][unique_id]))
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
