@@ -85,6 +85,37 @@ def test_lead_score_reasons_match_oracle(warehouse, oracle_result):
     _check_reasons(warehouse.db_path, oracle_result)
 
 
+def _oracle_top_reasons(oracle_result):
+    """(model_id, lead_id) -> [(rule_id, points)] of the three rules with the largest absolute points (ties by rule
+    id), from the oracle's own rule points: every fired fit rule, engagement rules and signals with points."""
+    reasons = {}
+    for source, keep_zero in ((oracle_result.fired_fit_rules, True), (oracle_result.engagement_rule_points, False),
+                              (oracle_result.signals, False)):
+        for key, rules in source.items():
+            for rule_id, points in rules.items():
+                if keep_zero or points != 0:
+                    reasons.setdefault(key, []).append((rule_id, points))
+    return {key: sorted(rows, key=lambda r: (-round(abs(r[1]), 9), r[0]))[:3] for key, rows in reasons.items()}
+
+
+def test_top_reasons_match_oracle(warehouse, oracle_result):
+    """lead_scores.top_reasons: the oracle's three largest rules by absolute points, in that order, each written
+    'rule_id +x.x' (sign, one decimal); null when no rule fired."""
+    expected = _oracle_top_reasons(oracle_result)
+    rows = query(warehouse.db_path, "select model_id, lead_id, top_reasons from marts.lead_scores")
+    assert rows
+    wrong = []
+    for r in rows:
+        want = expected.get((r["model_id"], r["lead_id"]), [])
+        got = [] if r["top_reasons"] is None else [part.rsplit(" ", 1) for part in r["top_reasons"].split("; ")]
+        same = [g[0] for g in got] == [w[0] for w in want] and all(
+            abs(float(g[1]) - w[1]) <= 0.05 + 1e-9 and (g[1].startswith("+") == (w[1] > 0))
+            for g, w in zip(got, want))
+        if not same:
+            wrong.append((r["lead_id"], r["top_reasons"], want))
+    assert not wrong, f"{len(wrong)} of {len(rows)} leads have other top reasons than the oracle, e.g. {wrong[:3]}"
+
+
 def _check_reasons(db_path, oracle_result):
     """Every fired rule (fit, engagement after its cap, signal) with its points; reasons sum to the scores."""
     rows = query(db_path, "select model_id, lead_id, axis, reason_type, rule_id, points from marts.lead_score_reasons")
