@@ -34,6 +34,8 @@ def _diff(expected, actual):
     for col in ("fit_grade", "engagement_level", "matrix_cell", "lifecycle_stage"):
         if _text(expected[col]) != _text(actual[col]):
             out[col] = (expected[col], actual[col])
+    if "is_mql" in actual and bool(actual["is_mql"]) != (expected["lifecycle_stage"] == "mql"):
+        out["is_mql"] = (expected["lifecycle_stage"] == "mql", actual["is_mql"])
     if bool(expected["has_disqualifier"]) != bool(actual["has_disqualifier"]):
         out["has_disqualifier"] = (expected["has_disqualifier"], actual["has_disqualifier"])
     return out
