@@ -637,14 +637,7 @@ def fit_ceiling(x: np.ndarray, y: np.ndarray, train: np.ndarray, hold: np.ndarra
                 inner_valid: np.ndarray) -> Ceiling:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    std_inner = Standardiser.of(x[inner_train])
-    best = None
-    for c in CEILING_C_GRID:
-        m = _logistic(c).fit(std_inner(x[inner_train]), y[inner_train])
-        auc = _auc_or_half(m.decision_function(std_inner(x[inner_valid])), y[inner_valid])
-        if best is None or auc > best[0] + 1e-9:
-            best = (auc, c)
-    c = best[1]
+    c = choose_c_l2(x, y, inner_train, inner_valid, CEILING_C_GRID)
     std = Standardiser.of(x[train])
     logistic = _logistic(c).fit(std(x[train]), y[train])
     boosted = HistGradientBoostingClassifier(random_state=RANDOM_STATE).fit(x[train], y[train])
