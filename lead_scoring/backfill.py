@@ -17,13 +17,18 @@ with a full `dbt build` at `end` (every model and test) and records that run too
 newest run already in the history are skipped: the history only appends (a replay would add nothing), so a
 backfill can be re-run or resumed safely.
 
-dbt runs in a child process, one command at a time. `LEAD_SCORING_DUCKDB_PATH` and `DBT_PROFILES_DIR` are
-read as for `make build`.
+dbt runs in a child process, one command at a time, on the dbt target (env `LEAD_SCORING_TARGET` or
+`--target`: duckdb, postgres or spark, as profiles.yml); the history is read and recorded through
+`lead_scoring.warehouse` on the same engine. `LEAD_SCORING_DUCKDB_PATH`, the `LEAD_SCORING_PG_*` and
+`LEAD_SCORING_SPARK_*` variables and `DBT_PROFILES_DIR` are read as for `make build`. On Spark the local session
+of each read or record is stopped before the next dbt command (Derby admits one process): do not run a backfill
+while another process holds that Spark warehouse open.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +38,7 @@ from typing import Sequence
 
 from lead_scoring.clock import dbt_vars, format_as_of, parse_instant, utc_now
 from lead_scoring.monitoring import record_distribution
-from lead_scoring.warehouse import DUCKDB_PATH_ENV, Warehouse
+from lead_scoring.warehouse import DUCKDB_PATH_ENV, TARGET_ENV, Warehouse, as_warehouse, resolve_target
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
@@ -69,14 +74,13 @@ def plan(end: datetime, weeks: int, every_days: int, latest_recorded: datetime |
 def latest_recorded_as_of(warehouse: Warehouse) -> datetime | None:
     """The newest run in the score history (its newest `valid_from`: a run stores only changed leads, and decay
     changes some lead in practically every run), or None for a warehouse without history."""
-    if not warehouse.resolved_path().exists():
+    warehouse = as_warehouse(warehouse)
+    if not warehouse.exists():
         return None
-    with warehouse.connect(read_only=True) as con:
-        exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                             "and table_name = ?", [SNAPSHOT_SCHEMA, SNAPSHOT_NAME])
-        if exists.fetchone()[0] == 0:
+    with warehouse.open(read_only=True) as db:
+        if not db.table_exists(SNAPSHOT_SCHEMA, SNAPSHOT_NAME):
             return None
-        return con.execute(f"select max(valid_from) from {SNAPSHOT_SCHEMA}.{SNAPSHOT_NAME}").fetchone()[0]
+        return db.scalar(f"select max(valid_from) from {db.relation(SNAPSHOT_SCHEMA, SNAPSHOT_NAME)}")
 
 
 def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
@@ -89,11 +93,16 @@ def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
             "--project-dir", str(PROJECT_ROOT), *extra]
 
 
-def invoke_dbt(database: Path, args: Sequence[str]) -> None:
-    """Run one dbt command in a child process (its output goes to this one's), so no DuckDB connection of dbt's
-    stays open in this process between the runs and the monitoring writes. It goes through the warehouse-lock
-    guard, as `make build` does: if another process writes `database`, it says who instead of dbt's traceback."""
-    code = run_guarded(database, [dbt_executable(), *args], cwd=PROJECT_ROOT)
+def invoke_dbt(database: Path, args: Sequence[str], target: str = "duckdb") -> None:
+    """Run one dbt command on `target` in a child process (its output goes to this one's), so no connection of
+    dbt's stays open in this process between the runs and the monitoring writes. On DuckDB it goes through the
+    warehouse-lock guard, as `make build` does: if another process writes `database`, it says who instead of dbt's
+    traceback."""
+    command = [dbt_executable(), *args]  # the target: env LEAD_SCORING_TARGET, set by run()
+    if target == "duckdb":
+        code = run_guarded(database, command, cwd=PROJECT_ROOT)
+    else:
+        code = subprocess.run(command, cwd=str(PROJECT_ROOT)).returncode
     if code == EXIT_LOCKED:
         raise RuntimeError(f"dbt {args[0]} was not run: the warehouse is busy (see the message above)")
     if code != 0:
@@ -104,6 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `lead-scoring backfill` (and `python -m lead_scoring.backfill`)."""
     parser.add_argument("--database", default="", help="the DuckDB warehouse (default: env LEAD_SCORING_DUCKDB_PATH "
                         "or warehouse/lead_scoring.duckdb)")
+    parser.add_argument("--target", default="", help="the warehouse engine, as the dbt target: duckdb, postgres or "
+                        "spark (default: env LEAD_SCORING_TARGET, else duckdb)")
     parser.add_argument("--end", default="", help="the last instant (UTC), e.g. '2026-11-01 00:00:00'; "
                         "empty: now")
     parser.add_argument("--weeks", type=int, default=8, help="how far back the first run is (default 8)")
@@ -119,9 +130,15 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
     if args.database:  # dbt (a child process) reads the warehouse path from the environment
         os.environ[DUCKDB_PATH_ENV] = str(Path(args.database).resolve())
-    warehouse = Warehouse()
+    try:
+        target = resolve_target(getattr(args, "target", ""))
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
+    os.environ[TARGET_ENV] = target  # dbt (a child process) and the warehouse reads use the same engine
+    warehouse = Warehouse(target=target)
     database = warehouse.resolved_path()
-    holder = find_lock_holder(database)
+    holder = find_lock_holder(database) if target == "duckdb" else None
     if holder is not None:  # even reading the history needs the file: say who holds it, change nothing
         print(lock_message(str(database), holder), file=sys.stderr)
         return EXIT_LOCKED
@@ -138,14 +155,14 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run or not steps:
         return 0
     try:
-        invoke_dbt(database, ["seed", "--project-dir", str(PROJECT_ROOT), *extra])
+        invoke_dbt(database, ["seed", "--project-dir", str(PROJECT_ROOT), *extra], target)
     except RuntimeError as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 1
     for step in steps:
         started = time.monotonic()
         try:
-            invoke_dbt(database, dbt_args(step, extra))
+            invoke_dbt(database, dbt_args(step, extra), target)
         except RuntimeError as exc:
             print(f"backfill stopped at {format_as_of(step.as_of)}: {exc}. Fix it and re-run: the runs before "
                   "it are kept and will be skipped.", file=sys.stderr)

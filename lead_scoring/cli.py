@@ -5,7 +5,8 @@
 
 Every subcommand calls the same functions the Dagster code location (orchestration/) calls; nothing here imports
 Dagster. The warehouse is a DuckDB file: ``--database`` where a command takes it, else env
-``LEAD_SCORING_DUCKDB_PATH``, else ``warehouse/lead_scoring.duckdb``.
+``LEAD_SCORING_DUCKDB_PATH``, else ``warehouse/lead_scoring.duckdb``. ``export``, ``report``, ``backfill`` and
+``drift`` also run on PostgreSQL or Spark: ``--target`` or env ``LEAD_SCORING_TARGET``, as dbt's target.
 """
 from __future__ import annotations
 

@@ -17,6 +17,12 @@ Safety on failure and retry:
 
 Readers of the files (a CRM import, an S3 sync) should only take batches listed in ``crm_sync_batches``.
 
+On PostgreSQL and Spark (the dbt target, env ``LEAD_SCORING_TARGET``; ``lead_scoring.warehouse``) the changed rows
+are fetched from the view into an in-memory DuckDB, which writes the same three files (same names, same content),
+and the state is then recorded in the engine's ``crm_sync`` tables: on PostgreSQL in one transaction; Spark has
+no transactions, so the batch is logged first and the state rewritten after it: a failure between the two makes the
+next export send those rows again, in a new batch (at least once, never lost).
+
 Entry points: ``lead-scoring export`` and the Dagster asset ``crm_lead_sync_export`` (``orchestration/defs/crm_sync``,
 downstream of ``score_distribution_history`` and its blocking drift check, in the ``duckdb_warehouse`` pool); both
 call :func:`export_crm_sync`.
@@ -34,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lead_scoring.clock import utc_now
-from lead_scoring.warehouse import Warehouse
+from lead_scoring.warehouse import Db, DuckDb, Warehouse, as_db, copy_into_duckdb, resolve_target
 
 SYNC_VIEW = "marts.crm_lead_sync"
 STATE_TABLE = "crm_sync.crm_sync_state"
@@ -50,6 +56,13 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "queue_id", "owner_id", "routing_rule_id", "routing_status", "sla_due_at", "routing_status_reason",
     "ruleset_version", "scored_at", "sync_hash", "change_type",
 )
+# Types of the exported columns in the in-memory DuckDB of other engines: the view's contract (_crm__models.yml).
+EXPORT_TYPES: Mapping[str, str] = {
+    **{c: "varchar" for c in ("batch_id", *EXPORT_COLUMNS)},
+    "lead_score": "double", "fit_score": "double", "engagement_score": "double", "is_mql": "boolean",
+    "sla_due_at": "timestamp", "scored_at": "timestamp",
+}
+STATE_COLUMNS = ("scoring_model_id", "crm_external_id", "sync_hash", "batch_id", "synced_at")
 # file extension -> DuckDB COPY options
 FORMATS: Mapping[str, str] = {
     "csv": "FORMAT csv, HEADER true",
@@ -128,8 +141,18 @@ def write_batch_file(con: Any, ext: str, path: Path) -> None:
                 f"to {_sql_literal(str(path))} ({FORMATS[ext]})")
 
 
-def record_batch(con: Any, batch: Mapping[str, Any]) -> None:
-    """In one transaction: upsert the sync state of the batch's rows and log the batch."""
+def record_batch(con: Any, batch: Mapping[str, Any], rows: Sequence[tuple] | None = None) -> None:
+    """In one transaction: upsert the sync state of the batch's rows and log the batch. `con`: the DuckDB
+    warehouse (the rows are its temp table crm_batch) or the :class:`Db` of another engine with the batch's
+    `rows` ((scoring_model_id, crm_external_id, sync_hash, change_type) each)."""
+    if isinstance(con, Db) and not isinstance(con, DuckDb):
+        state = [(m, lead, h, batch["batch_id"], batch["synced_at"]) for m, lead, h, _ in rows or ()]
+        columns = list(batch)
+        with con.transaction():  # Spark: no transaction; the batch first, so a failure re-sends, never loses
+            con.insert_rows(BATCHES_TABLE, columns, [[batch[c] for c in columns]])
+            con.replace_keyed(STATE_TABLE, ("scoring_model_id", "crm_external_id"), STATE_COLUMNS, state)
+        return
+    con = con.con if isinstance(con, DuckDb) else con
     con.execute("begin transaction")
     try:
         con.execute(f"""delete from {STATE_TABLE} as s where exists (
@@ -148,9 +171,8 @@ def record_batch(con: Any, batch: Mapping[str, Any]) -> None:
 
 
 def _check_ready(con: Any) -> None:
-    found = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
-    missing = [name for name in (SYNC_VIEW, STATE_TABLE, BATCHES_TABLE) if name not in found]
+    db = as_db(con)
+    missing = [name for name in (SYNC_VIEW, STATE_TABLE, BATCHES_TABLE) if not db.table_exists(*name.split("."))]
     if missing:
         raise CrmSyncError(f"{', '.join(missing)} not found in the warehouse: run `dbt build` (make build) first; "
                            "it creates the sync view and the sync state tables")
@@ -158,8 +180,12 @@ def _check_ready(con: Any) -> None:
 
 def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = None,
                     writer: Callable[[Any, str, Path], None] | None = None) -> ExportResult:
-    """Export what `marts.crm_lead_sync` lists as one batch and record it as synced (see the module doc)."""
+    """Export what `marts.crm_lead_sync` lists as one batch and record it as synced (see the module doc). `con`: a
+    DuckDB connection, or the :class:`Db` of any engine (``Warehouse.open``)."""
     _check_ready(con)
+    if isinstance(con, Db) and not isinstance(con, DuckDb):
+        return _export_from_engine(con, export_dir, synced_at, writer)
+    con = con.con if isinstance(con, DuckDb) else con
     writer = writer or write_batch_file
     cols = ", ".join(EXPORT_COLUMNS)
     con.execute(f"create or replace temp table crm_batch as select ? as batch_id, {cols} from {SYNC_VIEW}",
@@ -173,22 +199,9 @@ def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = Non
     batch_id = batch_id_for(previous_id, [(m, lead, h) for m, lead, h, _ in rows])
     con.execute("update crm_batch set batch_id = ?", [batch_id])
 
-    export_dir.mkdir(parents=True, exist_ok=True)
     # A killed export leaves its temporary files; this export holds the warehouse's write lock, so no other
-    # export of this warehouse is writing them now.
-    for stale in stale_temp_files(export_dir):
-        stale.unlink(missing_ok=True)
-    names = batch_file_names(batch_id)
-    temps = {ext: export_dir / temp_file_name(name) for ext, name in names.items()}
-    finals = {ext: export_dir / name for ext, name in names.items()}
-    try:
-        for ext in FORMATS:
-            writer(con, ext, temps[ext])
-        for ext in FORMATS:
-            os.replace(temps[ext], finals[ext])
-    finally:
-        for path in temps.values():
-            path.unlink(missing_ok=True)
+    # export of this warehouse is writing them now (_write_files removes them).
+    finals, names = _write_files(con, export_dir, batch_id, writer)
 
     new_count = sum(1 for *_, change in rows if change == "new")
     ruleset, scored_at = con.execute(
@@ -208,6 +221,68 @@ def export_crm_sync(con: Any, export_dir: Path, synced_at: datetime | None = Non
                         export_dir=str(export_dir), files={ext: str(p) for ext, p in finals.items()})
 
 
+def _export_from_engine(db: Db, export_dir: Path, synced_at: datetime | None,
+                        writer: Callable[[Any, str, Path], None] | None) -> ExportResult:
+    """The export on PostgreSQL or Spark: the view's rows staged in an in-memory DuckDB (temp table crm_batch, as
+    on DuckDB), the files written from there, the state recorded in the engine."""
+    import duckdb
+
+    writer = writer or write_batch_file
+    cols = ", ".join(EXPORT_COLUMNS)
+    names, data = db.query(f"select '' as batch_id, {cols} from {SYNC_VIEW}")
+    if not data:
+        return ExportResult(status="nothing_to_sync", export_dir=str(export_dir))
+    local = duckdb.connect(":memory:")
+    try:
+        local.execute("set TimeZone = 'UTC'")
+        copy_into_duckdb(local, "crm_batch", names, data, dict(EXPORT_TYPES))
+        rows = local.execute("select scoring_model_id, crm_external_id, sync_hash, change_type from crm_batch"
+                             ).fetchall()
+        previous = db.query(f"select batch_id, batch_number from {BATCHES_TABLE} "
+                            "order by batch_number desc limit 1")[1]
+        previous_id, previous_number = (previous[0][0], int(previous[0][1])) if previous else (None, 0)
+        batch_id = batch_id_for(previous_id, [(m, lead, h) for m, lead, h, _ in rows])
+        local.execute("update crm_batch set batch_id = ?", [batch_id])
+        finals, names_by_ext = _write_files(local, export_dir, batch_id, writer)
+        ruleset, scored_at = local.execute(
+            "select string_agg(distinct ruleset_version, ',' order by ruleset_version), max(scored_at) from crm_batch"
+        ).fetchone()
+    finally:
+        local.close()
+    new_count = sum(1 for *_, change in rows if change == "new")
+    batch = {
+        "batch_id": batch_id, "batch_number": previous_number + 1, "previous_batch_id": previous_id,
+        "status": "synced", "row_count": len(rows), "new_count": new_count, "changed_count": len(rows) - new_count,
+        "export_dir": str(export_dir), "csv_file": names_by_ext["csv"], "jsonl_file": names_by_ext["jsonl"],
+        "parquet_file": names_by_ext["parquet"], "ruleset_version": ruleset, "scored_at": scored_at,
+        "synced_at": synced_at or utc_now(),
+    }
+    record_batch(db, batch, rows)
+    return ExportResult(status="synced", row_count=len(rows), new_count=new_count,
+                        changed_count=len(rows) - new_count, batch_id=batch_id, batch_number=previous_number + 1,
+                        export_dir=str(export_dir), files={ext: str(p) for ext, p in finals.items()})
+
+
+def _write_files(con: Any, export_dir: Path, batch_id: str, writer: Callable[[Any, str, Path], None]
+                 ) -> tuple[dict[str, Path], dict[str, str]]:
+    """Write the three files of crm_batch (in `con`) under temporary names, then rename them into place."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temp_files(export_dir):
+        stale.unlink(missing_ok=True)
+    names = batch_file_names(batch_id)
+    temps = {ext: export_dir / temp_file_name(name) for ext, name in names.items()}
+    finals = {ext: export_dir / name for ext, name in names.items()}
+    try:
+        for ext in FORMATS:
+            writer(con, ext, temps[ext])
+        for ext in FORMATS:
+            os.replace(temps[ext], finals[ext])
+    finally:
+        for path in temps.values():
+            path.unlink(missing_ok=True)
+    return finals, names
+
+
 # --------------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------------
@@ -215,19 +290,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `lead-scoring export` (and `python -m lead_scoring.crm_sync`)."""
     parser.add_argument("--database", help="DuckDB file (default: env LEAD_SCORING_DUCKDB_PATH or "
                                            "warehouse/lead_scoring.duckdb)")
+    parser.add_argument("--target", default="", help="the warehouse engine, as the dbt target: duckdb, postgres "
+                                                     "or spark (default: env LEAD_SCORING_TARGET, else duckdb)")
     parser.add_argument("--out", help=f"export folder (default: env {EXPORT_DIR_ENV} or crm_export/ beside the "
                                       "DuckDB file)")
 
 
 def run(args: argparse.Namespace) -> int:
-    warehouse = Warehouse(args.database or "")
+    warehouse = Warehouse(args.database or "", resolve_target(getattr(args, "target", "")))
     database = warehouse.resolved_path()
-    if not database.exists():
+    if not warehouse.exists():
         print(f"error: DuckDB warehouse {database} does not exist: build it first (make build)", file=sys.stderr)
         return 2
     try:
-        with warehouse.connect(read_only=False) as con:
-            result = export_crm_sync(con, resolve_export_dir(args.out, database))
+        with warehouse.open(read_only=False) as db:
+            result = export_crm_sync(db, resolve_export_dir(args.out, database))
     except CrmSyncError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

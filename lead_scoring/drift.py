@@ -1,7 +1,9 @@
 """`lead-scoring drift`: the drift check's per-run status, and the recorded acceptance that lifts a drift block.
 
-    lead-scoring drift status [--database DB]
-    lead-scoring drift accept --by NAME --why TEXT [--run RUN_ID] [--database DB]
+    lead-scoring drift status [--database DB] [--target duckdb|postgres|spark]
+    lead-scoring drift accept --by NAME --why TEXT [--run RUN_ID] [--database DB] [--target ...]
+
+The warehouse is the dbt target's (env ``LEAD_SCORING_TARGET`` or ``--target``; ``lead_scoring.warehouse``).
 
 The Dagster check ``score_distribution_drift`` stores its result per scoring run in ``monitoring.drift_run_status``
 (``lead_scoring.monitoring.record_check_result``): a run at ERROR is *blocked*. A blocked run never serves as the
@@ -17,7 +19,9 @@ import sys
 
 from lead_scoring import monitoring as mon
 from lead_scoring.clock import format_timestamp
-from lead_scoring.warehouse import Warehouse
+from lead_scoring.warehouse import Warehouse, resolve_target
+
+TARGET_HELP = "the warehouse engine, as the dbt target: duckdb, postgres or spark (default: env LEAD_SCORING_TARGET)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,15 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     status = sub.add_parser("status", help="list the drift-checked runs with their severity and status")
     status.add_argument("--database", default="", help="the DuckDB warehouse (default: env or warehouse/...)")
+    status.add_argument("--target", default="", help=TARGET_HELP)
     accept = sub.add_parser("accept", help="accept a blocked run's score distribution (recorded with who and why)")
     accept.add_argument("--database", default="", help="the DuckDB warehouse (default: env or warehouse/...)")
+    accept.add_argument("--target", default="", help=TARGET_HELP)
     accept.add_argument("--run", default=None, help="the run id to accept (default: the latest blocked run)")
     accept.add_argument("--by", required=True, help="who accepts it (recorded)")
     accept.add_argument("--why", required=True, help="why the new distribution is right (recorded)")
 
 
 def run(args: argparse.Namespace) -> int:
-    warehouse = Warehouse(args.database)
+    warehouse = Warehouse(args.database, resolve_target(getattr(args, "target", "")))
     if args.action == "accept":
         try:
             info = mon.accept_run(warehouse, args.by, args.why, args.run)
@@ -43,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"accepted run {info['run_id']} ({info['accepted_by']}: {info['reason']}); the next drift check "
               "compares against it")
         return 0
-    with warehouse.connect(read_only=True) as con:
-        statuses = mon.run_statuses(con)
+    with warehouse.open(read_only=True) as db:
+        statuses = mon.run_statuses(db)
     if not statuses:
         print("no drift-checked run yet")
         return 0

@@ -8,6 +8,11 @@ history tables.
 
 The statistics (``psi``, ``ks_statistic``, ``compare_runs``) and the settings can be unit-tested on hand-computed
 values.
+
+Every engine of the dbt target (DuckDB, PostgreSQL, Spark; ``lead_scoring.warehouse``): the freshness query and
+the history tables use portable SQL through :class:`lead_scoring.warehouse.Db`; the bins and percentiles of a run
+are computed by DuckDB, on the warehouse file itself or, on another engine, on an in-memory copy of the score
+columns of ``marts.lead_scores`` (so ``quantile_disc`` and the bins are the same on every engine).
 """
 
 import json
@@ -16,12 +21,14 @@ import math
 import os
 import urllib.request
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from lead_scoring.clock import format_minute, format_timestamp, parse_instant, utc_now
-from lead_scoring.warehouse import Warehouse
+from lead_scoring.warehouse import Db, DuckDb, Warehouse, as_db, as_warehouse, copy_into_duckdb
 from lead_scoring.warehouse import rows as _rows
 
 LOGGER = logging.getLogger("lead_scoring.monitoring")
@@ -334,10 +341,16 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def raw_relation(table: str) -> str:
-    """The quoted raw table, honouring LEAD_SCORING_RAW_SCHEMA and LEAD_SCORING_RAW_<TABLE>_TABLE like dbt."""
+def raw_table(table: str) -> tuple[str, str]:
+    """(schema, name) of a raw table, honouring LEAD_SCORING_RAW_SCHEMA and LEAD_SCORING_RAW_<TABLE>_TABLE like dbt."""
     schema = os.environ.get("LEAD_SCORING_RAW_SCHEMA", "").strip() or "raw"
     name = os.environ.get(f"LEAD_SCORING_RAW_{table.upper()}_TABLE", "").strip() or table
+    return schema, name
+
+
+def raw_relation(table: str) -> str:
+    """The raw table quoted for DuckDB and PostgreSQL (Db.relation quotes it for the engine at hand)."""
+    schema, name = raw_table(table)
     return f"{_quote(schema)}.{_quote(name)}"
 
 
@@ -376,11 +389,12 @@ def measure_freshness(warehouse: Warehouse, table: str, now: datetime,
     select = ", ".join(
         f"max({c}) filter (where {c} <= ?{' and ' + FRESHNESS_CONDITIONS[c] if c in FRESHNESS_CONDITIONS else ''})"
         f" as {c}" for c in columns)
-    relation = raw_relation(table)
-    metadata["table"] = relation
+    metadata["table"] = raw_relation(table)
     try:
-        with warehouse.connect(read_only=True) as con:
-            newest = _rows(con, f"select {select} from {relation}", [now] * len(columns))[0]
+        with as_warehouse(warehouse).open(read_only=True) as db:
+            relation = db.relation(*raw_table(table))
+            metadata["table"] = relation
+            newest = db.rows(f"select {select} from {relation}", [now] * len(columns))[0]
     except Exception as exc:  # noqa: BLE001 - a missing file or table is itself an error result
         newest, severity = {}, ERROR
         problems.append(f"cannot read raw.{table}: {type(exc).__name__}: {exc}")
@@ -405,19 +419,50 @@ def measure_freshness(warehouse: Warehouse, table: str, now: datetime,
 # ------------------------------------------------------------------------------------------------
 # Score-distribution history
 # ------------------------------------------------------------------------------------------------
-_HISTORY_DDL = (
-    "create schema if not exists monitoring",
-    f"""create table if not exists {HISTORY_TABLE} (
-        run_id varchar not null, recorded_at timestamp not null, as_of timestamp, ruleset_version varchar,
-        model_id varchar not null, metric varchar not null, bin varchar not null, count bigint not null,
-        share double not null)""",
-    f"""create table if not exists {QUANTILES_TABLE} (
-        run_id varchar not null, recorded_at timestamp not null, as_of timestamp, ruleset_version varchar,
-        model_id varchar not null, metric varchar not null, percentile integer not null, value double)""",
-    f"""create table if not exists {STATUS_TABLE} (
-        run_id varchar not null primary key, severity varchar not null, status varchar not null,
-        checked_at timestamp not null, accepted_by varchar, accepted_reason varchar, accepted_at timestamp)""",
+# The history tables: name, (column, portable type, required), primary key (lead_scoring.warehouse.COLUMN_TYPES).
+_HISTORY_TABLES = (
+    (HISTORY_TABLE, (("run_id", "text", True), ("recorded_at", "timestamp", True), ("as_of", "timestamp", False),
+                     ("ruleset_version", "text", False), ("model_id", "text", True), ("metric", "text", True),
+                     ("bin", "text", True), ("count", "bigint", True), ("share", "double", True)), ()),
+    (QUANTILES_TABLE, (("run_id", "text", True), ("recorded_at", "timestamp", True), ("as_of", "timestamp", False),
+                       ("ruleset_version", "text", False), ("model_id", "text", True), ("metric", "text", True),
+                       ("percentile", "integer", True), ("value", "double", False)), ()),
+    (STATUS_TABLE, (("run_id", "text", True), ("severity", "text", True), ("status", "text", True),
+                    ("checked_at", "timestamp", True), ("accepted_by", "text", False),
+                    ("accepted_reason", "text", False), ("accepted_at", "timestamp", False)), ("run_id",)),
 )
+HISTORY_COLUMNS = tuple(c for c, _, _ in _HISTORY_TABLES[0][1])
+QUANTILE_COLUMNS = tuple(c for c, _, _ in _HISTORY_TABLES[1][1])
+STATUS_COLUMNS = tuple(c for c, _, _ in _HISTORY_TABLES[2][1])
+# The columns of marts.lead_scores the distribution reads (copied to DuckDB on other engines).
+SCORE_COLUMNS = ("model_id", *SCORE_METRICS, *CATEGORY_METRICS, "is_mql", "scored_at", "ruleset_version")
+
+
+def create_history_tables(db: Db) -> None:
+    """The monitoring schema and its three tables, when missing (portable DDL, on every engine)."""
+    db.create_schema("monitoring")
+    for dotted, columns, key in _HISTORY_TABLES:
+        db.create_table(*dotted.split("."), columns, key)
+
+
+@contextmanager
+def _scores_in_duckdb(db: Db) -> Iterator[Any]:
+    """A DuckDB connection on which marts.lead_scores holds the scores: the file itself, or a copy of the score
+    columns from another engine."""
+    if isinstance(db, DuckDb):
+        yield db.con
+        return
+    import duckdb
+
+    local = duckdb.connect(":memory:")
+    try:
+        local.execute("set TimeZone = 'UTC'")
+        local.execute("create schema marts")
+        names, data = db.query(f"select {', '.join(SCORE_COLUMNS)} from {SCORES_TABLE}")
+        copy_into_duckdb(local, SCORES_TABLE, names, data, {n: t for n, t in zip(names, db.last_types) if t})
+        yield local
+    finally:
+        local.close()
 
 
 def distribution_rows(con, run_id: str, recorded_at: datetime) -> tuple[list[tuple], list[tuple]]:
@@ -462,17 +507,17 @@ def distribution_rows(con, run_id: str, recorded_at: datetime) -> tuple[list[tup
     return history, quantiles
 
 
-def _same_scoring(con, run_id: str, history: Sequence[tuple]) -> str | None:
+def _same_scoring(db: Db, run_id: str, history: Sequence[tuple]) -> str | None:
     """The latest other recorded run when it scored the same instant with the same rule sets as `history` (the
     rows about to be recorded for `run_id`): re-materialising without rescoring records nothing new."""
-    latest = con.execute(f"""select run_id from {HISTORY_TABLE} where run_id <> ?
-                             group by run_id order by max(recorded_at) desc, run_id desc limit 1""",
-                         [run_id]).fetchone()
-    if latest is None:
+    latest = db.query(f"""select run_id, max(recorded_at) as last_at from {HISTORY_TABLE} where run_id <> ?
+                          group by run_id order by last_at desc, run_id desc limit 1""", [run_id])[1]
+    if not latest:
         return None
-    stored = {(r[0], r[1], r[2]) for r in con.execute(
+    latest = latest[0]
+    stored = {(r[0], r[1], r[2]) for r in db.query(
         f"select distinct model_id, as_of, ruleset_version from {HISTORY_TABLE} where run_id = ?",
-        [latest[0]]).fetchall()}
+        [latest[0]])[1]}
     new = {(r[4], r[2], r[3]) for r in history}
     return latest[0] if stored == new else None
 
@@ -483,27 +528,21 @@ def record_distribution(warehouse: Warehouse, run_id: str,
     `skip_repeated`, nothing is recorded when the latest other run scored the same `as_of` with the same rule-set
     version for every model (the result names that run in `repeats`): the history gains no duplicate points."""
     recorded_at = recorded_at or utc_now()
-    with warehouse.connect(read_only=False) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for ddl in _HISTORY_DDL:
-                con.execute(ddl)
-            history, quantiles = distribution_rows(con, run_id, recorded_at)
-            repeats = _same_scoring(con, run_id, history) if skip_repeated else None
+    with as_warehouse(warehouse).open(read_only=False) as db:
+        create_history_tables(db)
+        with db.transaction():
+            with _scores_in_duckdb(db) as scores:
+                history, quantiles = distribution_rows(scores, run_id, recorded_at)
+            repeats = _same_scoring(db, run_id, history) if skip_repeated else None
             if repeats is not None:
-                runs = con.execute(f"select count(distinct run_id) from {HISTORY_TABLE}").fetchone()[0]
-                con.execute("COMMIT")
+                runs = db.scalar(f"select count(distinct run_id) from {HISTORY_TABLE}")
                 return {"history_rows": 0, "quantile_rows": 0, "runs_recorded": runs, "repeats": repeats,
                         "models": sorted({r[4] for r in history}), "lead_count": {}, "mql_rate": {}}
             for table in (HISTORY_TABLE, QUANTILES_TABLE):
-                con.execute(f"delete from {table} where run_id = ?", [run_id])
-            con.executemany(f"insert into {HISTORY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", history)
-            con.executemany(f"insert into {QUANTILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", quantiles)
-            runs = con.execute(f"select count(distinct run_id) from {HISTORY_TABLE}").fetchone()[0]
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                db.delete_where(table, "run_id = ?", [run_id])
+            db.insert_rows(HISTORY_TABLE, HISTORY_COLUMNS, history)
+            db.insert_rows(QUANTILES_TABLE, QUANTILE_COLUMNS, quantiles)
+            runs = db.scalar(f"select count(distinct run_id) from {HISTORY_TABLE}")
     summary = {(r[4], r[5]): r for r in history if r[5] in (LEAD_COUNT, MQL_RATE)}
     return {"history_rows": len(history), "quantile_rows": len(quantiles), "runs_recorded": runs, "repeats": None,
             "models": sorted({r[4] for r in history}),
@@ -516,8 +555,9 @@ def record_distribution(warehouse: Warehouse, run_id: str,
 # ------------------------------------------------------------------------------------------------
 def load_comparison(con, settings: MonitoringSettings, run_id: str | None = None) -> dict[str, Any]:
     """The latest recorded run (or `run_id`) and its baseline runs, per model, from the history tables."""
-    runs = _rows(con, f"""select run_id, max(recorded_at) as recorded_at from {HISTORY_TABLE}
-                          group by run_id order by recorded_at desc, run_id desc""")
+    con = as_db(con)
+    runs = _rows(con, f"""select run_id, max(recorded_at) as last_at from {HISTORY_TABLE}
+                          group by run_id order by last_at desc, run_id desc""")
     if not runs:
         return {"current": None, "models": {}}
     order = [r["run_id"] for r in runs]
@@ -551,9 +591,7 @@ def load_comparison(con, settings: MonitoringSettings, run_id: str | None = None
 
 
 def _has_table(con, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
+    return as_db(con).table_exists(*qualified.split("."))
 
 
 def run_statuses(con) -> dict[str, dict[str, Any]]:
@@ -568,16 +606,16 @@ def record_check_result(warehouse: Warehouse, run_id: str, severity: str, checke
     """Store the drift check's result for `run_id`: blocked on ERROR, else passed. An accepted run stays
     accepted (the acceptance is a recorded decision, not a check result). Returns the run's status."""
     checked_at = checked_at or utc_now()
-    with warehouse.connect(read_only=False) as con:
-        for ddl in _HISTORY_DDL:
-            con.execute(ddl)
-        row = con.execute(f"select status from {STATUS_TABLE} where run_id = ?", [run_id]).fetchone()
-        if row and row[0] == ACCEPTED:
-            return ACCEPTED
-        status = BLOCKED if severity == ERROR else PASSED
-        con.execute(f"delete from {STATUS_TABLE} where run_id = ?", [run_id])
-        con.execute(f"insert into {STATUS_TABLE} (run_id, severity, status, checked_at) values (?, ?, ?, ?)",
-                    [run_id, severity, status, checked_at])
+    with as_warehouse(warehouse).open(read_only=False) as db:
+        create_history_tables(db)
+        with db.transaction():
+            row = db.query(f"select status from {STATUS_TABLE} where run_id = ?", [run_id])[1]
+            if row and row[0][0] == ACCEPTED:
+                return ACCEPTED
+            status = BLOCKED if severity == ERROR else PASSED
+            db.delete_where(STATUS_TABLE, "run_id = ?", [run_id])
+            db.insert_rows(STATUS_TABLE, ("run_id", "severity", "status", "checked_at"),
+                           [(run_id, severity, status, checked_at)])
         return status
 
 
@@ -593,21 +631,25 @@ def accept_run(warehouse: Warehouse, accepted_by: str, reason: str, run_id: str 
     if not accepted_by.strip() or not reason.strip():
         raise DriftAcceptanceError("say who accepts the run (--by) and why (--why): the acceptance is recorded")
     accepted_at = accepted_at or utc_now()
-    with warehouse.connect(read_only=False) as con:
-        for ddl in _HISTORY_DDL:
-            con.execute(ddl)
-        if run_id is None:
-            row = con.execute(f"select run_id from {STATUS_TABLE} where status = ? order by checked_at desc, run_id "
-                              "desc limit 1", [BLOCKED]).fetchone()
-            if row is None:
-                raise DriftAcceptanceError("no blocked run to accept: every checked run passed or is accepted")
-            run_id = row[0]
-        row = con.execute(f"select status from {STATUS_TABLE} where run_id = ?", [run_id]).fetchone()
-        if row is None:
-            raise DriftAcceptanceError(f"run {run_id!r} has no drift check result: only a checked run can be accepted")
-        if row[0] != BLOCKED:
-            raise DriftAcceptanceError(f"run {run_id!r} is {row[0]}, not blocked: nothing to accept")
-        con.execute(f"update {STATUS_TABLE} set status = ?, accepted_by = ?, accepted_reason = ?, accepted_at = ? "
-                    "where run_id = ?", [ACCEPTED, accepted_by.strip(), reason.strip(), accepted_at, run_id])
+    with as_warehouse(warehouse).open(read_only=False) as db:
+        create_history_tables(db)
+        with db.transaction():
+            if run_id is None:
+                row = db.query(f"select run_id from {STATUS_TABLE} where status = ? order by checked_at desc, "
+                               "run_id desc limit 1", [BLOCKED])[1]
+                if not row:
+                    raise DriftAcceptanceError("no blocked run to accept: every checked run passed or is accepted")
+                run_id = row[0][0]
+            found = db.rows(f"select * from {STATUS_TABLE} where run_id = ?", [run_id])
+            if not found:
+                raise DriftAcceptanceError(f"run {run_id!r} has no drift check result: only a checked run can be "
+                                           "accepted")
+            if found[0]["status"] != BLOCKED:
+                raise DriftAcceptanceError(f"run {run_id!r} is {found[0]['status']}, not blocked: nothing to accept")
+            # delete and insert (no UPDATE on Spark's Parquet tables)
+            accepted = {**found[0], "status": ACCEPTED, "accepted_by": accepted_by.strip(),
+                        "accepted_reason": reason.strip(), "accepted_at": accepted_at}
+            db.delete_where(STATUS_TABLE, "run_id = ?", [run_id])
+            db.insert_rows(STATUS_TABLE, STATUS_COLUMNS, [[accepted[c] for c in STATUS_COLUMNS]])
     return {"run_id": run_id, "accepted_by": accepted_by.strip(), "reason": reason.strip(),
             "accepted_at": accepted_at}

@@ -2,7 +2,9 @@
 
     lead-scoring report --database PATH --out FILE.html [--model default]
 
-It reads, read-only, from the DuckDB warehouse:
+It reads, read-only, from the warehouse of the dbt target (env ``LEAD_SCORING_TARGET`` or ``--target``: DuckDB, or
+PostgreSQL and Spark through ``lead_scoring.warehouse``, whose tables below are copied into an in-memory DuckDB
+first, so the page's SQL is the same on every engine):
 
 - ``marts.lead_scores``: headline figures, score distributions, the 4x4 grade x level matrix;
 - ``marts.score_calibration``, ``marts.score_auc``, ``marts.mql_threshold_calibration``: conversion and lift
@@ -50,6 +52,7 @@ from lead_scoring.clock import format_as_of, format_minute, format_month, utc_no
 from lead_scoring.monitoring import ERROR, HISTORY_TABLE, LEAD_COUNT, MQL_RATE, PASS, PSI_METRICS, QUANTILES_TABLE, \
     WARN, psi
 from lead_scoring.sla import breach_severity
+from lead_scoring.warehouse import Db, DuckDb, Warehouse, local_mirror, resolve_target
 
 GRADES = ("A", "B", "C", "D")
 LEVELS = ("1", "2", "3", "4")
@@ -70,6 +73,10 @@ OWNER_TABLE = "marts.owner_performance"
 SLA_TABLE = "marts.routing_sla_breach_rate"
 RULE_HEALTH_TABLE = "marts.scoring_rule_health"
 BAND_HEALTH_TABLE = "marts.scoring_band_health"
+# Every relation the page reads (copied from PostgreSQL or Spark into DuckDB before loading).
+REPORT_RELATIONS = (SCORES_TABLE, CALIBRATION_TABLE, AUC_TABLE, THRESHOLD_TABLE, CHANNEL_TABLE, FUNNEL_TABLE,
+                    FUNNEL_STAGES_TABLE, OWNER_TABLE, SLA_TABLE, RULE_HEALTH_TABLE, BAND_HEALTH_TABLE, HISTORY_TABLE,
+                    QUANTILES_TABLE)
 
 # The funnel stages in order: (label, count column of lead_funnel, timestamp column of lead_funnel_stages).
 FUNNEL_STAGES = (
@@ -196,7 +203,13 @@ def load_funnel_hours(con, model_id: str) -> list[dict[str, Any]] | None:
 
 
 def load_report_data(con, model_id: str | None = None) -> ReportData:
-    """Everything the page shows, for one scoring model (default: 'default', else the first model)."""
+    """Everything the page shows, for one scoring model (default: 'default', else the first model). `con`: a
+    DuckDB connection, or a :class:`lead_scoring.warehouse.Db` of any engine."""
+    if isinstance(con, DuckDb):
+        con = con.con
+    elif isinstance(con, Db):
+        with local_mirror(con, REPORT_RELATIONS) as local:
+            return load_report_data(local, model_id)
     if not table_exists(con, SCORES_TABLE):
         raise ReportError(f"{SCORES_TABLE} does not exist: build the warehouse first (make build)")
     if model_id is None:
@@ -1125,26 +1138,32 @@ def write_report(con, out: str | Path, model_id: str | None = None, generated_at
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `lead-scoring report` (and `python -m lead_scoring.report`)."""
-    parser.add_argument("--database", required=True, help="the DuckDB file dbt built")
+    parser.add_argument("--database", default="", help="the DuckDB file dbt built (default: env "
+                                                       "LEAD_SCORING_DUCKDB_PATH or warehouse/lead_scoring.duckdb)")
+    parser.add_argument("--target", default="", help="the warehouse engine, as the dbt target: duckdb, postgres or "
+                                                     "spark (default: env LEAD_SCORING_TARGET, else duckdb)")
     parser.add_argument("--out", default="warehouse/scoring_report.html", help="the HTML file to write")
     parser.add_argument("--model", default=None, help="scoring model id (default: 'default' or the first)")
     parser.add_argument("--preview", default=None, help="a preview.json of `lead-scoring preview`: adds its section")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.database).exists():
-        print(f"report: {args.database} does not exist: build the warehouse first (make build)", file=sys.stderr)
-        return 1
-    con = duckdb.connect(args.database, read_only=True)
     try:
-        con.execute("set TimeZone = 'UTC'")
-        preview = json.loads(Path(args.preview).read_text(encoding="utf-8")) if args.preview else None
-        path, page, _ = write_report(con, args.out, args.model, preview=preview)
+        warehouse = Warehouse(args.database, resolve_target(args.target))
+    except ValueError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    if not warehouse.exists():
+        print(f"report: {warehouse.resolved_path()} does not exist: build the warehouse first (make build)",
+              file=sys.stderr)
+        return 1
+    try:
+        with warehouse.open(read_only=True) as db:
+            preview = json.loads(Path(args.preview).read_text(encoding="utf-8")) if args.preview else None
+            path, page, _ = write_report(db, args.out, args.model, preview=preview)
     except (ReportError, duckdb.Error, OSError, ValueError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
     print(f"report: wrote {path} ({len(page.charts)} charts, {path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -10,6 +10,8 @@ dbt computes, per scoring model, how many assignments had their SLA resolved ins
   description (a breach rate over three assignments says nothing);
 - ``breach_rate`` above ``breach_rate_error_limit``: ERROR; above ``breach_rate_warn_limit``: WARN;
   a rate equal to a limit is within it.
+
+:func:`read_breach_rates` reads the mart on any engine (a DuckDB connection or a ``lead_scoring.warehouse.Db``).
 """
 
 import math
@@ -18,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from lead_scoring.clock import format_minute
 from lead_scoring.monitoring import ERROR, PASS, WARN, worst
+from lead_scoring.warehouse import rows as _rows
 
 BREACH_RATE_TABLE = "marts.routing_sla_breach_rate"
 CHECK_NAME = "sla_breach_rate_within_limit"
@@ -75,3 +78,8 @@ def grade_all(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[BreachGrade]
     """The worst severity over every scoring model, and each model's grade (sorted by model)."""
     grades = [grade_breach_rate(r) for r in sorted(rows, key=lambda r: str(r["model_id"]))]
     return worst(*(g.severity for g in grades)), grades
+
+
+def read_breach_rates(con: Any) -> list[dict[str, Any]]:
+    """The rows of marts.routing_sla_breach_rate, by model (`con`: a DuckDB connection or a Db of any engine)."""
+    return _rows(con, f"select * from {BREACH_RATE_TABLE} order by model_id")

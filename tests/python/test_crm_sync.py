@@ -324,20 +324,28 @@ def test_asset_sits_downstream_of_the_score_history_and_lead_scores():
     assert {dg.AssetKey("score_distribution_history"), dg.AssetKey("lead_scores"),
             dg.AssetKey("crm_lead_sync")} <= set(node.parent_keys)
     assert dg.AssetKey(["crm_sync", "crm_sync_state"]) in graph.get(dg.AssetKey("crm_lead_sync")).parent_keys
-    assert dcrm.crm_lead_sync_export.op.pool == "duckdb_warehouse"
+    assert dcrm.crm_lead_sync_export.pool == dcrm.crm_drift_gate.pool == "duckdb_warehouse"
+    # on demand: its own job, never in the scoring jobs (nor in the UI's "Materialize all": an external spec)
+    assert not node.is_executable
     for job in ("full_scoring_job", "engagement_refresh_job"):
-        assert dg.AssetKey("crm_lead_sync_export") in defs.resolve_job_def(job).asset_layer.selected_asset_keys
+        assert dg.AssetKey("crm_lead_sync_export") not in defs.resolve_job_def(job).asset_layer.selected_asset_keys
+    assert defs.resolve_job_def("crm_export_job") is not None
 
 
 def _materialize(db, out):
-    result = dg.materialize(
-        [mon_assets.score_distribution_history, mon_checks.score_distribution_drift, dcrm.crm_lead_sync_export],
-        resources={"warehouse": dres.WarehouseResource(database_path=str(db))},
+    """A scoring run's history and drift check (as the scoring jobs run them), then the on-demand export job."""
+    resources = {"warehouse": dres.WarehouseResource(database_path=str(db))}
+    scored = dg.materialize([mon_assets.score_distribution_history, mon_checks.score_distribution_drift],
+                            resources=resources, raise_on_error=False)
+    (evaluation,) = scored.get_asset_check_evaluations()
+    job = dg.Definitions(jobs=[dcrm.crm_export_job], resources=resources).resolve_job_def("crm_export_job")
+    result = job.execute_in_process(
         run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(export_dir=str(out))}),
-        raise_on_error=False,
-    )
-    (evaluation,) = result.get_asset_check_evaluations()
-    return result, evaluation, result.asset_materializations_for_node("crm_lead_sync_export")
+        raise_on_error=False)
+    mats = [e.materialization for e in result.get_asset_materialization_events()]
+    assert {m.asset_key for m in mats} == ({dcrm.EXPORT_KEY, dcrm.STATE_KEY, dcrm.BATCHES_KEY} if result.success
+                                          else set())
+    return result, evaluation, [m for m in mats if m.asset_key == dcrm.EXPORT_KEY]
 
 
 def test_export_runs_after_a_passing_drift_check_and_is_blocked_by_an_error(warehouse, tmp_path, monkeypatch):
@@ -359,9 +367,27 @@ def test_export_runs_after_a_passing_drift_check_and_is_blocked_by_an_error(ware
         con.execute(f"update {mon.HISTORY_TABLE} set count = count * 10 where metric = 'lead_count'")
         con.execute("update marts.lead_scores set scored_at = scored_at + interval 1 hour")
         con.execute("delete from crm_sync.crm_sync_state")
+    # scored outside Dagster (no scoring job recorded the new scores): the export job records and judges them itself
+    runs_before = query(db, f"select count(distinct run_id) as n from {mon.HISTORY_TABLE}")[0]["n"]
+    job = dg.Definitions(jobs=[dcrm.crm_export_job], resources={
+        "warehouse": dres.WarehouseResource(database_path=str(db))}).resolve_job_def("crm_export_job")
+    unrecorded = job.execute_in_process(run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(
+        export_dir=str(tmp_path / "out"))}), raise_on_error=False)
+    assert not unrecorded.success and unrecorded.get_asset_materialization_events() == []
+    assert query(db, f"select count(distinct run_id) as n from {mon.HISTORY_TABLE}")[0]["n"] == runs_before + 1
+    assert _state(db) == [] and len(_batches(db)) == 1
+    # a scoring run's history and check now repeat that run and judge it the same way
     result, evaluation, mats = _materialize(db, tmp_path / "out")
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert mats == [] and not result.success
+    assert "blocked by score_distribution_drift" in str(result.failure_data_for_node("crm_drift_gate").error)
+    assert _state(db) == [] and len(_batches(db)) == 1
+    # launched again on its own, the export job is still blocked: the gate re-evaluates the latest scoring run
+    again = dg.Definitions(jobs=[dcrm.crm_export_job], resources={
+        "warehouse": dres.WarehouseResource(database_path=str(db))}).resolve_job_def("crm_export_job")
+    rerun = again.execute_in_process(run_config=dg.RunConfig(ops={"crm_lead_sync_export": dcrm.CrmExportConfig(
+        export_dir=str(tmp_path / "out"))}), raise_on_error=False)
+    assert not rerun.success and rerun.get_asset_materialization_events() == []
     assert _state(db) == [] and len(_batches(db)) == 1
 
 

@@ -242,6 +242,47 @@ def test_freshness_checks_run_in_a_job_with_the_clock_from_run_config(tmp_path, 
     assert by_name["raw_events_freshness"].passed
 
 
+def test_freshness_is_judged_at_the_runs_as_of_not_the_wall_clock(tmp_path, monkeypatch):
+    """Demo or replayed data: its newest rows are 1 h old at NOW (weeks before the wall clock). A run scoring NOW
+    (tag lead_scoring/as_of, or the dbt op's run config as_of) finds them fresh; a run scoring 30 h or 100 h later
+    finds the same rows WARN and ERROR by the same limits (24 h, 72 h); a run without an as_of uses the wall clock."""
+    monkeypatch.delenv(mon.WEBHOOK_ENV, raising=False)
+    monkeypatch.delenv(mon.NOW_ENV, raising=False)
+    db = _raw_db(tmp_path / "landing.duckdb", 1, 1)
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS))
+    defs = dg.Definitions(assets=[dg.AssetSpec(["raw", "leads"]), dg.AssetSpec(["raw", "events"])],
+                          asset_checks=FRESHNESS_CHECKS, jobs=[job],
+                          resources={"warehouse": dres.WarehouseResource(database_path=str(db))})
+
+    def run(tags=None):
+        result = defs.resolve_job_def("freshness").execute_in_process(tags=tags or {})
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+    def as_of(hours_after_now):
+        return (NOW + timedelta(hours=hours_after_now)).isoformat(sep=" ")
+
+    for hours, expected in ((0, None), (30, dg.AssetCheckSeverity.WARN), (100, dg.AssetCheckSeverity.ERROR)):
+        by_name = run({"lead_scoring/as_of": as_of(hours)})
+        for name in ("raw_leads_freshness", "raw_events_freshness"):
+            check = by_name[name]
+            assert check.passed is (expected is None), (hours, check.description)
+            assert check.severity == expected or expected is None
+            assert check.metadata["_loaded_at age (hours)"].value == pytest.approx(1 + hours)
+            assert check.metadata["clock"].value == f"the run's as_of (the data's clock): {as_of(hours)}"
+    # no as_of: the wall clock (weeks after NOW), so the same data is stale
+    wall = run()["raw_leads_freshness"]
+    assert wall.severity == dg.AssetCheckSeverity.ERROR and wall.metadata["clock"].value.startswith("wall clock")
+    # the as_of of the dbt op's run config counts too (a run launched from the launchpad, without the tag)
+    assert raw_checks.run_as_of({}, {"ops": {"lead_scoring_dbt_assets": {"config": {"as_of": as_of(0)}}}}) == as_of(0)
+    # an as_of in the future is no clock for freshness: the wall clock is used
+    now, source = raw_checks.freshness_clock("", "2999-01-01 00:00:00")
+    assert source == "wall clock" and now.year < 2999
+    # an operator's explicit clock (env LEAD_SCORING_NOW) outranks the run's as_of
+    monkeypatch.setenv(mon.NOW_ENV, as_of(200))
+    now, source = raw_checks.freshness_clock("", as_of(0))
+    assert source == f"env {mon.NOW_ENV}" and now == NOW + timedelta(hours=200)
+
+
 def test_raw_freshness_missing_table_is_an_error(tmp_path):
     db = tmp_path / "empty.duckdb"
     duckdb.connect(str(db)).close()

@@ -7,7 +7,11 @@ missing; tests/python/pg_server.py), the raw data of the session's DuckDB wareho
 - after a landing of new events and re-deliveries, the incremental build at a later as_of on each engine
   still gives equal marts (the incremental path, history appends included, runs on PostgreSQL too);
 - the BI reader role can read the marts and nothing else: not raw, staging, intermediate, rules, the CRM sync
-  state, nor the quarantine marts.
+  state, nor the quarantine marts;
+- the monitoring runs on PostgreSQL (lead_scoring.warehouse, target postgres) as on DuckDB, on the same data: raw
+  freshness, the score distribution of the full and of the incremental run and their drift statistics, the SLA
+  grading, the CRM export (files, state, a second export with nothing to send), the report, and a one-week
+  backfill; expected values come from DuckDB's run on the same data or from direct SQL.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, DBT, PROJECT_ROOT, assert_dbt_ok, run_dbt
+from conftest import AS_OF, DBT, PROJECT_ROOT, assert_dbt_ok, query, run_dbt
 from pg_server import start_server, stop_server
 from warehouse_compare import compare_rows, mart_keys
 
@@ -39,6 +43,32 @@ def mart_names() -> list[str]:
 
 
 MARTS = mart_names()
+
+
+# The env of the profile's postgres target (lead_scoring.warehouse reads the same variables).
+def pg_env(server) -> dict[str, str]:
+    return dict(LEAD_SCORING_TARGET="postgres", LEAD_SCORING_PG_HOST="127.0.0.1", LEAD_SCORING_PG_PORT=str(server.port),
+                LEAD_SCORING_PG_USER=server.superuser, LEAD_SCORING_PG_DATABASE=DATABASE,
+                LEAD_SCORING_PG_SSLMODE="disable", LEAD_SCORING_BI_READER_ROLE=BI_ROLE)
+
+
+FIRST_RUN, SECOND_RUN = "full build", "incremental build"
+FIRST_RECORDED, SECOND_RECORDED = "2026-11-01 01:00:00", "2026-11-02 01:00:00"
+
+
+def record_on_both(server, duckdb_path: Path, run_id: str, recorded_at: str) -> dict:
+    """Record the current score distribution as `run_id` on PostgreSQL and on the DuckDB file (same clock)."""
+    from lead_scoring.clock import parse_instant
+    from lead_scoring.monitoring import record_distribution
+    from lead_scoring.warehouse import Warehouse
+
+    at = parse_instant(recorded_at)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in pg_env(server).items():
+            mp.setenv(key, value)
+        pg = record_distribution(Warehouse(target="postgres"), run_id, recorded_at=at)
+    duck = record_distribution(Warehouse(str(duckdb_path), target="duckdb"), run_id, recorded_at=at)
+    return dict(postgres=pg, duckdb=duck)
 
 
 def run_dbt_postgres(server, *args, vars=None, target_path: Path, log_path: Path):
@@ -138,6 +168,8 @@ def incremental_build(full_build, postgres, warehouse, tmp_path_factory):
     root = tmp_path_factory.mktemp("postgres_incremental")
     db_copy = root / "wh.duckdb"
     shutil.copy(warehouse.db_path, db_copy)
+    # The monitoring's first run: the full build's score distribution, recorded on both engines before the landing.
+    first = record_on_both(postgres, db_copy, FIRST_RUN, FIRST_RECORDED)
     appended = datagen.append_events(str(db_copy), 0.01, seed=5, loaded_at=APPEND_LOADED_AT)
     load_raw(postgres, db_copy)
     duck = run_dbt(PROJECT_ROOT, db_copy, "build", "--exclude-resource-type", "unit_test",
@@ -151,6 +183,9 @@ def incremental_build(full_build, postgres, warehouse, tmp_path_factory):
         proc=proc,
         duckdb=read_marts_duckdb(db_copy),
         postgres=read_marts_postgres(postgres),
+        db_copy=db_copy,
+        first_run=first,
+        root=root,
     )
 
 
@@ -243,3 +278,208 @@ def test_bi_reader_reads_the_marts_and_nothing_else(full_build, postgres):
     assert sorted(readable) == expected_readable
     assert {("marts", mart) for mart in UNGRANTED_MARTS} <= set(refused)
     assert any(schema == "raw" for schema, _ in refused) and any(schema == "intermediate" for schema, _ in refused)
+
+
+# ------------------------------------------------------------------------------------------------
+# Monitoring on PostgreSQL (after the incremental build: both engines hold the same later data)
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def on_postgres(postgres, monkeypatch):
+    """lead_scoring.warehouse pointed at the test server (env of the profile's postgres target)."""
+    from lead_scoring.warehouse import Warehouse
+
+    for key, value in pg_env(postgres).items():
+        monkeypatch.setenv(key, value)
+    return Warehouse(target="postgres")
+
+
+def pg_query(server, sql: str, params=None) -> list[tuple]:
+    import psycopg2
+
+    con = psycopg2.connect(server.dsn(DATABASE))
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def test_freshness_on_postgres_equals_direct_sql_and_duckdb(incremental_build, on_postgres, postgres):
+    from lead_scoring.clock import format_timestamp, parse_instant
+    from lead_scoring.monitoring import measure_freshness
+    from lead_scoring.warehouse import Warehouse
+
+    now = parse_instant("2026-11-02 12:00:00")
+    duck = Warehouse(str(incremental_build["db_copy"]), target="duckdb")
+    for table, columns in (("leads", ["_loaded_at"]), ("events", ["_loaded_at", "occurred_at"])):
+        got = measure_freshness(on_postgres, table, now)
+        expected = measure_freshness(duck, table, now)
+        assert got.severity == expected.severity and got.problems == expected.problems, (got, expected)
+        for column in columns:
+            condition = " and occurred_at <= _loaded_at" if column == "occurred_at" else ""
+            newest = pg_query(postgres, f"select max({column}) from raw.{table} where {column} <= %s{condition}",
+                              [now])[0][0]
+            assert newest is not None
+            assert got.metadata[f"newest {column}"] == format_timestamp(newest) == expected.metadata[f"newest {column}"]
+            assert got.metadata[f"{column} age (hours)"] == round((now - newest).total_seconds() / 3600, 2)
+
+
+def test_distribution_and_drift_on_postgres_equal_duckdb(incremental_build, on_postgres, postgres):
+    """The full build's run (recorded before the landing) and the incremental build's run, compared on each engine:
+    the same baseline, the same statistics (PSI per metric, KS, lead count and MQL rate changes)."""
+    from lead_scoring.monitoring import MonitoringSettings, compare_runs, load_comparison
+    from lead_scoring.warehouse import Warehouse
+
+    first = incremental_build["first_run"]
+    assert first["postgres"]["history_rows"] == first["duckdb"]["history_rows"] > 0
+    second = record_on_both(postgres, incremental_build["db_copy"], SECOND_RUN, SECOND_RECORDED)
+    assert second["postgres"]["lead_count"] == second["duckdb"]["lead_count"]
+    # the recorded lead count and MQL rate are the mart's, counted directly
+    counts = dict(pg_query(postgres, "select model_id, count(*) from marts.lead_scores group by model_id"))
+    mqls = dict(pg_query(postgres, "select model_id, count(*) from marts.lead_scores where is_mql group by model_id"))
+    assert second["postgres"]["lead_count"] == counts
+    assert second["postgres"]["mql_rate"] == {m: round(mqls.get(m, 0) / n, 4) for m, n in counts.items()}
+
+    settings = MonitoringSettings()
+    results = {}
+    for name, wh in (("postgres", on_postgres), ("duckdb", Warehouse(str(incremental_build["db_copy"]), "duckdb"))):
+        with wh.open() as db:
+            data = load_comparison(db, settings)
+        assert data["current"] == SECOND_RUN and data["baseline"] == [FIRST_RUN], (name, data["current"])
+        results[name] = {model: compare_runs(m["baseline"], m["current"], settings, m["base_q"], m["cur_q"])
+                         for model, m in data["models"].items()}
+    assert set(results["postgres"]) == set(results["duckdb"]) == set(counts)
+    moved = 0.0
+    for model, duck in results["duckdb"].items():
+        pg = results["postgres"][model]
+        assert pg.severity == duck.severity
+        assert [(s.name, s.metric) for s in pg.statistics] == [(s.name, s.metric) for s in duck.statistics]
+        for a, b in zip(pg.statistics, duck.statistics):
+            assert a.value == pytest.approx(b.value, abs=1e-9), (model, a.name, a.metric)
+            moved = max(moved, b.value if b.name == "PSI" else 0.0)
+    assert moved > 0  # the landing moved some distribution: the statistics compared are not all zero
+
+
+def test_sla_grading_on_postgres_equals_duckdb_and_direct_sql(incremental_build, on_postgres, postgres):
+    from lead_scoring.sla import grade_all, read_breach_rates
+
+    with on_postgres.open() as db:
+        pg_rows = read_breach_rates(db)
+    import duckdb
+
+    con = duckdb.connect(str(incremental_build["db_copy"]), read_only=True)
+    try:
+        duck_rows = read_breach_rates(con)
+    finally:
+        con.close()
+    assert pg_rows and len(pg_rows) == len(duck_rows)
+    direct = dict(pg_query(postgres, "select model_id, breached_assignments from marts.routing_sla_breach_rate"))
+    assert {r["model_id"]: r["breached_assignments"] for r in pg_rows} == direct
+    pg_severity, pg_grades = grade_all(pg_rows)
+    duck_severity, duck_grades = grade_all(duck_rows)
+    assert pg_severity == duck_severity
+    assert [(g.model_id, g.severity, g.summary) for g in pg_grades] == \
+        [(g.model_id, g.severity, g.summary) for g in duck_grades]
+
+
+def _file_rows(files: dict[str, str]) -> dict[str, list[dict]]:
+    """Each export file's rows, read by DuckDB's readers, sorted by key, timestamps as text."""
+    import duckdb
+
+    readers = {"csv": "read_csv('{}', header=true, all_varchar=true)", "jsonl": "read_json('{}', format='newline_delimited')",
+               "parquet": "read_parquet('{}')"}
+    out = {}
+    con = duckdb.connect()
+    try:
+        for ext, path in files.items():
+            cur = con.execute(f"select * from {readers[ext].format(path)} order by scoring_model_id, crm_external_id")
+            names = [d[0] for d in cur.description]
+            out[ext] = [dict(zip(names, (str(v) if v is not None else None for v in row))) for row in cur.fetchall()]
+    finally:
+        con.close()
+    return out
+
+
+def _same_export_rows(got: list[dict], expected: list[dict]) -> None:
+    assert len(got) == len(expected) > 0
+    for a, b in zip(got, expected):
+        assert a.keys() == b.keys()
+        for column in a:
+            if column in ("lead_score", "fit_score", "engagement_score") and a[column] is not None:
+                assert float(a[column]) == pytest.approx(float(b[column]), abs=1e-6), column
+            else:
+                assert a[column] == b[column], (column, a, b)
+
+
+def test_crm_export_on_postgres_writes_duckdbs_files_and_records_its_state(incremental_build, on_postgres, postgres,
+                                                                          tmp_path):
+    from lead_scoring.clock import parse_instant
+    from lead_scoring.crm_sync import export_crm_sync
+    from lead_scoring.warehouse import Warehouse
+
+    at = parse_instant("2026-11-02 02:00:00")
+    listed = pg_query(postgres, "select count(*) from marts.crm_lead_sync")[0][0]
+    with on_postgres.open(read_only=False) as db:
+        got = export_crm_sync(db, tmp_path / "pg", synced_at=at)
+    with Warehouse(str(incremental_build["db_copy"]), "duckdb").connect(read_only=False) as con:
+        expected = export_crm_sync(con, tmp_path / "duck", synced_at=at)
+    assert got.status == expected.status == "synced"
+    assert got.row_count == expected.row_count == listed > 0
+    assert got.batch_id == expected.batch_id  # same rows, same sync hashes, same batch id and file names
+    assert {e: Path(f).name for e, f in got.files.items()} == {e: Path(f).name for e, f in expected.files.items()}
+    got_rows, expected_rows = _file_rows(got.files), _file_rows(expected.files)
+    for ext in ("csv", "jsonl", "parquet"):
+        _same_export_rows(got_rows[ext], expected_rows[ext])
+    # the state is recorded in PostgreSQL: one state row per exported row, the batch logged, the view empty
+    assert pg_query(postgres, "select count(*), count(distinct batch_id) from crm_sync.crm_sync_state") == \
+        [(got.row_count, 1)]
+    assert pg_query(postgres, "select batch_id, batch_number, row_count from crm_sync.crm_sync_batches") == \
+        [(got.batch_id, 1, got.row_count)]
+    assert pg_query(postgres, "select count(*) from marts.crm_lead_sync")[0][0] == 0
+    with on_postgres.open(read_only=False) as db:
+        again = export_crm_sync(db, tmp_path / "pg")
+    assert again.status == "nothing_to_sync" and again.row_count == 0
+    assert len(list((tmp_path / "pg").iterdir())) == 3
+
+
+def test_report_on_postgres_shows_its_figures(incremental_build, on_postgres, postgres, tmp_path):
+    from lead_scoring.report import _card, _num, write_report
+
+    with on_postgres.open() as db:
+        path, page, data = write_report(db, tmp_path / "report.html")
+    leads, mqls = pg_query(postgres, "select count(*), count(*) filter (where is_mql) from marts.lead_scores "
+                                     "where model_id = %s", [data.model_id])[0]
+    assert data.overview["leads"] == leads > 0 and data.overview["mql_leads"] == mqls
+    html = path.read_text()
+    assert _card("leads scored", _num(leads)) in html
+    assert f'<div class="v">{_num(mqls)} (' in html  # the MQL card: count (share)
+    runs = pg_query(postgres, "select count(distinct run_id) from monitoring.score_distribution_history "
+                              "where model_id = %s", [data.model_id])[0][0]
+    assert runs >= 2 and len({r["run_id"] for r in data.history}) == runs
+    assert len(page.charts) >= 5
+
+
+def test_one_week_backfill_on_postgres_runs_dbt_and_records_the_run(incremental_build, on_postgres, postgres,
+                                                                   tmp_path, monkeypatch, capsys):
+    """`lead-scoring backfill --target postgres` a week past the incremental run: one dbt run of the history
+    models at its instant, recorded in PostgreSQL's history; the newest as_of read back equals direct SQL."""
+    from lead_scoring import backfill
+    from lead_scoring.clock import parse_instant
+
+    before = pg_query(postgres, "select max(valid_from) from marts.lead_score_snapshots")[0][0]
+    assert backfill.latest_recorded_as_of(on_postgres) == before
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    monkeypatch.delenv("LEAD_SCORING_TARGET")  # --target says it
+    parser = __import__("argparse").ArgumentParser()
+    backfill.add_arguments(parser)
+    args = parser.parse_args(["--target", "postgres", "--end", "2026-11-10 00:00:00", "--weeks", "1", "--",
+                              "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")])
+    assert backfill.run(args) == 0, capsys.readouterr()
+    at = parse_instant("2026-11-03 00:00:00")  # end - 1 week: the one instant after the history's newest run
+    recorded = pg_query(postgres, "select distinct run_id, recorded_at from monitoring.score_distribution_history "
+                                  "where run_id like 'backfill %'")
+    assert recorded == [("backfill 2026-11-03 00:00:00", at)]
+    newest = pg_query(postgres, "select max(valid_from) from marts.lead_score_snapshots")[0][0]
+    assert newest == at > before
+    assert backfill.latest_recorded_as_of(on_postgres) == newest

@@ -229,3 +229,200 @@ def test_mart_matches_duckdb(builds, mart):
     print(f"{mart}: {compared} rows compared, max abs numeric difference {max_diff:.3g}")
     assert problems == []
     assert len(spark) == len(duck)
+
+
+# ------------------------------------------------------------------------------------------------
+# Monitoring on Spark (lead_scoring.warehouse, target spark), against DuckDB on the same data. These run after the
+# mart comparisons: the drift test changes marts.lead_scores on both engines (last).
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def duck_copy(builds, tmp_path_factory):
+    """A copy of the DuckDB build, for the monitoring writes (the marts compared above stay as built)."""
+    path = tmp_path_factory.mktemp("spark_monitoring") / "duck.duckdb"
+    shutil.copyfile(builds["duck_db"], path)
+    return path
+
+
+@pytest.fixture
+def on_spark(builds, monkeypatch):
+    """lead_scoring.warehouse on the module's Spark warehouse (its open session is reused, not stopped)."""
+    from lead_scoring.warehouse import Warehouse
+
+    monkeypatch.setenv("LEAD_SCORING_TARGET", "spark")
+    return Warehouse(target="spark")
+
+
+def test_freshness_on_spark_equals_direct_sql_and_duckdb(builds, on_spark, duck_copy):
+    from lead_scoring.clock import format_timestamp, parse_instant
+    from lead_scoring.monitoring import measure_freshness
+    from lead_scoring.warehouse import Warehouse
+
+    now = parse_instant(AS_OF)
+    for table, columns in (("leads", ["_loaded_at"]), ("events", ["_loaded_at", "occurred_at"])):
+        got = measure_freshness(on_spark, table, now)
+        expected = measure_freshness(Warehouse(str(duck_copy), "duckdb"), table, now)
+        assert got.severity == expected.severity and got.problems == expected.problems, (got, expected)
+        for column in columns:
+            condition = " and occurred_at <= _loaded_at" if column == "occurred_at" else ""
+            newest = builds["spark"].sql(
+                f"select date_format(max({column}), 'yyyy-MM-dd HH:mm:ss.SSSSSS') from raw.{table} "
+                f"where {column} <= timestamp '{AS_OF}'{condition}").first()[0]
+            assert newest is not None
+            assert got.metadata[f"newest {column}"] == format_timestamp(newest) == expected.metadata[f"newest {column}"]
+
+
+def test_sla_grading_on_spark_equals_duckdb_and_direct_sql(builds, on_spark, duck_copy):
+    import duckdb
+
+    from lead_scoring.sla import grade_all, read_breach_rates
+
+    with on_spark.open() as db:
+        spark_rows = read_breach_rates(db)
+    con = duckdb.connect(str(duck_copy), read_only=True)
+    try:
+        duck_rows = read_breach_rates(con)
+    finally:
+        con.close()
+    direct = {r[0]: r[1] for r in builds["spark"].sql(
+        "select model_id, resolved_assignments from marts.routing_sla_breach_rate").collect()}
+    assert spark_rows and {r["model_id"]: r["resolved_assignments"] for r in spark_rows} == direct
+    spark_severity, spark_grades = grade_all(spark_rows)
+    duck_severity, duck_grades = grade_all(duck_rows)
+    assert spark_severity == duck_severity
+    assert [(g.model_id, g.severity, g.summary) for g in spark_grades] == \
+        [(g.model_id, g.severity, g.summary) for g in duck_grades]
+
+
+def _export_file_rows(files: dict[str, str]) -> dict[str, list[dict]]:
+    import duckdb
+
+    readers = {"csv": "read_csv('{}', header=true, all_varchar=true)",
+               "jsonl": "read_json('{}', format='newline_delimited')", "parquet": "read_parquet('{}')"}
+    out = {}
+    con = duckdb.connect()
+    try:
+        for ext, path in files.items():
+            cur = con.execute(f"select * from {readers[ext].format(path)} order by scoring_model_id, crm_external_id")
+            names = [d[0] for d in cur.description]
+            out[ext] = [dict(zip(names, (None if v is None else str(v) for v in row))) for row in cur.fetchall()]
+    finally:
+        con.close()
+    return out
+
+
+def test_crm_export_on_spark_writes_duckdbs_files_and_records_its_state(builds, on_spark, duck_copy, tmp_path):
+    from lead_scoring.clock import parse_instant
+    from lead_scoring.crm_sync import export_crm_sync
+    from lead_scoring.warehouse import Warehouse
+
+    spark = builds["spark"]
+    at = parse_instant("2026-11-01 02:00:00")
+    listed = spark.sql("select count(*) from marts.crm_lead_sync").first()[0]
+    with on_spark.open(read_only=False) as db:
+        got = export_crm_sync(db, tmp_path / "spark", synced_at=at)
+    with Warehouse(str(duck_copy), "duckdb").connect(read_only=False) as con:
+        expected = export_crm_sync(con, tmp_path / "duck", synced_at=at)
+    assert got.row_count == expected.row_count == listed > 0
+    assert got.batch_id == expected.batch_id  # same rows, same sync hashes: same batch id and file names
+    got_rows, expected_rows = _export_file_rows(got.files), _export_file_rows(expected.files)
+    for ext in ("csv", "jsonl", "parquet"):
+        assert len(got_rows[ext]) == len(expected_rows[ext]) == listed
+        for a, b in zip(got_rows[ext], expected_rows[ext]):
+            assert a.keys() == b.keys()
+            for column in a:
+                if column in ("lead_score", "fit_score", "engagement_score") and a[column] is not None:
+                    assert float(a[column]) == pytest.approx(float(b[column]), abs=TOLERANCE), column
+                else:
+                    assert a[column] == b[column], (ext, column, a, b)
+    state = spark.sql("select count(*), count(distinct batch_id) from crm_sync.crm_sync_state").first()
+    assert tuple(state) == (got.row_count, 1)
+    batches = [tuple(r) for r in spark.sql("select batch_id, batch_number, row_count from crm_sync.crm_sync_batches"
+                                           ).collect()]
+    assert batches == [(got.batch_id, 1, got.row_count)]
+    assert spark.sql("select count(*) from marts.crm_lead_sync").first()[0] == 0
+    with on_spark.open(read_only=False) as db:
+        again = export_crm_sync(db, tmp_path / "spark")
+    assert again.status == "nothing_to_sync"
+
+
+def test_report_on_spark_shows_its_figures(builds, on_spark, tmp_path):
+    from lead_scoring.report import _card, _num, write_report
+
+    with on_spark.open() as db:
+        path, page, data = write_report(db, tmp_path / "report.html")
+    leads, mqls = builds["spark"].sql("select count(*), count_if(is_mql) from marts.lead_scores where model_id = "
+                                      f"'{data.model_id}'").first()
+    assert data.overview["leads"] == leads > 0 and data.overview["mql_leads"] == mqls
+    html = path.read_text()
+    assert _card("leads scored", _num(leads)) in html
+    assert f'<div class="v">{_num(mqls)} (' in html
+    assert len(page.charts) >= 5
+
+
+def test_backfill_plans_from_the_newest_recorded_as_of_on_spark(builds, on_spark, duck_copy, monkeypatch, capsys):
+    """The backfill's resume point on Spark equals direct SQL and DuckDB's, and `lead-scoring backfill --target
+    spark --dry-run` plans from it: the instants at or before it are skipped, the later ones planned. (Its dbt
+    runs are not run here: each costs minutes on Spark; PostgreSQL's test runs a real one.)"""
+    import argparse
+    import datetime
+
+    from lead_scoring import backfill
+    from lead_scoring.clock import format_as_of
+    from lead_scoring.warehouse import Warehouse
+
+    newest = builds["spark"].sql("select date_format(max(valid_from), 'yyyy-MM-dd HH:mm:ss.SSSSSS') "
+                                 "from marts.lead_score_snapshots").first()[0]
+    got = backfill.latest_recorded_as_of(on_spark)
+    assert got is not None and got.isoformat(sep=" ", timespec="microseconds") == newest
+    assert got == backfill.latest_recorded_as_of(Warehouse(str(duck_copy), "duckdb"))
+
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(PROJECT_ROOT))
+    parser = argparse.ArgumentParser()
+    backfill.add_arguments(parser)
+    end = got.replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=8)
+    assert backfill.run(parser.parse_args(["--target", "spark", "--end", format_as_of(end), "--weeks", "2",
+                                           "--dry-run"])) == 0
+    out = capsys.readouterr().out
+    instants = [end - datetime.timedelta(days=d) for d in (14, 7)]
+    expected = [f"skip {format_as_of(i)}" if i <= datetime.datetime.fromisoformat(newest) else
+                f"plan {format_as_of(i)}: dbt run" for i in instants]
+    assert any(line.startswith("skip") for line in expected) and any(line.startswith("plan") for line in expected)
+    for line in expected:
+        assert line in out, out
+
+
+def test_distribution_and_drift_on_spark_equal_duckdb(builds, on_spark, duck_copy):
+    """Two recorded runs on each engine, the second after the same change of the scores (grade D leads removed):
+    the same baseline and the same drift statistics on Spark as on DuckDB, and not all zero."""
+    from lead_scoring.clock import parse_instant
+    from lead_scoring.monitoring import MonitoringSettings, compare_runs, load_comparison, record_distribution
+    from lead_scoring.warehouse import Warehouse
+
+    duck = Warehouse(str(duck_copy), "duckdb")
+    infos = {}
+    for run_id, recorded_at in (("first", "2026-11-01 01:00:00"), ("second", "2026-11-01 02:00:00")):
+        for name, wh in (("spark", on_spark), ("duckdb", duck)):
+            if run_id == "second":
+                with wh.open(read_only=False) as db:
+                    db.delete_where("marts.lead_scores", "fit_grade = ?", ["D"])
+            infos[name, run_id] = record_distribution(wh, run_id, recorded_at=parse_instant(recorded_at),
+                                                      skip_repeated=False)
+    counts = {r[0]: r[1] for r in builds["spark"].sql(
+        "select model_id, count(*) from marts.lead_scores group by model_id").collect()}
+    assert infos["spark", "second"]["lead_count"] == counts == infos["duckdb", "second"]["lead_count"]
+    settings = MonitoringSettings()
+    results = {}
+    for name, wh in (("spark", on_spark), ("duckdb", duck)):
+        with wh.open() as db:
+            data = load_comparison(db, settings)
+        assert data["current"] == "second" and data["baseline"] == ["first"], name
+        results[name] = {model: compare_runs(m["baseline"], m["current"], settings, m["base_q"], m["cur_q"])
+                         for model, m in data["models"].items()}
+    assert set(results["spark"]) == set(results["duckdb"]) == set(counts)
+    for model, expected in results["duckdb"].items():
+        got = results["spark"][model]
+        assert got.severity == expected.severity
+        assert [(s.name, s.metric) for s in got.statistics] == [(s.name, s.metric) for s in expected.statistics]
+        for a, b in zip(got.statistics, expected.statistics):
+            assert a.value == pytest.approx(b.value, abs=1e-9), (model, a.name, a.metric)
+        assert any(s.value > 0 for s in expected.statistics if s.name == "lead count change")
