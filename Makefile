@@ -77,7 +77,16 @@ BACKFILL_WEEKS ?= 4
 backfill: setup
 	$(CLI) backfill --database $(DB) --end "$(AS_OF)" --weeks $(BACKFILL_WEEKS) --build-end
 
-demo: data backfill summary report
+# The demo: the weekly history (dbt outside Dagster: it is history), then the daily job at AS_OF through Dagster, in
+# process, into the instance `make dev` shows (.dagster_home): the job's assets materialised, every check evaluated,
+# the report written (docs/dagster.md "After make demo").
+.PHONY: demo-scoring
+demo-scoring: data $(CURDIR)/.dagster_home/dagster.yaml
+	$(CLI) backfill --database $(DB) --end "$(AS_OF)" --weeks $(BACKFILL_WEEKS)
+	$(DG_ENV) LEAD_SCORING_DUCKDB_PATH=$(DB) LEAD_SCORING_REPORT_PATH=$(REPORT) \
+		$(BIN)/python -m orchestration.run_job full_scoring_job --as-of "$(AS_OF)"
+
+demo: demo-scoring summary
 
 # Suggested rule points from historical conversions (review them, then copy them to seeds/ by hand).
 SUGGESTIONS_DIR ?= warehouse/suggestions
@@ -155,6 +164,14 @@ pytest: setup browser engines
 	$(BIN)/python -m pytest
 
 test: dbt-test lint defs-check pytest
+
+# The property tests with the "deep" hypothesis profile (tests/python/conftest.py): DEEP_EXAMPLES data sets per
+# property, each scored by real dbt runs, shrinking on. Slow (hours at 200); not part of `make test`. docs/testing.md.
+DEEP_EXAMPLES ?= 200
+.PHONY: test-deep
+test-deep: setup
+	LEAD_SCORING_HYPOTHESIS_PROFILE=deep LEAD_SCORING_PROPERTY_DEEP_EXAMPLES=$(DEEP_EXAMPLES) \
+		$(BIN)/python -m pytest tests/python/test_properties.py -q -p no:cacheprovider
 
 # The Dagster UI (`dg dev`) on http://$(HOST):$(PORT): the code location orchestration/definitions.py ([tool.dg] in
 # pyproject.toml) with the instance settings of orchestration/dagster.yaml (one run at a time, DuckDB pool limit 1,

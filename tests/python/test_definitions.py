@@ -15,10 +15,8 @@ from dagster import (
     AssetSelection,
     DagsterInstance,
     Definitions,
-    RunConfig,
     build_schedule_context,
     build_sensor_context,
-    materialize,
     validate_run_config,
 )
 
@@ -32,11 +30,6 @@ from orchestration.defs import resources as dres  # noqa: E402
 from orchestration.defs.dbt import assets as dbt_assets  # noqa: E402
 from orchestration.defs.dbt import schedules, sensors, translator  # noqa: E402
 from orchestration.defs.dbt.project import dbt_project  # noqa: E402
-from orchestration.defs.dbt.resources import dbt_resource  # noqa: E402
-from orchestration.defs.monitoring.assets import score_distribution_history  # noqa: E402
-from orchestration.defs.monitoring.checks import score_distribution_drift  # noqa: E402
-from orchestration.defs.raw.assets import raw_asset_specs  # noqa: E402
-from orchestration.defs.raw.checks import raw_events_freshness, raw_leads_freshness  # noqa: E402
 from orchestration.definitions import defs  # noqa: E402
 
 MANIFEST = json.loads(dbt_project.manifest_path.read_text())
@@ -74,7 +67,8 @@ def test_the_code_location_inventory_outside_dbt(asset_graph):
         ("routing_sla_breach_rate", "sla_breach_rate_within_limit")}
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
-        "engagement_refresh_job", "full_scoring_job"}
+        "engagement_refresh_job", "full_scoring_job", "crm_export_job", "weight_suggestions_job",
+        "rule_suggestions_job", "raw_landing_job"}
     assert {s.name for s in repo.schedule_defs} == {"engagement_refresh_hourly", "full_scoring_daily"}
     assert {s.name for s in repo.sensor_defs} == {"rule_seed_change_sensor"}
     assert set(repo.get_top_level_resources()) == {"dbt", "warehouse"}
@@ -99,8 +93,8 @@ def test_every_dbt_node_is_an_asset_with_the_agreed_keys_and_groups(asset_graph)
     assert group(AssetKey("stg_rules__fit_rules")) == "staging"
     assert group(AssetKey("int_lead_scores")) == "intermediate"
     assert group(AssetKey("lead_scores")) == "marts"
-    # the raw landing is materialised by raw_landing (lead-scoring load as an asset), on demand, upstream of staging
-    assert asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
+    # the raw tables are external specs upstream of staging, recorded on demand by raw_landing_job (lead-scoring load)
+    assert not asset_graph.get(AssetKey(["raw", "leads"])).is_materializable
     assert AssetKey(["raw", "leads"]) in asset_graph.get(AssetKey("stg_crm__lead_versions")).parent_keys
     assert AssetKey(["raw", "events"]) in asset_graph.get(AssetKey("stg_crm__event_deliveries_ranked")).parent_keys
     # the event readers read the stored, ranked deliveries, never the raw rows again
@@ -205,6 +199,51 @@ def test_engagement_job_is_what_depends_on_events_plus_the_marts():
     assert {AssetKey("lead_scores"), AssetKey("stg_crm__leads")} <= full
 
 
+ON_DEMAND_ASSETS = {"weight_suggestions", "rule_suggestions", "crm_lead_sync_export", "raw/leads", "raw/events",
+                    "raw/opportunities"}
+ON_DEMAND_JOBS = {"crm_export_job": {"crm_drift_gate", "crm_lead_sync_export"},
+                  "weight_suggestions_job": {"weight_suggestions"}, "rule_suggestions_job": {"rule_suggestions"},
+                  "raw_landing_job": {"raw_landing"}}
+
+
+def _materialize_all(asset_graph):
+    """What the UI's "Materialize all" launches on the whole asset graph: every asset that is executable and not
+    observable (dagster-webserver 1.13, ui-core LaunchAssetExecutionButton.tsx, optionsForExecuteButton)."""
+    return {k for k in asset_graph.get_all_asset_keys()
+            if asset_graph.get(k).is_executable and not asset_graph.get(k).is_observable}
+
+
+def test_on_demand_assets_are_outside_materialize_all_the_scoring_jobs_and_every_schedule_and_sensor(asset_graph):
+    tagged = {k.to_user_string() for k in asset_graph.get_all_asset_keys()
+              if asset_graph.get(k).tags.get(dres.ON_DEMAND_TAG) == "true"}
+    assert tagged == ON_DEMAND_ASSETS
+    on_demand = {AssetKey.from_user_string(k) for k in ON_DEMAND_ASSETS}
+    assert not _materialize_all(asset_graph) & on_demand
+    full = defs.resolve_job_def("full_scoring_job").asset_layer.selected_asset_keys
+    # "Materialize all" is the daily job: nothing else is one click away
+    assert _materialize_all(asset_graph) == full
+    for job in ("full_scoring_job", "engagement_refresh_job"):
+        assert not defs.resolve_job_def(job).asset_layer.selected_asset_keys & on_demand, job
+    repo = defs.get_repository_def()
+    automated = [*repo.schedule_defs, *repo.sensor_defs]
+    assert automated and {t.job_name for t in automated} <= {"full_scoring_job", "engagement_refresh_job"}
+    for target in automated:
+        assert not repo.get_job(target.job_name).asset_layer.selected_asset_keys & on_demand, target.name
+        assert target.job_name not in ON_DEMAND_JOBS
+
+
+def test_each_on_demand_job_runs_exactly_its_own_ops():
+    repo = defs.get_repository_def()
+    for name, ops in ON_DEMAND_JOBS.items():
+        job = repo.get_job(name)
+        assert {node.name for node in job.graph.nodes} == ops, name
+        assert not job.asset_layer.selected_asset_keys, f"{name} must not materialise executable assets"
+        assert job.tags.get(dres.ON_DEMAND_TAG) == "true"
+    # the export writes nothing unless the drift gate passed first
+    crm = repo.get_job("crm_export_job")
+    assert crm.graph.dependency_structure.input_to_upstream_outputs_for_node("crm_lead_sync_export")
+
+
 def test_seed_change_sensor(tmp_path):
     seeds = tmp_path / "seeds"
     shutil.copytree(PROJECT_ROOT / "seeds", seeds)
@@ -258,42 +297,55 @@ def test_the_scheduled_build_leaves_unit_tests_to_ci():
     assert "--full-refresh" not in dbt_assets.dbt_build_args(dbt_assets.DbtBuildConfig())
 
 
-def test_materialise_every_asset_in_process_and_all_checks_pass(tmp_path, monkeypatch):
-    """The dbt assets, the score history and every check (dbt tests, raw freshness, drift) in one run on
-    generated data: on normal data everything passes."""
+def test_the_demo_job_run_in_process_materialises_every_asset_and_evaluates_every_check(tmp_path, monkeypatch):
+    """`make demo`'s last step (orchestration/run_job.py): full_scoring_job in process, into the instance of
+    DAGSTER_HOME (as `make dev` reads it), on generated data whose clock is in the past. Every asset of the job is
+    materialised and every check evaluated, in the result and in the instance; freshness is judged at the run's
+    as_of, so data landed up to it is fresh although the wall clock is later; on normal data every check passes."""
     from lead_scoring import datagen
     from lead_scoring.monitoring import NOW_ENV
+    from orchestration import run_job
+    from orchestration.defs.dbt import jobs
 
     db_path = tmp_path / "dagster.duckdb"
     datagen.generate(database=str(db_path), leads=300, events_per_lead=10, days=120, seed=11, as_of=AS_OF)
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(db_path))
+    monkeypatch.setenv("LEAD_SCORING_REPORT_PATH", str(tmp_path / "report.html"))
+    monkeypatch.delenv(NOW_ENV, raising=False)  # the clock is the run's as_of, nothing else
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     as_of = "2026-11-01 05:00:00"
-    monkeypatch.setenv(NOW_ENV, as_of)  # the raw data was landed up to AS_OF: fresh at as_of
 
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            [*raw_asset_specs, dbt_assets.lead_scoring_dbt_assets,
-             score_distribution_history, raw_leads_freshness, raw_events_freshness, score_distribution_drift],
-            resources={"dbt": dbt_resource, "warehouse": dres.WarehouseResource()},
-            run_config=RunConfig(ops={"lead_scoring_dbt_assets": dbt_assets.DbtBuildConfig(as_of=as_of)}),
-            selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
-            instance=instance,
-        )
+    with DagsterInstance.get() as instance:
+        result = run_job.run_job("full_scoring_job", instance, as_of)
         assert result.success
-        run_tags = instance.get_run_by_id(result.run_id).tags
+        run = instance.get_run_by_id(result.run_id)
+        run_tags = run.tags
+        graph = defs.resolve_asset_graph()
+        expected_assets = jobs.full_selection.resolve(graph)
+        expected_checks = jobs.full_selection.resolve_checks(graph)
+        in_instance = {key for key in expected_assets if instance.get_latest_materialization_event(key)}
+        checks_in_instance = {key for key in expected_checks
+                              if instance.event_log_storage.get_asset_check_execution_history(key, limit=1)}
 
+    assert run_tags["lead_scoring/as_of"] == as_of and run_tags["lead_scoring/trigger"] == "run_job"
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert {AssetKey("lead_scores"), AssetKey("scoring_fit_rules"), AssetKey("stg_crm__leads")} <= materialized
+    assert materialized == expected_assets == in_instance
     checks = result.get_asset_check_evaluations()
+    assert {c.asset_check_key for c in checks} == expected_checks == checks_in_instance
+    assert len(expected_checks) > 500
     # every check passes, but a rule-health check may warn (a rule firing on nearly every lead or almost none is
     # a finding about the rules, not a failure: docs/rule_health.md)
     failed = [c.check_name for c in checks if not c.passed
               and not (c.check_name.startswith("no_health_issue_") and c.severity == AssetCheckSeverity.WARN)]
-    assert checks and failed == [], failed
-    assert any(c.check_name.startswith("no_health_issue_") for c in checks)
-    check_names = {c.check_name for c in checks}
-    assert {"raw_leads_freshness", "raw_events_freshness", "score_distribution_drift"} <= check_names
-    assert AssetKey("score_distribution_history") in materialized
+    assert failed == [], failed
+    freshness = {c.check_name: c for c in checks if c.check_name.endswith("_freshness")}
+    assert set(freshness) == {"raw_leads_freshness", "raw_events_freshness"}
+    for check in freshness.values():
+        assert check.metadata["clock"].value == f"the run's as_of (the data's clock): {as_of}"
+    assert (tmp_path / "report.html").exists()
 
     [row] = query(db_path, "select count(*) as n, min(scored_at) as lo, max(scored_at) as hi, "
                            "min(ruleset_version) as rs, count(distinct ruleset_version) as n_rs "

@@ -389,7 +389,8 @@ def test_rule_suggestions_asset_is_on_demand_and_materialises(planted, tmp_path,
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("rule_suggestions")
     assert graph.get(key).parent_keys == {dg.AssetKey("lead_scores")}
-    assert graph.get(key).pools == {"duckdb_warehouse"}
+    assert rule_assets.rule_suggestions.pool == "duckdb_warehouse"
+    assert not graph.get(key).is_executable  # an external spec: never in "Materialize all"
     assert key not in jobs.full_selection.resolve(graph)
     assert key not in jobs.engagement_selection.resolve(graph)
 
@@ -397,14 +398,14 @@ def test_rule_suggestions_asset_is_on_demand_and_materialises(planted, tmp_path,
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(planted["db"]))
     monkeypatch.setenv(rule_assets.RULE_SUGGESTIONS_DIR_ENV, str(out))
     before = seeds_digest()
-    result = dg.materialize(
-        [rule_assets.rule_suggestions],
+    result = defs.resolve_job_def("rule_suggestions_job").execute_in_process(
         run_config=dg.RunConfig(ops={"rule_suggestions": rule_assets.RuleSuggestionsConfig(
             verify=False, replay_current=False)}),
     )
     assert result.success
     assert seeds_digest() == before
     [event] = result.get_asset_materialization_events()
+    assert event.asset_key == key
     metadata = event.materialization.metadata
     assert {p.name for p in out.iterdir()} == {*discovery.CHANGED_SEEDS, discovery.REPORT_MD, discovery.REPORT_JSON}
     # the same data and settings as the module's run: the same figures (the fit is deterministic)

@@ -246,7 +246,8 @@ def test_weight_suggestions_asset_is_on_demand_and_materialises(warehouse, tmp_p
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("weight_suggestions")
     assert graph.get(key).parent_keys == {dg.AssetKey("lead_scores")}
-    assert graph.get(key).pools == {"duckdb_warehouse"}
+    assert weight_assets.weight_suggestions.pool == "duckdb_warehouse"
+    assert not graph.get(key).is_executable  # an external spec: never in "Materialize all"
     assert key not in jobs.full_selection.resolve(graph)
     assert key not in jobs.engagement_selection.resolve(graph)
 
@@ -254,13 +255,13 @@ def test_weight_suggestions_asset_is_on_demand_and_materialises(warehouse, tmp_p
     monkeypatch.setenv("LEAD_SCORING_DUCKDB_PATH", str(warehouse.db_path))
     monkeypatch.setenv(weight_assets.SUGGESTIONS_DIR_ENV, str(out))
     before = seeds_digest()
-    result = dg.materialize(
-        [weight_assets.weight_suggestions],
+    result = defs.resolve_job_def("weight_suggestions_job").execute_in_process(
         run_config=dg.RunConfig(ops={"weight_suggestions": weight_assets.WeightSuggestionsConfig(verify=False)}),
     )
     assert result.success
     assert seeds_digest() == before
     [event] = result.get_asset_materialization_events()
+    assert event.asset_key == key
     metadata = event.materialization.metadata
     assert {p.name for p in out.iterdir()} == {weights.FIT_SEED, weights.ENGAGEMENT_SEED, weights.REPORT_MD,
                                                weights.REPORT_JSON}

@@ -1,6 +1,7 @@
 """The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, plus the marts) and
 ``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
-Assets tagged ``lead_scoring/on_demand`` (e.g. weight_suggestions) are materialised by hand, never by a job here.
+Assets tagged ``lead_scoring/on_demand`` (the raw landing, weight and rule suggestions, the CRM export) are never in
+these jobs nor in a schedule or sensor: they have their own jobs, launched by hand (``crm_export_job``, ...).
 """
 from dagster import AssetSelection, RunConfig, define_asset_job
 
@@ -11,13 +12,14 @@ from orchestration.defs.resources import ON_DEMAND_TAG
 TRIGGER_TAG = "lead_scoring/trigger"
 
 ON_DEMAND = AssetSelection.tag(ON_DEMAND_TAG, "true")
+# External specs (the on-demand CRM export and its state) are never materialised by an asset job: materializable().
 engagement_selection = (
-    AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False) - ON_DEMAND
+    AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False).materializable() - ON_DEMAND
     | AssetSelection.groups("marts")
     | AssetSelection.checks_for_assets(raw_asset_key("events"))
 )
 full_selection = (
-    AssetSelection.all() - AssetSelection.groups("raw") - ON_DEMAND
+    AssetSelection.all().materializable() - AssetSelection.groups("raw") - ON_DEMAND
     | AssetSelection.checks_for_assets(*(raw_asset_key(t) for t in RAW_TABLES))
 )
 

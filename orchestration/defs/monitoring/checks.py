@@ -67,19 +67,25 @@ def drift_metadata(results: Mapping[str, DriftResult], settings: MonitoringSetti
     asset=score_distribution_history, name="score_distribution_drift", blocking=True, pool=WAREHOUSE_POOL,
     description=("Compares the latest scoring run with its baseline (previous run or trailing window, never a blocked "
                  "run): PSI of every score, grade and level distribution, KS of every score, lead-count and MQL-rate "
-                 "change. ERROR blocks everything downstream of score_distribution_history (the CRM export) on "
-                 "this and every later run until the rules are changed back or the run is accepted "
+                 "change. ERROR blocks everything downstream of score_distribution_history (the report; the on-demand "
+                 "crm_export_job evaluates this check first and stops) on this and every later run until the rules are changed back or the run is accepted "
                  "(lead-scoring drift accept)."),
 )
 def score_distribution_drift(context: dg.AssetCheckExecutionContext,
                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return evaluate_drift(warehouse, run_id_of(context))
+
+
+def evaluate_drift(warehouse: WarehouseResource, run_id: str | None = None) -> dg.AssetCheckResult:
+    """The drift check of the latest recorded scoring run (or `run_id`), its status recorded; the CRM export job
+    (defs/crm_sync) evaluates it too before it writes anything."""
     settings = MonitoringSettings.from_env()
     with warehouse.connect(read_only=True) as con:
-        data = load_comparison(con, settings, run_id_of(context))
+        data = load_comparison(con, settings, run_id)
     if data["current"] is None:
         summary = f"{HISTORY_TABLE} is empty: nothing recorded yet"
         Notifier().notify("score_distribution_drift", "score_distribution_history", ERROR, summary,
-                          run_id=run_id_of(context))
+                          run_id=run_id)
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=summary)
     results = {model_id: compare_runs(m["baseline"], m["current"], settings, m["base_q"], m["cur_q"])
                for model_id, m in data["models"].items() if m["current"]}
@@ -102,6 +108,6 @@ def score_distribution_drift(context: dg.AssetCheckExecutionContext,
     if severity == PASS:
         return dg.AssetCheckResult(passed=True, metadata=metadata, description=summary)
     Notifier().notify("score_distribution_drift", "score_distribution_history", severity, summary,
-                      run_id=run_id_of(context))
+                      run_id=run_id)
     return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity(severity), metadata=metadata,
                                description=summary)

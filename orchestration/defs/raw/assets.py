@@ -1,5 +1,5 @@
-"""The raw landing, upstream of staging: the dbt sources as asset specs, materialised by `raw_landing`
-(defs/raw/landing.py: `lead-scoring load` as an asset) or landed by an EL tool outside Dagster.
+"""The raw landing, upstream of staging: the dbt sources as external asset specs, recorded by `raw_landing_job`
+(defs/raw/landing.py: `lead-scoring load` as a job, on demand) or landed by an EL tool outside Dagster.
 
 dbt sources are keyed ``AssetKey(["raw", <table>])`` (``["raw", "leads"]``, ``["raw", "events"]``,
 ``["raw", "opportunities"]``) in group ``raw``; the translator (``defs/dbt/translator.py``) gives dbt's sources
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from dagster import AssetKey, AssetSpec
 
-from orchestration.defs.resources import OWNER
+from orchestration.defs.resources import ON_DEMAND_TAG, OWNER
 
 RAW_GROUP = "raw"
 RAW_TABLES: Mapping[str, str] = {
@@ -27,9 +27,8 @@ def raw_asset_key(table: str) -> AssetKey:
     return AssetKey([RAW_GROUP, table])
 
 
-# A tuple, not a list: the defs loader collects module-level lists of specs; these keys are materialised by
-# `raw_landing` (defs/raw/landing.py).
-raw_asset_specs = tuple(
+# External specs (the UI's "Materialize all" leaves them out); raw_landing_job records their materialisations.
+raw_asset_specs = [
     AssetSpec(
         key=raw_asset_key(table),
         description=description,
@@ -37,6 +36,7 @@ raw_asset_specs = tuple(
         kinds={"duckdb"},
         owners=[OWNER],
         metadata={"dagster/table_name": f"raw.{table}"},
+        tags={ON_DEMAND_TAG: "true"},
     )
     for table, description in RAW_TABLES.items()
-)
+]

@@ -1,10 +1,11 @@
-"""The on-demand Dagster asset `weight_suggestions`: `lead_scoring.weights.suggest_weights`, as
-`lead-scoring suggest-weights` runs it.
+"""The on-demand weight suggestions: `weight_suggestions_job` runs `lead_scoring.weights.suggest_weights`, as
+`lead-scoring suggest-weights` does, and records the asset `weight_suggestions`.
 
-Downstream of `lead_scores`, in the warehouse pool (it reads the DuckDB file and copies it), tagged
-`lead_scoring/on_demand`: no schedule or sensor job selects it; analysts materialise it from the UI. It writes
-the suggested seeds and the report to env LEAD_SCORING_SUGGESTIONS_DIR (default warehouse/suggestions); it
-never writes to seeds/.
+On demand, never in "Materialize all" nor in a schedule or sensor: the asset is an external spec (downstream of
+`lead_scores`, tagged `lead_scoring/on_demand`) that the UI cannot materialise; analysts launch
+`weight_suggestions_job` (Jobs, with its launchpad settings), whose op (in the warehouse pool: it reads the DuckDB
+file and copies it) logs the asset's materialisation. It writes the suggested seeds and the report to env
+LEAD_SCORING_SUGGESTIONS_DIR (default warehouse/suggestions); it never writes to seeds/.
 """
 
 import os
@@ -46,15 +47,22 @@ class WeightSuggestionsConfig(dg.Config):
     verify: bool = True  # re-score with the suggested seeds through dbt (a scratch copy of the warehouse)
 
 
-@dg.asset(
-    deps=[LEAD_SCORES_KEY], group_name="suggestions", pool=WAREHOUSE_POOL, kinds={"duckdb", "python", "scikitlearn"},
-    tags={ON_DEMAND_TAG: "true"},
+WEIGHT_SUGGESTIONS_KEY = dg.AssetKey("weight_suggestions")
+SUGGESTIONS_GROUP = "suggestions"
+
+weight_suggestions_spec = dg.AssetSpec(
+    key=WEIGHT_SUGGESTIONS_KEY, deps=[LEAD_SCORES_KEY], group_name=SUGGESTIONS_GROUP,
+    kinds={"duckdb", "python", "scikitlearn"}, tags={ON_DEMAND_TAG: "true"},
     description=("Suggested points for the fit and engagement rules, fitted on historical conversions (logistic "
                  "regression, time-based hold-out), written as seed CSVs in the format of seeds/ with a report of "
                  "the hold-out AUC and top-decile lift of the current and the suggested rules. For review: it "
-                 "never changes the live rules. Not scheduled: materialise it on demand."),
+                 "never changes the live rules. Not scheduled: launch weight_suggestions_job."),
 )
-def weight_suggestions(context: dg.AssetExecutionContext, config: WeightSuggestionsConfig) -> dg.MaterializeResult:
+
+
+@dg.op(name="weight_suggestions", pool=WAREHOUSE_POOL,
+       description="Suggests rule points from conversions (lead_scoring.weights) and records weight_suggestions.")
+def weight_suggestions(context: dg.OpExecutionContext, config: WeightSuggestionsConfig) -> None:
     out = suggestions_dir()
     with tempfile.TemporaryDirectory(prefix="weight_suggestions_") as scratch:
         try:
@@ -83,5 +91,11 @@ def weight_suggestions(context: dg.AssetExecutionContext, config: WeightSuggesti
     if s.suggested is not None:
         metadata["suggested AUC"] = s.suggested.auc
         metadata["suggested top-decile lift"] = s.suggested.top_decile_lift
-    return dg.MaterializeResult(metadata=metadata)
+    context.log_event(dg.AssetMaterialization(asset_key=WEIGHT_SUGGESTIONS_KEY, metadata=metadata))
+
+
+@dg.job(name="weight_suggestions_job", tags={ON_DEMAND_TAG: "true"},
+        description="On demand: suggested points for the fit and engagement rules (asset weight_suggestions).")
+def weight_suggestions_job():
+    weight_suggestions()
 

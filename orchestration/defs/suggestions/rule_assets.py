@@ -1,10 +1,11 @@
-"""The on-demand Dagster asset `rule_suggestions`: `lead_scoring.discovery.suggest_rules`, as
-`lead-scoring suggest-rules` runs it.
+"""The on-demand rule suggestions: `rule_suggestions_job` runs `lead_scoring.discovery.suggest_rules`, as
+`lead-scoring suggest-rules` does, and records the asset `rule_suggestions`.
 
-Downstream of `lead_scores`, in the warehouse pool (it reads the DuckDB file and replays copies of it at the
-cut-off), tagged `lead_scoring/on_demand` like `weight_suggestions`: no schedule or sensor job selects it; analysts
-materialise it from the UI. It writes the suggested seeds and the report to env LEAD_SCORING_RULE_SUGGESTIONS_DIR
-(default warehouse/rule_suggestions); it never writes to seeds/.
+On demand like `weight_suggestions`: an external spec (downstream of `lead_scores`, tagged `lead_scoring/on_demand`),
+so never in "Materialize all" nor in a schedule or sensor; analysts launch `rule_suggestions_job`, whose op (in the
+warehouse pool: it reads the DuckDB file and replays copies of it at the cut-off) logs the asset's materialisation.
+It writes the suggested seeds and the report to env LEAD_SCORING_RULE_SUGGESTIONS_DIR (default
+warehouse/rule_suggestions); it never writes to seeds/.
 """
 
 import os
@@ -15,7 +16,7 @@ import dagster as dg
 
 from lead_scoring import discovery
 from orchestration.defs.resources import LEAD_SCORES_KEY, ON_DEMAND_TAG, WAREHOUSE_POOL
-from orchestration.defs.suggestions.assets import _resolve, warehouse_path
+from orchestration.defs.suggestions.assets import SUGGESTIONS_GROUP, _resolve, warehouse_path
 
 RULE_SUGGESTIONS_DIR_ENV = "LEAD_SCORING_RULE_SUGGESTIONS_DIR"
 DEFAULT_RULE_SUGGESTIONS_DIR = "warehouse/rule_suggestions"
@@ -40,15 +41,21 @@ class RuleSuggestionsConfig(dg.Config):
     verify: bool = True  # the suggested rules' AUC as dbt scores them at the cut-off (another replay)
 
 
-@dg.asset(
-    deps=[LEAD_SCORES_KEY], group_name="suggestions", pool=WAREHOUSE_POOL, kinds={"duckdb", "python", "scikitlearn"},
-    tags={ON_DEMAND_TAG: "true"},
+RULE_SUGGESTIONS_KEY = dg.AssetKey("rule_suggestions")
+
+rule_suggestions_spec = dg.AssetSpec(
+    key=RULE_SUGGESTIONS_KEY, deps=[LEAD_SCORES_KEY], group_name=SUGGESTIONS_GROUP,
+    kinds={"duckdb", "python", "scikitlearn"}, tags={ON_DEMAND_TAG: "true"},
     description=("A whole rule set discovered from outcomes (fit and engagement rules with points, axis weights, "
                  "grade and level cut-offs, MQL threshold), fitted point in time on a time-based split and "
                  "reported beside a logistic and a boosted ceiling; written as seed CSVs in the format of seeds/. "
-                 "For review: it never changes the live rules. Not scheduled: materialise it on demand."),
+                 "For review: it never changes the live rules. Not scheduled: launch rule_suggestions_job."),
 )
-def rule_suggestions(context: dg.AssetExecutionContext, config: RuleSuggestionsConfig) -> dg.MaterializeResult:
+
+
+@dg.op(name="rule_suggestions", pool=WAREHOUSE_POOL,
+       description="Discovers a rule set from outcomes (lead_scoring.discovery) and records rule_suggestions.")
+def rule_suggestions(context: dg.OpExecutionContext, config: RuleSuggestionsConfig) -> None:
     out = rule_suggestions_dir()
     with tempfile.TemporaryDirectory(prefix="rule_suggestions_") as scratch:
         try:
@@ -69,4 +76,10 @@ def rule_suggestions(context: dg.AssetExecutionContext, config: RuleSuggestionsC
     for key, value in d.auc.items():
         if value is not None:
             metadata[f"AUC {key}"] = value
-    return dg.MaterializeResult(metadata=metadata)
+    context.log_event(dg.AssetMaterialization(asset_key=RULE_SUGGESTIONS_KEY, metadata=metadata))
+
+
+@dg.job(name="rule_suggestions_job", tags={ON_DEMAND_TAG: "true"},
+        description="On demand: a whole rule set discovered from outcomes (asset rule_suggestions).")
+def rule_suggestions_job():
+    rule_suggestions()
