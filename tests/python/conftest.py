@@ -20,6 +20,32 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
         sys.path.insert(0, str(path))
 
 from lead_scoring.clock import dbt_vars  # noqa: E402
+
+# Hypothesis profiles of the property tests (test_properties.py; one example is a whole data set and dbt runs):
+# "quick" (`make test`, CI): LEAD_SCORING_PROPERTY_EXAMPLES examples (2), the slow properties
+# LEAD_SCORING_PROPERTY_SLOW_EXAMPLES (1), shrinking only with LEAD_SCORING_PROPERTY_SHRINK=1; "deep"
+# (`make test-deep`): LEAD_SCORING_PROPERTY_DEEP_EXAMPLES examples (200) for every property, shrinking on.
+# Both: a fixed seed (set on the tests), no example database, no deadline. LEAD_SCORING_HYPOTHESIS_PROFILE picks.
+HYPOTHESIS_PROFILE = os.environ.get("LEAD_SCORING_HYPOTHESIS_PROFILE", "quick")
+SLOW_EXAMPLES_QUICK = int(os.environ.get("LEAD_SCORING_PROPERTY_SLOW_EXAMPLES", "1"))
+
+
+def _register_hypothesis_profiles() -> None:
+    from hypothesis import HealthCheck, Phase, settings
+
+    common = dict(deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck),
+                  print_blob=False)
+    shrink = (Phase.shrink,) if os.environ.get("LEAD_SCORING_PROPERTY_SHRINK") else ()
+    settings.register_profile("quick", max_examples=int(os.environ.get("LEAD_SCORING_PROPERTY_EXAMPLES", "2")),
+                              phases=(Phase.explicit, Phase.generate, *shrink), **common)
+    settings.register_profile("deep", max_examples=int(os.environ.get("LEAD_SCORING_PROPERTY_DEEP_EXAMPLES", "200")),
+                              phases=(Phase.explicit, Phase.generate, Phase.shrink), **common)
+    if HYPOTHESIS_PROFILE not in ("quick", "deep"):
+        raise ValueError(f"LEAD_SCORING_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: use quick or deep")
+    settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+_register_hypothesis_profiles()
 from lead_scoring.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
 
 

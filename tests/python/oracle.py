@@ -921,6 +921,7 @@ def score_model(model, seeds, leads, events_by_lead, as_of):
         engagement_level = band_for(engagement_score, bands["engagement"])
         lead_score = fit_weight * fit_score + eng_weight * engagement_score
         chosen = pick_overrides(overrides, lead_id, lead["company_domain"])
+        computed_fit_grade = fit_grade
         if "pin_grade" in chosen:
             fit_grade = chosen["pin_grade"]["value"]
         matrix_cell = None if fit_grade is None or engagement_level is None else f"{fit_grade}{engagement_level}"
@@ -935,11 +936,14 @@ def score_model(model, seeds, leads, events_by_lead, as_of):
             "fit_score": fit_score,
             "engagement_score": engagement_score,
             "fit_grade": fit_grade,
+            "computed_fit_grade": computed_fit_grade,
             "engagement_level": engagement_level,
             "matrix_cell": matrix_cell,
             "lead_score": lead_score,
             "lifecycle_stage": stage,
             "has_disqualifier": has_disqualifier,
+            "is_excluded": "exclude" in chosen,
+            "has_override": bool(chosen),
             "applied_overrides": sorted(o["override_id"] for o in chosen.values()),
         }
     # ---- accounts

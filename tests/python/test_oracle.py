@@ -36,8 +36,11 @@ def _diff(expected, actual):
             out[col] = (expected[col], actual[col])
     if "is_mql" in actual and bool(actual["is_mql"]) != (expected["lifecycle_stage"] == "mql"):
         out["is_mql"] = (expected["lifecycle_stage"] == "mql", actual["is_mql"])
-    if bool(expected["has_disqualifier"]) != bool(actual["has_disqualifier"]):
-        out["has_disqualifier"] = (expected["has_disqualifier"], actual["has_disqualifier"])
+    for col in ("has_disqualifier", "is_excluded", "has_override"):
+        if col in expected and col in actual and bool(expected[col]) != bool(actual[col]):
+            out[col] = (expected[col], actual[col])
+    if "computed_fit_grade" in actual and _text(expected["computed_fit_grade"]) != _text(actual["computed_fit_grade"]):
+        out["computed_fit_grade"] = (expected["computed_fit_grade"], actual["computed_fit_grade"])
     return out
 
 
@@ -103,8 +106,12 @@ def _oracle_top_reasons(oracle_result):
 def test_top_reasons_match_oracle(warehouse, oracle_result):
     """lead_scores.top_reasons: the oracle's three largest rules by absolute points, in that order, each written
     'rule_id +x.x' (sign, one decimal); null when no rule fired."""
+    _check_top_reasons(warehouse.db_path, oracle_result)
+
+
+def _check_top_reasons(db_path, oracle_result):
     expected = _oracle_top_reasons(oracle_result)
-    rows = query(warehouse.db_path, "select model_id, lead_id, top_reasons from marts.lead_scores")
+    rows = query(db_path, "select model_id, lead_id, top_reasons from marts.lead_scores")
     assert rows
     wrong = []
     for r in rows:
@@ -962,6 +969,17 @@ def _edge_raw():
     # overrides: example.com is excluded, acme-partner.com pinned to nurture
     lead("E_ovr_excluded", email="qa@example.com", job_title="CEO", industry="software")
     lead("E_ovr_partner", email="x@acme-partner.com", job_title="CEO", industry="software")
+    # the edge seeds' overrides (EDGE_OVERRIDES): exclude (domain) with a lead-level pin_stage; pin_grade on a lead
+    # engaged enough that the pinned cell changes its stage; a model-only domain pin_grade a lead-level one beats
+    lead("E_ovr_excluded_pinned", email="pinned@example.com", job_title="CEO", industry="software")
+    lead("E_ovr_pin_grade", email="grade@edgegrade.com")
+    ev("E_ovr_pin_grade", "demo_request", ago(3))
+    ev("E_ovr_pin_grade", "webinar_attend", ago(5))
+    ev("E_ovr_pin_grade", "form_submit", ago(8))
+    lead("E_ovr_grade_domain", email="cto@pin-grade.test", job_title="CTO", industry="software",
+         employee_count="250")
+    ev("E_ovr_grade_domain", "demo_request", ago(1))
+    lead("E_ovr_grade_domain_lead", email="vp@pin-grade.test", job_title="VP Marketing", industry="software")
     opportunities = [dict(opportunity_id="o1", lead_id="E_bant", created_at=base, stage="open", is_won=False,
                           closed_at=None, amount=1000.0, _loaded_at=base)]
     return {"leads": leads, "events": events, "opportunities": opportunities}
@@ -996,6 +1014,74 @@ def _write_raw(db_path, raw):
         con.close()
 
 
+# The edge build's seeds add to the project's: overrides (pin_grade, exclude with pin_stage, a model-only one, an
+# expired one, one valid through the as_of day) and a second scoring model, EDGE_MODEL: a copy of `default` with
+# other weights, axis cap, rule points, decay, group cap, bands, lifecycle threshold and signal points, so that a
+# model reading another's rows or settings scores differently. The oracle scores both from these seeds.
+EDGE_MODEL = "edge_alt"
+EDGE_OVERRIDES = [
+    # override_id, model_id, lead_id, company_domain, action, value, valid_until
+    ("ovr_edge_exclude_pin_stage", "", "E_ovr_excluded_pinned", "", "pin_stage", "mql", ""),
+    ("ovr_edge_pin_grade", "", "E_ovr_pin_grade", "", "pin_grade", "A", ""),
+    ("ovr_edge_expired_stage", "", "E_ovr_pin_grade", "", "pin_stage", "disqualified", "2026-10-31"),
+    ("ovr_edge_domain_grade", EDGE_MODEL, "", "pin-grade.test", "pin_grade", "C", ""),
+    ("ovr_edge_lead_grade", EDGE_MODEL, "E_ovr_grade_domain_lead", "", "pin_grade", "D", ""),
+    ("ovr_edge_stage_today", EDGE_MODEL, "", "pin-grade.test", "pin_stage", "nurture", "2026-11-01"),
+]
+# (seed, key column, key value, column, new value) on EDGE_MODEL's copy of the default rows
+EDGE_MODEL_EDITS = [
+    ("scoring_models", "model_id", EDGE_MODEL, "fit_weight", "0.3"),
+    ("scoring_models", "model_id", EDGE_MODEL, "engagement_weight", "0.7"),
+    ("scoring_models", "model_id", EDGE_MODEL, "fit_max_positive_points", "80"),
+    ("scoring_models", "model_id", EDGE_MODEL, "model_name", "Edge-case second model"),
+    ("scoring_fit_rules", "rule_id", "fit_seniority_c_level", "points", "26"),
+    ("scoring_fit_rules", "rule_id", "fit_industry_software", "points", "9"),
+    ("scoring_engagement_rules", "rule_id", "intent_demo_request", "points", "22"),
+    ("scoring_engagement_rules", "rule_id", "eng_form_submit", "decay_days", "45"),
+    ("scoring_group_caps", "rule_group", "persona", "max_positive_points", "24"),
+    ("scoring_score_bands", "band", "A", "min_score", "70"),
+    ("scoring_score_bands", "band", "1", "min_score", "40"),
+    ("scoring_lifecycle_rules", "priority", "30", "min_lead_score", "55"),
+    ("scoring_signal_rules", "rule_id", "sig_inactive_90d", "points", "-9"),
+]
+EDGE_MODEL_SEEDS = ("scoring_models", "scoring_fit_rules", "scoring_engagement_rules", "scoring_signal_rules",
+                    "scoring_group_caps", "scoring_score_bands", "scoring_lifecycle_rules",
+                    "scoring_calibration_settings", "routing_rules", "routing_sla_settings")
+
+
+def _rewrite_seed(path, edit):
+    """Read a seed CSV, let `edit(header, rows)` change its rows (a list of dicts), write it back."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, list(reader)
+    rows = edit(header, rows)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _add_edge_seeds(seeds_dir):
+    """EDGE_OVERRIDES and EDGE_MODEL (with EDGE_MODEL_EDITS) added to the seeds of a project copy."""
+    def add_overrides(header, rows):
+        keys = ("override_id", "model_id", "lead_id", "company_domain", "action", "value", "valid_until")
+        return rows + [{**dict(zip(keys, o)), "reason": "edge-case test"} for o in EDGE_OVERRIDES]
+
+    for seed in EDGE_MODEL_SEEDS:
+        edits = [e for e in EDGE_MODEL_EDITS if e[0] == seed]
+
+        def add_model(header, rows, edits=edits, seed=seed):
+            copies = [{**r, "model_id": EDGE_MODEL} for r in rows if r["model_id"] == "default"]
+            for _, key, value, column, new_value in edits:
+                hits = [r for r in copies if r[key] == value]
+                assert len(hits) == 1, (seed, key, value, len(hits))
+                hits[0][column] = new_value
+            return rows + copies
+
+        _rewrite_seed(seeds_dir / f"{seed}.csv", add_model)
+    _rewrite_seed(seeds_dir / "scoring_overrides.csv", add_overrides)
+
+
 @pytest.fixture(scope="module")
 def edge_warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("edge")
@@ -1004,6 +1090,7 @@ def edge_warehouse(tmp_path_factory):
     _write_raw(db_path, raw)
     project = root / "project_snapshot"
     copy_project(PROJECT_ROOT, project)
+    _add_edge_seeds(project / "seeds")
     # A real `dbt build`, so every data test runs on the edge rows too (none needs excluding). The unit tests
     # are left out: they read mocked inputs, never these rows, and the main CI build runs them.
     proc = run_dbt(project, db_path, "build", "--exclude", "test_type:unit", vars={"as_of": AS_OF},
@@ -1013,8 +1100,10 @@ def edge_warehouse(tmp_path_factory):
 
 
 def test_edge_cases_match_oracle(edge_warehouse):
+    """Every lead of every model (default and EDGE_MODEL), overrides included."""
     db_path, expected_result = edge_warehouse
     expected = expected_result.scores
+    assert {k[0] for k in expected} == {"default", EDGE_MODEL}
     mart = _mart_scores(db_path)
     missing = sorted(set(expected) - set(mart))
     extra = sorted(set(mart) - set(expected))
@@ -1067,7 +1156,7 @@ def test_edge_cases_oracle_expectations(edge_warehouse):
     assert leads["E_ver_revenue_tie"]["industry"] == "retail"
     assert leads["E_ver_null_updated"]["industry"] == "retail"
     assert "E_deleted_old_version" in leads
-    s = {k[1]: v for k, v in r.scores.items()}
+    s = {k[1]: v for k, v in r.scores.items() if k[0] == "default"}
     site_search_window = r.engagement_rule_points
     assert site_search_window[("default", "E_window_29")] == {"eng_site_search": 1.0}
     assert ("default", "E_window_30") not in site_search_window or \
@@ -1095,6 +1184,44 @@ def test_edge_cases_oracle_expectations(edge_warehouse):
     )
     kept = {e["event_id"]: e["page_url"] for e in r.events if e["event_id"].startswith("dup")}
     assert kept["dup1"] == "/careers" and kept["dup3"] == "/product" and kept["dup4"] == "/careers"
+
+
+def test_edge_cases_overrides_and_second_model_oracle_expectations(edge_warehouse):
+    """The oracle on EDGE_OVERRIDES and EDGE_MODEL, by hand from docs/scoring_rules.md (guards the oracle itself)."""
+    _, r = edge_warehouse
+    assert {k[0] for k in r.scores} == {"default", EDGE_MODEL}
+    default = {k[1]: v for k, v in r.scores.items() if k[0] == "default"}
+    alt = {k[1]: v for k, v in r.scores.items() if k[0] == EDGE_MODEL}
+    assert set(default) == set(alt)
+    # exclude (domain example.com) wins over the lead's pin_stage mql; both are applied (listed as reasons)
+    for scores in (default, alt):
+        assert scores["E_ovr_excluded_pinned"]["lifecycle_stage"] == "excluded"
+        assert scores["E_ovr_excluded_pinned"]["applied_overrides"] == ["ovr_edge_exclude_pin_stage",
+                                                                        "ovr_internal_test"]
+    # pin_grade A on a D lead of engagement level 2: cell A2, an MQL cell; the expired pin_stage is not applied
+    pinned = default["E_ovr_pin_grade"]
+    assert (pinned["computed_fit_grade"], pinned["fit_grade"], pinned["engagement_level"]) == ("D", "A", "2")
+    assert pinned["matrix_cell"] == "A2" and pinned["lifecycle_stage"] == "mql"
+    assert pinned["applied_overrides"] == ["ovr_edge_pin_grade"] and pinned["lead_score"] < 70
+    # EDGE_MODEL-only overrides: the domain's pin_grade C, beaten by the lead's D; pin_stage valid through as_of day
+    assert default["E_ovr_grade_domain"]["applied_overrides"] == []
+    assert alt["E_ovr_grade_domain"]["fit_grade"] == "C" and alt["E_ovr_grade_domain"]["lifecycle_stage"] == "nurture"
+    assert alt["E_ovr_grade_domain_lead"]["fit_grade"] == "D"
+    assert alt["E_ovr_grade_domain_lead"]["applied_overrides"] == ["ovr_edge_lead_grade", "ovr_edge_stage_today"]
+    # the second model's own settings: weights 0.3/0.7, c-level 26 points, demo request 22
+    for lead_id, s in alt.items():
+        assert s["lead_score"] == pytest.approx(0.3 * s["fit_score"] + 0.7 * s["engagement_score"])
+    assert r.fired_fit_rules[(EDGE_MODEL, "E_ovr_grade_domain")]["fit_seniority_c_level"] == 26.0
+    assert r.engagement_rule_points[(EDGE_MODEL, "E_ovr_grade_domain")]["intent_demo_request"] == \
+        pytest.approx(22 * 0.5 ** (1 / 30))
+    differ = [k for k in default if abs(default[k]["lead_score"] - alt[k]["lead_score"]) > 1
+              or default[k]["lifecycle_stage"] != alt[k]["lifecycle_stage"]]
+    assert len(differ) >= 20, f"only {len(differ)} leads score differently in the second model: a weak test"
+
+
+def test_edge_cases_top_reasons_match_oracle(edge_warehouse):
+    db_path, expected_result = edge_warehouse
+    _check_top_reasons(db_path, expected_result)
 
 
 def test_edge_cases_reasons_match_oracle(edge_warehouse):
@@ -1173,12 +1300,12 @@ def test_edge_stg_crm_leads_direct_checks(edge_warehouse):
     assert query(db_path, "select count(*) as n from staging.stg_crm__events where lead_id = 'E_event_before_created'"
                  ) == [{"n": 1}]
     points = query(db_path, "select rule_id, points from marts.lead_score_reasons "
-                            "where lead_id = 'E_event_before_created' and axis = 'engagement'")
+                            "where model_id = 'default' and lead_id = 'E_event_before_created' and axis = 'engagement'")
     assert len(points) == 1 and points[0]["rule_id"] == "eng_email_click"
     assert points[0]["points"] == pytest.approx(3 * 0.5 ** (20 / 21), abs=1e-6)
     # an event loaded 3 days after as_of (occurred 2 days before it) counts in a run at that as_of
-    late = query(db_path, "select points from marts.lead_score_reasons "
-                          "where lead_id = 'E_loaded_after_as_of' and rule_id = 'eng_email_click'")
+    late = query(db_path, "select points from marts.lead_score_reasons where model_id = 'default' "
+                          "and lead_id = 'E_loaded_after_as_of' and rule_id = 'eng_email_click'")
     assert late == [{"points": pytest.approx(3 * 0.5 ** (2 / 21), abs=1e-6)}]
     assert r.leads["E_updated_before_created"]["updated_at"] < r.leads["E_updated_before_created"]["created_at"]
 
@@ -1285,10 +1412,12 @@ def test_late_event_counts_in_the_next_run_as_new_events(late_event_warehouse):
         where model_id = 'default' and lead_id = '{LATE_LEAD}' and changed_at = timestamp '{LATE_T2}'""")
     assert reasons == [{"rule_id": "eng_content_download", "change_cause": "new_events", "old_event_count": None,
                         "new_event_count": 1, "points_delta": pytest.approx(expected_points, abs=1e-6)}]
-    # no other score changed: nothing aged (same date); E_events' demo request at AS_OF + 1 s is staged now, but
-    # the one at AS_OF already fills intent_demo_request's cap (30 points), so its score stays
+    # no other score of the default model changed: nothing aged (same date); E_events' demo request at AS_OF + 1 s
+    # is staged now, but the one at AS_OF already fills intent_demo_request's cap (30 points), so its score stays
+    # (in EDGE_MODEL that rule earns 22 points, so there the second request does count)
     changed = {r["lead_id"] for r in query(db_path, f"""
-        select lead_id from marts.lead_score_changes where changed_at = timestamp '{LATE_T2}'""")}
+        select lead_id from marts.lead_score_changes
+        where model_id = 'default' and changed_at = timestamp '{LATE_T2}'""")}
     assert changed == {LATE_LEAD}
     newly_due = query(db_path, "select count(*) as n from staging.stg_crm__events "
                                "where lead_id = 'E_events' and event_type = 'demo_request'")

@@ -28,15 +28,17 @@ Properties (each states its exceptions; see docs/scoring_rules.md for why they a
 (d) running twice gives identical marts;
 (e) the current history rows after runs at T1 then T2 equal those of a full-refresh build at T2.
 
-CI settings: few examples (the env var LEAD_SCORING_PROPERTY_EXAMPLES raises them), a fixed seed, no example
-database, no shrinking (one shrink step is a dbt run); set LEAD_SCORING_PROPERTY_SHRINK=1 to shrink locally.
+CI settings (hypothesis profile "quick", registered in conftest.py): few examples (the env var
+LEAD_SCORING_PROPERTY_EXAMPLES raises them), a fixed seed, no example database, no shrinking (one shrink step is
+a dbt run); set LEAD_SCORING_PROPERTY_SHRINK=1 to shrink locally. Profile "deep" (`make test-deep`,
+LEAD_SCORING_HYPOTHESIS_PROFILE=deep): LEAD_SCORING_PROPERTY_DEEP_EXAMPLES examples for every property, the
+slow ones too, with shrinking on.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import hashlib
-import os
 import random
 import re
 import shutil
@@ -46,10 +48,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from conftest import PROJECT_ROOT, assert_dbt_ok, query, run_dbt
+from conftest import HYPOTHESIS_PROFILE, PROJECT_ROOT, SLOW_EXAMPLES_QUICK, assert_dbt_ok, query, run_dbt
 from lead_scoring import datagen
 
 pytestmark = pytest.mark.filterwarnings(r"error::DeprecationWarning:orchestration(\.|$)")
@@ -59,9 +61,10 @@ AS_OF = "2026-11-01 00:00:00"  # T2: the base build
 T1 = "2026-10-18 00:00:00"  # the earlier run of the incremental variant
 AS_OF_DT = dt.datetime(2026, 11, 1)
 WINDOW_SECONDS = 180 * 86400
-EXAMPLES = int(os.environ.get("LEAD_SCORING_PROPERTY_EXAMPLES", "2"))
-SLOW_EXAMPLES = int(os.environ.get("LEAD_SCORING_PROPERTY_SLOW_EXAMPLES", "1"))
-PHASES = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if os.environ.get("LEAD_SCORING_PROPERTY_SHRINK") else ())
+# The active hypothesis profile (conftest.py) sets the examples: "quick" few, the slow properties fewer still;
+# "deep" the same number for every property.
+EXAMPLES = settings.default.max_examples
+SLOW_EXAMPLES = SLOW_EXAMPLES_QUICK if HYPOTHESIS_PROFILE == "quick" else EXAMPLES
 SEED = 20261101
 HISTORY = ("lead_score_snapshots", "lead_rule_points_snapshots", "scoring_rule_config_snapshots")
 # Marts compared whole. Columns that are run metadata and may differ between two runs of the same data: none
@@ -70,8 +73,8 @@ RUN_METADATA_COLUMNS: frozenset[str] = frozenset()
 
 
 def _settings(examples: int):
-    return settings(max_examples=examples, deadline=None, database=None, phases=PHASES, derandomize=False,
-                    suppress_health_check=list(HealthCheck), print_blob=False)
+    """The active profile's settings with `examples` examples."""
+    return settings(settings.default, max_examples=examples)
 
 
 # --------------------------------------------------------------------------------------------------
