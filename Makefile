@@ -160,8 +160,11 @@ engines:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; }
 	@command -v java >/dev/null || { echo "java is still missing" >&2; exit 1; }
 
+# The Python tests on PYTEST_WORKERS processes (pytest-xdist), a whole file per worker (--dist loadfile: a file's
+# module fixtures, its PostgreSQL server or Spark session, are built once). PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 pytest: setup browser engines
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: dbt-test lint defs-check pytest
 

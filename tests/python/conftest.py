@@ -21,6 +21,17 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
 
 from lead_scoring.clock import dbt_vars  # noqa: E402
 
+# Under pytest-xdist (`make pytest` runs the files on PYTEST_WORKERS processes, a file per worker), dbt commands that
+# name no target or log path (the CLI's backfill, dagster-dbt's per-run folders) would share the project's target/
+# and logs/ between workers: each worker gets its own, in a temporary folder. A serial run keeps dbt's defaults.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if XDIST_WORKER:
+    import tempfile
+
+    _worker_dir = Path(tempfile.mkdtemp(prefix=f"lead-scoring-{XDIST_WORKER}-"))
+    os.environ.setdefault("DBT_TARGET_PATH", str(_worker_dir / "target"))
+    os.environ.setdefault("DBT_LOG_PATH", str(_worker_dir / "logs"))
+
 # Hypothesis profiles of the property tests (test_properties.py; one example is a whole data set and dbt runs):
 # "quick" (`make test`, CI): LEAD_SCORING_PROPERTY_EXAMPLES examples (2), the slow properties
 # LEAD_SCORING_PROPERTY_SLOW_EXAMPLES (1), shrinking only with LEAD_SCORING_PROPERTY_SHRINK=1; "deep"
