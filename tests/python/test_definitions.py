@@ -352,7 +352,7 @@ def test_the_demo_job_run_in_process_materialises_every_asset_and_evaluates_ever
     assert materialized == expected_assets == in_instance
     checks = result.get_asset_check_evaluations()
     assert {c.asset_check_key for c in checks} == expected_checks == checks_in_instance
-    assert len(expected_checks) > 500
+    assert len(expected_checks) > 150  # 158: the dbt tests (one invariants check per model, ...) and the Python checks
     # every check passes, but a rule-health check may warn (a rule firing on nearly every lead or almost none is
     # a finding about the rules, not a failure: docs/rule_health.md)
     failed = [c.check_name for c in checks if not c.passed
