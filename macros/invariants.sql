@@ -85,8 +85,9 @@
 {% endmacro %}
 
 
-{#- The name of the model an invariants test is attached to (the test node's attached_node), for error messages. -#}
+{#- The name of the model an invariants test is attached to, for error messages: the test node's attached_node, or
+    while parsing (not attached yet) its file_key_name, "models.<name>". -#}
 {% macro invariants_tested_model() %}
-    {%- set attached = model.attached_node if model is mapping else none -%}
-    {{ return((attached or 'its model').split('.')[-1]) }}
+    {%- set node = model if model is mapping else {} -%}
+    {{ return((node.get('attached_node') or node.get('file_key_name') or 'its model').split('.')[-1]) }}
 {% endmacro %}

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, run_dbt
+from conftest import AS_OF, PROJECT_ROOT, assert_dbt_ok, copy_project, run_dbt
 
 NODE_BUDGET = 350
 
@@ -326,3 +326,23 @@ def test_nulls_are_judged_as_the_replaced_tests_judged_them(invariants_tests):
     print(f"{passed} nullable range, values and unique invariants passed nulls; {grouped} combinations grouped them")
     assert not wrong, wrong
     assert passed > 20 and grouped > 40
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("fit_score: {min_value: 0, max_value: 100}", "fit_score: {min: 0, max_value: 100}",
+     "invariants test on lead_scores: accepted_range of fit_score needs min_value, max_value or both"),
+    ("unique: [[model_id, lead_id], lead_score_id]", "unique: [[model_id, lead_id], {lead_score_id: 1}]",
+     "invariants test on lead_scores: each unique entry is a column name or a list of column names"),
+    ("fit_grade: [A, B, C, D]", "fit_grade: A",
+     "invariants test on lead_scores: accepted_values of fit_grade needs a non-empty list of values"),
+])
+def test_a_wrong_argument_stops_the_parse_naming_the_model_and_the_fix(tmp_path, old, new, message):
+    project = tmp_path / "project"
+    copy_project(PROJECT_ROOT, project)
+    yml = project / "models" / "marts" / "_marts__models.yml"
+    text = yml.read_text()
+    assert old in text
+    yml.write_text(text.replace(old, new, 1))
+    proc = run_dbt(project, tmp_path / "parse.duckdb", "parse", target_path=tmp_path / "target",
+                   log_path=tmp_path / "logs")
+    assert proc.returncode != 0 and message in proc.stdout, proc.stdout[-2000:]
