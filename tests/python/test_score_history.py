@@ -343,6 +343,21 @@ def failed_tests(dbt_stdout: str) -> list[str]:
                   if "Failure in test" in line)
 
 
+def failed_invariants(target_path: Path, db: Path) -> dict[str, list[str]]:
+    """Per failed `invariants` test of the last dbt run (its run_results.json), the invariants it found violated:
+    its compiled SQL run again on the warehouse (one row per violated invariant, tests/generic/invariants.sql)."""
+    import json
+
+    results = json.loads((Path(target_path) / "run_results.json").read_text())["results"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r["unique_id"].split(".")[2]: sorted(row[0] for row in con.execute(r["compiled_code"]).fetchall())
+                for r in results
+                if r["unique_id"].split(".")[2].startswith("invariants_") and r["status"] == "fail"}
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("run, all_rows, fails", [
     ("latest", False, True), ("earliest", False, False), ("earliest", True, True),
 ])
@@ -368,31 +383,33 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
     finally:
         con.close()
     variables = {"as_of": AS_OFS[2], **({"test_all_rows": True} if all_rows else {})}
-    proc = run_dbt(PROJECT_ROOT, db, "test", "--select", "lead_rule_points_snapshots,test_name:unique",
-                   "lead_score_snapshots,test_name:unique_combination_of_columns",
-                   "lead_rule_points_snapshots,test_name:not_null",
+    proc = run_dbt(PROJECT_ROOT, db, "test", "--select", "lead_rule_points_snapshots,test_name:invariants",
+                   "lead_score_snapshots,test_name:invariants", "lead_rule_points_snapshots,test_name:not_null",
                    vars=variables, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     out = proc.stdout
     ran = [line for line in out.splitlines() if " START test " in line]
-    assert len(ran) > 3, out[-3000:]  # the unique test of the id, the key combination and the not-nulls
-    failed = failed_tests(out)
+    # the two models' invariants tests (the id's uniqueness, the key combination, the not-nulls) and the run
+    # column's own not-null
+    assert len(ran) == 3, out[-3000:]
     table = "lead_rule_points_snapshots"
-    expected = sorted([f"unique_{table}_{table[:-1]}_id", f"not_null_{table}_points",
-                       "unique_combination_of_columns_lead_score_snapshots_model_id__lead_id__valid_from"])
-    expected = expected if fails else []
-    assert (proc.returncode != 0) is fails and failed == expected, out[-3000:]
+    # the copied snapshot row repeats both the id and the key combination
+    snapshots = ["unique(lead_score_snapshot_id)", "unique(model_id, lead_id, valid_from)"]
+    expected = {f"invariants_{table}": ["not_null(points)", f"unique({table[:-1]}_id)"],
+                "invariants_lead_score_snapshots": snapshots} if fails else {}
+    assert (proc.returncode != 0) is fails and failed_tests(out) == sorted(expected), out[-3000:]
+    assert failed_invariants(tmp_path / "target", db) == expected
 
 
-@pytest.mark.parametrize("table, key, run_column, test", [
-    ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique_lead_score_reasons_lead_score_reason_id"),
+@pytest.mark.parametrize("table, key, run_column, invariant", [
+    ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique(lead_score_reason_id)"),
     ("marts.lead_rule_points_snapshots", "model_id, lead_id, valid_from, axis, reason_key", "valid_from",
-     "unique_lead_rule_points_snapshots_lead_rule_points_snapshot_id"),
+     "unique(lead_rule_points_snapshot_id)"),
     ("marts.lead_score_change_reasons", "lead_score_change_id, axis, reason_key", "changed_at",
-     "unique_lead_score_change_reasons_lead_score_change_reason_id"),
+     "unique(lead_score_change_reason_id)"),
     ("staging.stg_crm__event_deliveries_ranked", "event_id, delivery_rank", "delivery_batch",
-     "unique_combination_of_columns_stg_crm__event_deliveries_ranked_event_id__delivery_rank"),
+     "unique(event_id, delivery_rank)"),
 ])
-def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, test):
+def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, invariant):
     """Each table's grain has one unique test: lead_score_reasons and the two per-reason history tables test
     their key alone (the key is built from exactly the grain columns, so a second unique test on them only
     repeated the work), the ranked deliveries test the pair event_id, delivery_rank (the key is built by the
@@ -414,4 +431,6 @@ def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_pat
     proc = run_dbt(PROJECT_ROOT, db, "test", "--select", model, vars={"as_of": AS_OFS[2]},
                    target_path=tmp_path / "target", log_path=tmp_path / "logs")
     out = proc.stdout
+    test = f"invariants_{model}"
     assert proc.returncode != 0 and test in failed_tests(out), out[-3000:]
+    assert invariant in failed_invariants(tmp_path / "target", db)[test]

@@ -207,7 +207,7 @@ def test_every_spark_node_built_and_passed(builds):
                   "stg_crm__event_deliveries_ranked", "int_engagement_daily_points", "pipeline_reconciliation",
                   "lead_assignment_spells", "lead_assignment_transitions", "crm_lead_sync"):
         assert any(node.startswith("model.") and node.endswith(f".{model}") for node in statuses), model
-    assert sum(node.startswith("test.") for node in statuses) > 300
+    assert sum(node.startswith("test.") for node in statuses) > 150  # 155: one invariants test per model, ...
 
 
 def test_sla_replay_unit_tests_pass_on_spark(builds):

@@ -97,7 +97,8 @@ def compare_rows(
 
 
 def mart_keys(manifest: dict) -> dict[str, list[str]]:
-    """Per mart, the shortest key its unique / unique_combination_of_columns tests declare."""
+    """Per mart, the shortest key its tests declare: unique / unique_combination_of_columns tests, or the `unique`
+    argument of its invariants test (a column or a list of columns, tests/generic/invariants.sql)."""
     keys: dict[str, list[list[str]]] = {}
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
@@ -108,4 +109,7 @@ def mart_keys(manifest: dict) -> dict[str, list[str]]:
             keys.setdefault(model, []).append([node["column_name"]])
         elif meta.get("name") == "unique_combination_of_columns":
             keys.setdefault(model, []).append(list(meta["kwargs"]["combination_of_columns"]))
+        elif meta.get("name") == "invariants":
+            for key in meta["kwargs"].get("unique") or []:
+                keys.setdefault(model, []).append([key] if isinstance(key, str) else list(key))
     return {model: min(candidates, key=len) for model, candidates in keys.items()}

@@ -6,8 +6,9 @@ Asset keys (a contract the other concerns rely on):
 - dbt sources are ``AssetKey(["raw", <table>])``, the external specs of ``defs/raw/assets.py``.
 
 dbt tests become asset checks (the dagster-dbt default, made explicit), each with a description of what it asserts
-(:func:`check_description`: the test's own YAML description, else its generic test and arguments, or the opening
-comment of a singular test), so the UI says what a check is for.
+(:func:`check_description`: the test's own YAML description, else its generic test and arguments - for a model's
+`invariants` test every invariant it asserts - or the opening comment of a singular test), so the UI says what a
+check is for.
 """
 import os
 import re
@@ -27,6 +28,8 @@ MART_FRESHNESS_FAIL_HOURS = float(os.environ.get("LEAD_SCORING_MART_FRESHNESS_FA
 
 
 CHECK_DESCRIPTION_CHARS = 500
+# An `invariants` test (tests/generic/invariants.sql) asserts a model's plain invariants at once: its check lists all.
+INVARIANTS_DESCRIPTION_CHARS = 8000
 
 
 def _value(value: Any) -> str:
@@ -34,12 +37,47 @@ def _value(value: Any) -> str:
     return " ".join(text.split())
 
 
+def _range(options: Mapping[str, Any]) -> str:
+    inclusive = options.get("inclusive", True)
+    low, high = options.get("min_value"), options.get("max_value")
+    if low is not None and high is not None:
+        return f"{'[' if inclusive else '('}{low}, {high}{']' if inclusive else ')'}"
+    if low is not None:
+        return f"{'>=' if inclusive else '>'} {low}"
+    return f"{'<=' if inclusive else '<'} {high}"
+
+
+def invariants_description(model: str, kwargs: Mapping[str, Any]) -> str:
+    """Every invariant an `invariants` test asserts, by kind: "invariants of lead_scores: not null: lead_id,
+    fit_score; unique: lead_score_id, (model_id, lead_id); in range: fit_score in [0, 100]; ..."."""
+    parts = []
+    if kwargs.get("not_null"):
+        parts.append("not null: " + ", ".join(kwargs["not_null"]))
+    if kwargs.get("unique"):
+        parts.append("unique: " + ", ".join(key if isinstance(key, str) else f"({', '.join(key)})"
+                                            for key in kwargs["unique"]))
+    if kwargs.get("accepted_range"):
+        parts.append("in range (nulls pass): " + ", ".join(
+            f"{column} {_range(options)}" for column, options in kwargs["accepted_range"].items()))
+    if kwargs.get("accepted_values"):
+        parts.append("accepted values (nulls pass): " + ", ".join(
+            f"{column} in {{{', '.join(map(str, values))}}}" for column, values in kwargs["accepted_values"].items()))
+    if kwargs.get("expressions"):
+        parts.append("true on every row: " + "; ".join(_value(e) for e in kwargs["expressions"]))
+    return f"invariants of {model} (one query, one failing row per violated invariant): " + "; ".join(parts)
+
+
 def check_description(test: Mapping[str, Any]) -> str:
     """What a dbt test asserts, for its Dagster check: the description the YAML gives it; else, for a generic
     test, its name, column, model and arguments ("unique: event_id of stg_crm__events"); for a singular test, the
     opening comment of its SQL file. At most CHECK_DESCRIPTION_CHARS characters."""
+    limit = CHECK_DESCRIPTION_CHARS
     if (test.get("description") or "").strip():
         text = test["description"]
+    elif (test.get("test_metadata") or {}).get("name") == "invariants":
+        target = (test.get("attached_node") or "").split(".")[-1] or "its model"
+        text, limit = invariants_description(target, test["test_metadata"].get("kwargs") or {}), \
+            INVARIANTS_DESCRIPTION_CHARS
     elif test.get("test_metadata"):
         meta = test["test_metadata"]
         kwargs = {k: v for k, v in (meta.get("kwargs") or {}).items() if k not in ("model", "column_name")}
@@ -53,7 +91,7 @@ def check_description(test: Mapping[str, Any]) -> str:
         comment = re.match(r"\s*\{#-?(.*?)-?#\}", test.get("raw_code") or "", re.S)
         text = comment.group(1) if comment else f"singular test {test.get('original_file_path', test['name'])}"
     text = " ".join(text.split())
-    return text if len(text) <= CHECK_DESCRIPTION_CHARS else text[: CHECK_DESCRIPTION_CHARS - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class LeadScoringTranslator(DagsterDbtTranslator):
