@@ -2,6 +2,7 @@
 
     python -m benchmarks.benchmark [--leads 10000 100000] [--events-per-lead 100] [--work-dir warehouse/bench]
                                       [--as-of "2026-11-01 00:00:00"] [--seed 42] [--json PATH]
+                                      [--hourly-job-select SELECTOR ...]
 
 (``make benchmark BENCH_LEADS="10000 100000" BENCH_EVENTS_PER_LEAD=100``.) Not part of the test run.
 
@@ -10,12 +11,22 @@ For each scale (number of leads) it:
 2. **full build**: ``dbt build`` (every model, seed, snapshot-like incremental and data test; not the unit tests, which
    check fixtures rather than data and run in CI: lead_scoring.dbt_cli.PRODUCTION_BUILD_EXCLUDES) on a fresh copy of
    the raw tables, timed (wall clock of the dbt process), with the peak resident memory of the dbt process tree
-   sampled from /proc every 0.1 s; rows per second = (raw events + raw leads) / full build seconds;
+   sampled from /proc every 0.1 s; rows per second = (raw events + raw leads) / full build seconds. Its nodes
+   (target/run_results.json: models, seeds, data tests, operations, i.e. hooks) are counted per kind: column
+   "nodes", and per kind in the JSON (``node_counts``);
 3. **scoring**: on another fresh copy, ``dbt seed`` (not timed), then ``dbt run --select +lead_scores
    +lead_score_reasons`` timed: every model the two scoring marts need, staging included, no tests;
-4. **incremental**: on the full build's warehouse, appends 0.1% new events (lead_scoring.datagen.append_events:
-   new ids, some late, some re-deliveries) landed one day after ``as_of`` and times ``dbt build`` at that later
-   clock; then the same with 1% more, one day later again. Each is reported as a ratio to the full build;
+4. the runs after new data, in this order, each on the full build's warehouse and reported as a ratio to the full
+   build (new rows from lead_scoring.datagen.append_events: new ids, some late, some re-deliveries; at least one):
+   - **hourly**: +0.01% events landed 2 hours after ``as_of``, built 3 hours after it (the same scoring day). Two
+     builds are timed at that clock: column "hourly ratio" is the production ``dbt build`` (what `lead-scoring
+     build` and the daily job run), column "hourly job ratio" the selection of the hourly Dagster job
+     (``engagement_refresh_job`` of orchestration/defs/dbt/jobs.py, which the schedule ``engagement_refresh_hourly``
+     runs: what depends on raw events, plus the marts) as dbt selectors: ``HOURLY_JOB_SELECT`` (``dbt build
+     --select source:crm.events+ path:models/marts``, with the tests dbt selects with them), run on a copy of the
+     same warehouse so that neither build finds the other's work done;
+   - **daily** ("daily ratio"): +0.1% landed one day after ``as_of``, ``dbt build`` at that day's 01:00;
+   - **+1%** ("incr 1% ratio"): +1% one day later again, the same way;
 5. **peers** on the scoring copy (same raw data, seeds and ``as_of``): the single hand-written DuckDB query
    (benchmarks/bench_sql_peer.sql) and the pandas implementation (benchmarks/bench_pandas_peer.py), each in
    its own process, timed as ratios to the scoring time. Their scores must equal marts.lead_scores lead for lead
@@ -23,15 +34,23 @@ For each scale (number of leads) it:
    The pandas peer is skipped at a scale where its memory, extrapolated from the largest scale it ran at (rows
    are proportional), would exceed ``--pandas-max-gib``; a run over that limit is stopped. A SQL peer that runs
    out of DuckDB memory (the project's memory limit) or of disk for its spill is reported in its cell ("out of
-   memory after N s") and the run goes on; any other failure of a peer stops the benchmark.
+   memory after N s") and the run goes on; any other failure of a peer stops the benchmark;
+6. **the single-query floor** on the scoring copy, in its own process: one hand-written DuckDB query
+   (benchmarks/bench_floor.sql) of the decayed, capped engagement points per lead straight from raw.events and the
+   rule seeds. It is the engine's floor, not a peer: it leaves out fit, staging, de-duplication, bursts and group
+   caps, so it is NOT compared with the mart (a check line gives the number of leads it scored). Column "floor
+   ratio" = full build seconds / floor seconds.
 
-It prints one table, the 10 slowest dbt nodes of the largest scale's full build (target/run_results.json), the
-check lines and the aims; and writes the same as JSON. Work files (DuckDB copies, dbt targets and logs) go under
+It prints one table, the 10 slowest dbt nodes of the largest scale's full build (target/run_results.json), the node
+counts, the check lines and issue 33's aims with pass or FAIL at the largest scale (hourly <= 3% and daily <= 10% of
+the full build, full build <= 1.5x the SQL peer, nodes <= 350, peak memory of the dbt runs < 8 GiB; the floor ratio
+for information); and writes the same as JSON. Work files (DuckDB copies, dbt targets and logs) go under
 ``--work-dir`` (default warehouse/bench/, outside the committed files); each scale's files are deleted after it
 unless ``--keep``.
 
-Internal subcommand used for the SQL peer's own process:
+Internal subcommands used for the SQL peer's and the floor's own processes:
     python -m benchmarks.benchmark sql-peer --database PATH --as-of TS
+    python -m benchmarks.benchmark floor --database PATH --as-of TS
 """
 from __future__ import annotations
 
