@@ -1,8 +1,10 @@
 """The benchmark's parts at a tiny scale: appending events, the two peers against the mart, the table and JSON.
 
 No timing is asserted (speed figures belong to `make benchmark`); these tests check that the benchmark measures
-the right things: appended batches are what they claim, the peers score exactly like marts.lead_scores on a
-dbt-built warehouse with late and re-delivered events, and the report has one row per scale with its columns.
+the right things: appended batches are what they claim (the hourly one on the scoring day of ``as_of``), the peers
+score exactly like marts.lead_scores on a dbt-built warehouse with late and re-delivered events, the floor scores
+leads, the node counts are those of the build, the hourly job's dbt selection is the Dagster job's, and the report
+has one row per scale with its columns.
 """
 from __future__ import annotations
 
@@ -22,8 +24,14 @@ SMALL = dict(leads=300, events_per_lead=20, days=120, as_of=AS_OF)
 EVENT_COLUMNS = [c for c, _ in datagen.EVENTS_COLUMNS]
 TINY_LEADS, TINY_EVENTS_PER_LEAD = 500, 8
 # the issue's columns, in its order
-EXPECTED_COLUMNS = ["scale", "events", "full build s", "scoring s", "peak MiB", "rows/s", "incr 0.1% ratio",
-                    "incr 1% ratio", "SQL-peer ratio", "pandas ratio"]
+EXPECTED_COLUMNS = ["scale", "events", "full build s", "scoring s", "peak MiB", "rows/s", "hourly ratio",
+                    "hourly job ratio", "daily ratio", "incr 1% ratio", "SQL-peer ratio", "floor ratio", "pandas ratio",
+                    "nodes"]
+RATIO_COLUMNS = ["hourly ratio", "hourly job ratio", "daily ratio", "incr 1% ratio", "SQL-peer ratio", "floor ratio",
+                 "pandas ratio"]
+# The tiny build is limited to the two scoring marts' models and seeds, so the hourly job's selection is too: its
+# parts that those marts contain (dbt adds a second --select to the build's own).
+TINY_HOURLY_JOB_SELECT = ["source:crm.events+,+lead_scores", "source:crm.events+,+lead_score_reasons"]
 
 
 def _events(db):
@@ -131,6 +139,7 @@ def tiny_run(tmp_path_factory):
         "--pandas-max-gib", "4", "--keep",
         "--build-arg=--select", "--build-arg=+lead_scores +lead_score_reasons",
         "--build-arg=--resource-type", "--build-arg=model", "--build-arg=--resource-type", "--build-arg=seed",
+        "--hourly-job-select", *TINY_HOURLY_JOB_SELECT,
     ])
     return code, work
 
@@ -151,16 +160,22 @@ def test_benchmark_writes_one_row_per_scale_with_the_columns(tiny_run):
     finally:
         generated.close()
     assert row["events"] == raw_events
-    for column in ("full build s", "scoring s", "peak MiB", "rows/s", "incr 0.1% ratio", "incr 1% ratio",
-                   "SQL-peer ratio", "pandas ratio"):
+    for column in ("full build s", "scoring s", "peak MiB", "rows/s", "nodes", *RATIO_COLUMNS):
         assert isinstance(row[column], (int, float)) and row[column] > 0, column
     assert math.isclose(row["rows/s"], (raw_events + raw_leads) / row["full build s"], rel_tol=0.01)
     details = report["details"][0]
-    assert details["incr_1_appended"] == round(raw_events * 0.001)
-    assert math.isclose(row["incr 0.1% ratio"], details["incr_1_s"] / row["full build s"], rel_tol=0.02)
+    # the hourly batch comes first: the daily one is 0.1% of the events after it
+    assert details["incr_1_appended"] == round((raw_events + details["hourly_appended"]) * 0.001)
+    assert math.isclose(row["daily ratio"], details["incr_1_s"] / row["full build s"], rel_tol=0.02)
+    assert math.isclose(row["hourly ratio"], details["hourly_s"] / row["full build s"], rel_tol=0.02)
+    assert math.isclose(row["hourly job ratio"], details["hourly_job_s"] / row["full build s"], rel_tol=0.02)
+    assert math.isclose(row["floor ratio"], row["full build s"] / details["floor_s"], rel_tol=0.02)
+    assert report["settings"]["hourly_job_select"] == TINY_HOURLY_JOB_SELECT
     assert 0 < len(report["slowest_nodes"]) <= 10
     assert report["slowest_nodes"] == sorted(report["slowest_nodes"], key=lambda n: -n["seconds"])
-    assert len(report["checks"]) == 2 and all(": equal on" in line for line in report["checks"])
+    assert len(report["checks"]) == 3
+    assert all(": equal on" in line for line in report["checks"][:2])
+    assert f"single-query floor: engagement points of {details['floor_leads']:,} leads" in report["checks"][2]
     assert report["machine"]["nproc"] >= 1
 
 
@@ -170,7 +185,96 @@ def test_benchmark_prints_the_same_table(tiny_run):
     lines = report["table"].splitlines()
     assert [c.strip() for c in lines[0].split(" | ")] == EXPECTED_COLUMNS
     assert len(lines) == 3  # header, rule, one scale
-    assert lines[2].split(" | ")[0].strip() == f"{TINY_LEADS:,}"
+    cells = [c.strip() for c in lines[2].split(" | ")]
+    assert cells[0] == f"{TINY_LEADS:,}"
+    # every cell of the table is the JSON's value, as the table formats it
+    assert cells == [benchmark._cell(report["rows"][0][c]) for c in EXPECTED_COLUMNS]
+
+
+def test_hourly_rows_are_appended_on_the_scoring_day_of_as_of(tiny_run):
+    """The hourly batch lands hours after as_of on its day and is built at a clock of that day, before the daily
+    batch of the next day; it has rows even at this tiny scale."""
+    _, work = tiny_run
+    details = json.loads((work / "benchmark.json").read_text())["details"][0]
+    assert details["hourly_appended"] > 0
+    as_of_day = clock.parse_instant(AS_OF).date()
+    landed, built = clock.parse_instant(details["hourly_landed"]), clock.parse_instant(details["hourly_as_of"])
+    assert clock.parse_instant(AS_OF) < landed < built and landed.date() == built.date() == as_of_day
+    con = duckdb.connect(str(work / f"leads_{TINY_LEADS}" / "full_build.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select min(_loaded_at), max(_loaded_at), count(*) from raw.events "
+                           "where _loaded_at >= ? and _loaded_at < ? + interval 1 day",
+                           [landed, dt.datetime.combine(as_of_day, dt.time())]).fetchone()
+        later = con.execute("select min(_loaded_at) from raw.events where _loaded_at > ?", [rows[1]]).fetchone()[0]
+    finally:
+        con.close()
+    first, last, count = rows
+    assert count == details["hourly_appended"]
+    assert landed <= first and last < built and last.date() == as_of_day
+    assert later.date() > as_of_day  # the next batch (the daily run's) lands on a later day
+
+
+def test_the_floor_scores_leads_from_the_raw_events(tiny_run):
+    _, work = tiny_run
+    details = json.loads((work / "benchmark.json").read_text())["details"][0]
+    con = duckdb.connect(str(work / f"leads_{TINY_LEADS}" / "score.duckdb"), read_only=True)
+    try:
+        leads, distinct, engaged, raw_leads = con.execute(f"""
+            select count(*), count(distinct lead_id), count(*) filter (where engagement_points > 0),
+                   (select count(distinct lead_id) from raw.events)
+            from {benchmark.FLOOR_TABLE}
+        """).fetchone()
+    finally:
+        con.close()
+    assert details["floor_leads"] == leads == distinct > 0
+    assert 0 < engaged <= leads <= raw_leads
+
+
+def test_node_counts_are_the_nodes_the_build_ran(tiny_run):
+    _, work = tiny_run
+    report = json.loads((work / "benchmark.json").read_text())
+    counts = report["node_counts"][0]
+    results = json.loads((work / f"leads_{TINY_LEADS}" / "target_full" / "run_results.json").read_text())["results"]
+    assert counts["total"] == report["rows"][0]["nodes"] == len(results)
+    assert sum(v for k, v in counts.items() if k not in ("scale", "total")) == counts["total"]
+    assert counts["model"] > 0 and counts["seed"] > 0  # the tiny build selects only models and seeds
+    assert counts["test"] == 0
+    nodes_line = [line for line in report["aims"] if "nodes in the production build" in line]
+    assert len(nodes_line) == 1 and f"{counts['total']:,} nodes" in nodes_line[0]
+
+
+def _selected_by(manifest: dict, selectors) -> set[str]:
+    """The models and seeds dbt selects for the forms HOURLY_JOB_SELECT uses (``source:<s>.<t>+`` and
+    ``path:<dir>``), from the manifest's child map."""
+    out: set[str] = set()
+    for selector in selectors:
+        method, _, value = selector.partition(":")
+        if method == "source" and value.endswith("+"):
+            source, table = value[:-1].split(".")
+            stack = [f"source.lead_scoring.{source}.{table}"]
+            while stack:
+                for child in manifest["child_map"].get(stack.pop(), []):
+                    if child not in out:
+                        out.add(child)
+                        stack.append(child)
+        elif method == "path":
+            out |= {uid for uid, n in manifest["nodes"].items() if n["original_file_path"].startswith(value)}
+        else:
+            raise AssertionError(f"a selector form this test does not read: {selector}")
+    return {manifest["nodes"][uid]["name"] for uid in out
+            if uid in manifest["nodes"] and manifest["nodes"][uid]["resource_type"] in ("model", "seed")}
+
+
+def test_the_hourly_job_selection_is_the_dagster_jobs(tiny_run):
+    """HOURLY_JOB_SELECT selects the dbt models and seeds of engagement_refresh_job, the hourly schedule's job."""
+    from orchestration.defs.dbt import assets as dbt_assets
+    from orchestration.definitions import defs
+
+    _, work = tiny_run
+    manifest = json.loads((work / f"leads_{TINY_LEADS}" / "target_full" / "manifest.json").read_text())
+    selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
+    job_dbt = {key.path[-1] for key in selected & set(dbt_assets.lead_scoring_dbt_assets.keys)}
+    assert job_dbt and _selected_by(manifest, benchmark.HOURLY_JOB_SELECT) == job_dbt
 
 
 # ------------------------------------------------------------------------------------------------ the peers
@@ -271,13 +375,24 @@ def test_any_other_peer_failure_is_not_taken_for_a_resource_limit(tmp_path):
 
 def test_the_report_says_which_peer_did_not_finish_and_that_its_aim_was_not_measured():
     row = {"scale": 1_000_000, "full build s": 700.0, "scoring s": 300.0, "peak MiB": 6500,
-           "incr 0.1% ratio": 0.37, "SQL-peer ratio": "out of memory after 575 s", "sql_peer_check": None,
-           "pandas ratio": "skipped: needs ~110 GiB", "pandas_check": None}
+           "hourly ratio": 0.02, "hourly job ratio": 0.01, "daily ratio": 0.37,
+           "SQL-peer ratio": "out of memory after 575 s", "sql_peer_check": None,
+           "pandas ratio": "skipped: needs ~110 GiB", "pandas_check": None,
+           "floor ratio": "out of memory after 80 s", "floor_leads": None,
+           "nodes": 400, "node_counts": {"model": 100, "seed": 20, "test": 274, "operation": 6, "total": 400}}
     checks = benchmark.check_lines([row])
     assert checks == [
         "1,000,000 leads: SQL peer: no scores to compare (out of memory after 575 s)",
         "1,000,000 leads: pandas peer: no scores to compare (skipped: needs ~110 GiB)",
+        "1,000,000 leads: single-query floor: did not finish (out of memory after 80 s)",
     ]
     aims = benchmark.aim_lines([row])
-    assert "full build / SQL peer: not measured, the SQL peer did not finish (out of memory after 575 s)" in aims[1]
+    assert any("full build / SQL peer: not measured, the SQL peer did not finish (out of memory after 575 s)" in a
+               for a in aims)
+    assert any(a.startswith("  pass  hourly run (+0.01%, same day), dbt build = 2.0%") for a in aims)  # <= 3%
+    assert any(a.startswith("  pass  hourly run, the hourly job's selection = 1.0%") for a in aims)
+    assert any(a.startswith("  FAIL  daily run (+0.1%, next day) = 37.0%") for a in aims)  # > 10%
+    assert any(a.startswith("  FAIL  400 nodes") for a in aims)  # 400 > 350
+    assert any(a.startswith("  pass  peak memory") for a in aims)
+    assert any(a.startswith("  info  full build / single-query floor: not measured") for a in aims)
     assert "out of memory after 575 s" in benchmark.format_table([row]).splitlines()[2]
