@@ -168,6 +168,18 @@ pytest: setup browser engines
 
 test: dbt-test lint defs-check pytest
 
+# The inner loop (docs/testing.md "The inner loop"): sqlfluff on the SQL files that differ from LINT_BASE (default
+# main; uncommitted and new files included), then the Python tests not marked slow, on PYTEST_WORKERS processes.
+LINT_BASE ?= main
+.PHONY: test-fast
+test-fast: setup
+	@changed="$$( { git diff --name-only --diff-filter=d $(LINT_BASE) -- models macros tests/generic 2>/dev/null; \
+		git ls-files --others --exclude-standard -- models macros tests/generic; } | grep '\.sql$$' | sort -u)"; \
+	if [ -n "$$changed" ]; then echo "sqlfluff lint" $$changed; mkdir -p $(dir $(TEST_DB)); \
+		LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint $$changed; \
+	else echo "sqlfluff: no SQL file under models/, macros/ or tests/generic/ differs from $(LINT_BASE)"; fi
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" -p no:cacheprovider
+
 # The property tests with the "deep" hypothesis profile (tests/python/conftest.py): DEEP_EXAMPLES data sets per
 # property, each scored by real dbt runs, shrinking on. Slow (hours at 200); not part of `make test`. docs/testing.md.
 DEEP_EXAMPLES ?= 200

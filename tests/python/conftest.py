@@ -101,6 +101,27 @@ def assert_dbt_ok(proc, what="dbt build"):
         pytest.fail(f"{what} failed with return code {proc.returncode}:\n{tail}\n{proc.stderr[-2000:]}")
 
 
+# `make test-fast`, the inner loop, runs the tests not marked slow (`pytest -m "not slow"`): the unit tests, the oracle
+# against the session warehouse, the definitions, the report, the CLI. Slow: every test of SLOW_MODULES (each builds
+# warehouses, servers or sessions of its own), every test using a fixture of SLOW_FIXTURES, and the tests marked
+# @pytest.mark.slow (a build of their own in the body). Sized with the per-test times of a full run (docs/testing.md).
+SLOW_MODULES = frozenset({
+    "test_backfill", "test_backtest", "test_bad_inputs_raw", "test_benchmark", "test_build_graph", "test_crm_sync",
+    "test_discovery", "test_external_sources", "test_faults", "test_incremental", "test_monitoring",
+    "test_own_data_end_to_end", "test_postgres_target", "test_preview", "test_properties",
+    "test_property_rules_and_starter_model", "test_raw_timestamps_and_placeholders", "test_rule_configuration",
+    "test_score_history", "test_sla", "test_spark_target",
+})
+SLOW_FIXTURES = frozenset({"edge_warehouse", "late_event_warehouse", "hostile_build", "suggestion"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        if module in SLOW_MODULES or SLOW_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @dataclass
 class Warehouse:
     root: Path  # the temporary directory

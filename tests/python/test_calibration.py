@@ -346,6 +346,7 @@ def test_channel_quality_equals_an_independent_group_by(warehouse, population):
 # Bad configuration
 
 
+@pytest.mark.slow
 def test_bad_calibration_setting_fails_the_build_naming_file_row_and_fix(tmp_path):
     project = tmp_path / "project"
     copy_project(PROJECT_ROOT, project)

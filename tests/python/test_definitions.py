@@ -314,6 +314,7 @@ def test_the_scheduled_build_leaves_unit_tests_to_ci():
     assert "--full-refresh" not in dbt_assets.dbt_build_args(dbt_assets.DbtBuildConfig())
 
 
+@pytest.mark.slow
 def test_the_demo_job_run_in_process_materialises_every_asset_and_evaluates_every_check(tmp_path, monkeypatch):
     """`make demo`'s last step (orchestration/run_job.py): full_scoring_job in process, into the instance of
     DAGSTER_HOME (as `make dev` reads it), on generated data whose clock is in the past. Every asset of the job is

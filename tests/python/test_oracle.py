@@ -240,6 +240,7 @@ def _edit_fit_points(seed_file, rule_id, points):
         csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
+@pytest.mark.slow
 def test_seed_edit_rescores_only_the_leads_of_the_rule(warehouse, oracle_result, tmp_path):
     project = tmp_path / "project"
     copy_project(warehouse.project_snapshot, project)

@@ -779,6 +779,7 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report_db, tmp_path):
     db = tmp_path / "hostile.duckdb"
     shutil.copy2(report_db["db"], db)

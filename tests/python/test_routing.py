@@ -213,6 +213,7 @@ def _set(rows, key_field, key, **fields):
     return rows
 
 
+@pytest.mark.slow
 def test_bad_routing_seeds_fail_the_build_naming_file_row_and_fix(warehouse, tmp_path):
     project = tmp_path / "project"
     copy_project(warehouse.project_snapshot, project)
