@@ -253,37 +253,31 @@ def _last_error_line(output: str) -> str:
     return (errors or lines)[-1][:300]
 
 
-def run_sql_peer(database: str, as_of: str, table: str = SQL_PEER_TABLE) -> int:
-    """The SQL peer: execute bench_sql_peer.sql once, storing its rows in `table`."""
+def _run_query_into(database: str, as_of: str, sql_path: Path, table: str) -> int:
+    """Execute the query of `sql_path` once under the project's engine settings, storing its rows in `table`."""
     schema = table.split(".")[0]
     con = duckdb.connect(database)
     try:
         con.execute("set TimeZone = 'UTC'")
-        # the engine settings of profiles.yml, so that the lower bound runs under the project's memory limit
+        # the engine settings of profiles.yml, so that the query runs under the project's memory limit
         limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB").replace("'", "")
         con.execute(f"set memory_limit = '{limit}'")
         con.execute("set preserve_insertion_order = false")
         con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create or replace table {table} as " + SQL_PEER.read_text(), {"as_of": as_of})
+        con.execute(f"create or replace table {table} as " + sql_path.read_text(), {"as_of": as_of})
         return con.execute(f"select count(*) from {table}").fetchone()[0]
     finally:
         con.close()
+
+
+def run_sql_peer(database: str, as_of: str, table: str = SQL_PEER_TABLE) -> int:
+    """The SQL peer: execute bench_sql_peer.sql once, storing its rows in `table`."""
+    return _run_query_into(database, as_of, SQL_PEER, table)
 
 
 def run_floor(database: str, as_of: str, table: str = FLOOR_TABLE) -> int:
     """The single-query floor: execute bench_floor.sql once, storing its rows in `table`; the number of leads."""
-    schema = table.split(".")[0]
-    con = duckdb.connect(database)
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        limit = os.environ.get("LEAD_SCORING_DUCKDB_MEMORY_LIMIT", "6GB").replace("'", "")
-        con.execute(f"set memory_limit = '{limit}'")
-        con.execute("set preserve_insertion_order = false")
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create or replace table {table} as " + FLOOR_SQL.read_text(), {"as_of": as_of})
-        return con.execute(f"select count(*) from {table}").fetchone()[0]
-    finally:
-        con.close()
+    return _run_query_into(database, as_of, FLOOR_SQL, table)
 
 
 def compare_with_mart(database: Path, table: str) -> dict:
