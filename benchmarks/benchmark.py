@@ -16,7 +16,9 @@ For each scale (number of leads) it:
    "nodes", and per kind in the JSON (``node_counts``);
 3. **scoring**: on another fresh copy, ``dbt seed`` (not timed), then ``dbt run --select +lead_scores
    +lead_score_reasons`` timed: every model the two scoring marts need, staging included, no tests;
-4. the runs after new data, in this order, each on the full build's warehouse and reported as a ratio to the full
+4. **no-op**: ``dbt build`` again on the full build's warehouse at the same ``as_of``, nothing new landed: its
+   seconds (``noop_s`` in the JSON) against issue 33's aim of under 10 s at any scale;
+5. the runs after new data, in this order, each on the full build's warehouse and reported as a ratio to the full
    build (new rows from lead_scoring.datagen.append_events: new ids, some late, some re-deliveries; at least one):
    - **hourly**: +0.01% events landed 2 hours after ``as_of``, built 3 hours after it (the same scoring day). Two
      builds are timed at that clock: column "hourly ratio" is the production ``dbt build`` (what `lead-scoring
@@ -27,7 +29,7 @@ For each scale (number of leads) it:
      same warehouse so that neither build finds the other's work done;
    - **daily** ("daily ratio"): +0.1% landed one day after ``as_of``, ``dbt build`` at that day's 01:00;
    - **+1%** ("incr 1% ratio"): +1% one day later again, the same way;
-5. **peers** on the scoring copy (same raw data, seeds and ``as_of``): the single hand-written DuckDB query
+6. **peers** on the scoring copy (same raw data, seeds and ``as_of``): the single hand-written DuckDB query
    (benchmarks/bench_sql_peer.sql) and the pandas implementation (benchmarks/bench_pandas_peer.py), each in
    its own process, timed as ratios to the scoring time. Their scores must equal marts.lead_scores lead for lead
    (fit, engagement and lead score within 1e-6; grade, level, cell and stage exact): a check line per scale.
@@ -35,7 +37,7 @@ For each scale (number of leads) it:
    are proportional), would exceed ``--pandas-max-gib``; a run over that limit is stopped. A SQL peer that runs
    out of DuckDB memory (the project's memory limit) or of disk for its spill is reported in its cell ("out of
    memory after N s") and the run goes on; any other failure of a peer stops the benchmark;
-6. **the single-query floor** on the scoring copy, in its own process: one hand-written DuckDB query
+7. **the single-query floor** on the scoring copy, in its own process: one hand-written DuckDB query
    (benchmarks/bench_floor.sql) of the decayed, capped engagement points per lead straight from raw.events and the
    rule seeds. It is the engine's floor, not a peer: it leaves out fit, staging, de-duplication, bursts and group
    caps, so it is NOT compared with the mart (a check line gives the number of leads it scored). Column "floor
@@ -384,6 +386,12 @@ def bench_scale(leads: int, events_per_lead: float, work: Path, as_of: str, seed
     row["scoring s"] = round(scoring.seconds, 1)
     row["scoring_peak_mib"] = round(scoring.peak_mib)
 
+    # no-op: the production `dbt build` again at the same as_of, nothing new landed (issue 33: under 10 s at any scale)
+    log(f"[{leads}] no-op: dbt build again at {as_of}, nothing new")
+    noop = dbt(build, full_db, work / "target_noop", as_of, work / "noop.log")
+    row["noop_s"] = round(noop.seconds, 1)
+    row["noop_peak_mib"] = round(noop.peak_mib)
+
     # hourly: +0.01% a few hours after as_of, the same scoring day; the production `dbt build`, and the hourly
     # Dagster job's selection on a copy of the same warehouse (so that neither finds the other's work done)
     landed, clock = hourly_clock(as_of)
@@ -542,6 +550,13 @@ def aim_lines(rows: list[dict]) -> list[str]:
     else:
         lines.append(f"  FAIL  full build / SQL peer: not measured, the SQL peer did not finish "
                      f"({big.get('SQL-peer ratio')})")
+    noops = [(r["scale"], r["noop_s"]) for r in rows if r.get("noop_s") is not None]
+    if noops:
+        worst_scale, worst = max(noops, key=lambda pair: pair[1])
+        lines.append(f"  {_verdict(worst < 10)}  no-op run (nothing new, same as_of), slowest of all scales = "
+                     f"{worst:.1f} s at {worst_scale:,} leads (aim < 10 s at any scale)")
+    else:
+        lines.append("  -     no-op run: not measured")
     floor = big.get("floor ratio")
     if isinstance(floor, (int, float)):
         lines.append(f"  info  full build / single-query floor = {floor:.1f}x (informational, no aim)")
@@ -550,7 +565,7 @@ def aim_lines(rows: list[dict]) -> list[str]:
     nodes = big.get("nodes")
     if nodes is not None:
         lines.append(f"  {_verdict(nodes <= 350)}  {node_line(big)} (aim <= 350)")
-    peaks = [big.get(k) for k in ("peak MiB", "scoring_peak_mib", "hourly_job_peak_mib", "hourly_peak_mib",
+    peaks = [big.get(k) for k in ("peak MiB", "scoring_peak_mib", "noop_peak_mib", "hourly_job_peak_mib", "hourly_peak_mib",
                                   "incr_1_peak_mib", "incr_2_peak_mib")]
     peak_gib = max(v for v in peaks if v is not None) / 1024
     lines.append(f"  {_verdict(peak_gib < 8)}  peak memory of the dbt runs {peak_gib:.2f} GiB (full build "

@@ -166,6 +166,7 @@ def test_benchmark_writes_one_row_per_scale_with_the_columns(tiny_run):
     details = report["details"][0]
     # the hourly batch comes first: the daily one is 0.1% of the events after it
     assert details["incr_1_appended"] == round((raw_events + details["hourly_appended"]) * 0.001)
+    assert details["noop_s"] > 0 and details["noop_peak_mib"] > 0
     assert math.isclose(row["daily ratio"], details["incr_1_s"] / row["full build s"], rel_tol=0.02)
     assert math.isclose(row["hourly ratio"], details["hourly_s"] / row["full build s"], rel_tol=0.02)
     assert math.isclose(row["hourly job ratio"], details["hourly_job_s"] / row["full build s"], rel_tol=0.02)
@@ -380,6 +381,8 @@ def test_the_report_says_which_peer_did_not_finish_and_that_its_aim_was_not_meas
            "pandas ratio": "skipped: needs ~110 GiB", "pandas_check": None,
            "floor ratio": "out of memory after 80 s", "floor_leads": None,
            "nodes": 400, "node_counts": {"model": 100, "seed": 20, "test": 274, "operation": 6, "total": 400}}
+    small = {"scale": 10_000, "full build s": 20.0, "scoring s": 5.0, "peak MiB": 600, "noop_s": 12.5}
+    row["noop_s"] = 9.0
     checks = benchmark.check_lines([row])
     assert checks == [
         "1,000,000 leads: SQL peer: no scores to compare (out of memory after 575 s)",
@@ -387,6 +390,10 @@ def test_the_report_says_which_peer_did_not_finish_and_that_its_aim_was_not_meas
         "1,000,000 leads: single-query floor: did not finish (out of memory after 80 s)",
     ]
     aims = benchmark.aim_lines([row])
+    assert any(a.startswith("  pass  no-op run") and "9.0 s at 1,000,000 leads" in a for a in aims)
+    # the no-op aim holds at any scale: a slow no-op at a smaller scale fails it
+    assert any(a.startswith("  FAIL  no-op run") and "12.5 s at 10,000 leads" in a
+               for a in benchmark.aim_lines([small, row]))
     assert any("full build / SQL peer: not measured, the SQL peer did not finish (out of memory after 575 s)" in a
                for a in aims)
     assert any(a.startswith("  pass  hourly run (+0.01%, same day), dbt build = 2.0%") for a in aims)  # <= 3%
