@@ -141,7 +141,7 @@ dbt-test: setup
 	@mkdir -p $(dir $(TEST_DB))
 	$(CLI) datagen --database $(TEST_DB) --leads 3000 --events-per-lead 20 \
 		--days 180 --seed 7 --as-of "$(TEST_AS_OF)"
-	$(CLI) build --database $(TEST_DB) --as-of "$(TEST_AS_OF)" --unit-tests
+	$(CLI) build --database $(TEST_DB) --as-of "$(TEST_AS_OF)" --unit-tests --force
 
 # Headless Chromium (Debian package) for the report's browser test; installed only when missing.
 CHROMIUM := /usr/bin/chromium

@@ -61,7 +61,9 @@ COMMANDS: tuple[Command, ...] = (
         "build and test the warehouse with dbt at an as_of (guarded against a busy DuckDB file)",
         "Run the production `dbt build` (seeds, models, snapshots and data tests; unit tests only with "
         "--unit-tests, as CI does) scored at --as-of. If another process holds the DuckDB file, it says who and "
-        "exits 75 instead of dbt's lock error. Extra dbt flags go after `--`.",
+        "exits 75 instead of dbt's lock error. At an explicit --as-of, a build with nothing new since the last one "
+        "that succeeded (same raw tables, rules, code and warehouse) is skipped in seconds; --force builds anyway. "
+        "Extra dbt flags go after `--`.",
         "inputs:  raw tables and seeds/ in --database (env LEAD_SCORING_DUCKDB_PATH), --as-of (UTC; empty = now)\n"
         "outputs: the staging, intermediate and mart relations in the same DuckDB file; dbt's target/ and logs/",
     ),

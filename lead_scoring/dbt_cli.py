@@ -1,7 +1,7 @@
 """Where the dbt CLI is, and how a production build calls it: one answer for `lead-scoring build`, the Dagster
 resource, the weight suggestions, the backfill and the benchmark.
 
-    lead-scoring build [--database PATH] [--as-of "2026-11-01 00:00:00"] [--unit-tests] [-- <extra dbt flags>]
+    lead-scoring build [--database PATH] [--as-of "2026-11-01 00:00:00"] [--unit-tests] [--force] [-- <dbt flags>]
 
 `build` is the guarded production build: if another process holds the DuckDB file it says who and exits 75
 (``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with the project's ``--vars``
@@ -48,17 +48,44 @@ def build_command(as_of: str | None, unit_tests: bool = False, extra: Sequence[s
     return [dbt_executable(), *build_args(as_of, unit_tests, extra)]
 
 
+def skippable(as_of: str | None, extra: Sequence[str], force: bool, environ=None) -> bool:
+    """Whether a build may be skipped when nothing is new (lead_scoring.build_state): only at an explicit as_of
+    (empty is the run's start time, never the same twice), on DuckDB, without --force or dbt's --full-refresh."""
+    env = os.environ if environ is None else environ
+    return (bool(as_of) and not force and "--full-refresh" not in extra
+            and env.get("LEAD_SCORING_TARGET", "duckdb") in ("", "duckdb"))
+
+
 def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests: bool = False,
-          extra: Sequence[str] = ()) -> int:
+          extra: Sequence[str] = (), force: bool = False) -> int:
     """Run the guarded `dbt build` against `database` (relative to the working directory; default env
-    LEAD_SCORING_DUCKDB_PATH, relative to the repository); its exit code, 75 when another process holds the file."""
+    LEAD_SCORING_DUCKDB_PATH, relative to the repository); its exit code, 75 when another process holds the file.
+    At an explicit `as_of`, a build whose fingerprint (lead_scoring.build_state) is that of the last build that
+    succeeded has nothing new to read: it says so and returns 0 without starting dbt (`force`: build anyway)."""
+    import duckdb
+
+    from lead_scoring import build_state
     from lead_scoring.warehouse_lock import run_guarded
 
     path = Path(database).resolve() if database else resolve_path()  # given: relative to the working directory
     path.parent.mkdir(parents=True, exist_ok=True)
     os.environ[DUCKDB_PATH_ENV] = str(path)  # dbt (a child process) reads the warehouse path from the environment
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
-    return run_guarded(path, build_command(as_of, unit_tests, extra), cwd=PROJECT_ROOT)
+    args = build_args(as_of, unit_tests, extra)
+    may_skip = skippable(as_of, extra, force)
+    if may_skip:
+        try:
+            last = build_state.recorded(path)
+            if last is not None and build_state.fingerprint(path, PROJECT_ROOT, args) == last[0]:
+                print(f"Nothing new since the build that succeeded at {last[1]} UTC (same as_of, raw tables, rules, "
+                      f"code and warehouse): nothing to build. `lead-scoring build --force` builds anyway.")
+                return 0
+        except duckdb.Error:
+            pass  # held by another process (run_guarded says who) or unreadable: build, and let dbt report
+    code = run_guarded(path, [dbt_executable(), *args], cwd=PROJECT_ROOT)
+    if code == 0 and may_skip:
+        build_state.record(path, build_state.fingerprint(path, PROJECT_ROOT, args))
+    return code
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,8 +96,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                     "(empty: the run's start time)")
     parser.add_argument("--unit-tests", action="store_true",
                         help="run dbt's unit tests too (the CI test build); a production build leaves them out")
+    parser.add_argument("--force", action="store_true",
+                        help="build even when nothing is new since the last build at the same --as-of (which is "
+                             "otherwise skipped: same raw tables, rules, code and warehouse)")
     parser.add_argument("dbt_flags", nargs="*", help="after --: extra dbt flags, e.g. --select lead_scores+")
 
 
 def run(args: argparse.Namespace) -> int:
-    return build(args.database or None, args.as_of, unit_tests=args.unit_tests, extra=args.dbt_flags)
+    return build(args.database or None, args.as_of, unit_tests=args.unit_tests, extra=args.dbt_flags,
+                 force=args.force)

@@ -112,7 +112,7 @@ SLOW_MODULES = frozenset({
     "test_property_rules_and_starter_model", "test_raw_timestamps_and_placeholders", "test_rule_configuration",
     "test_score_history", "test_sla", "test_spark_target",
 })
-SLOW_FIXTURES = frozenset({"edge_warehouse", "late_event_warehouse", "hostile_build", "suggestion"})
+SLOW_FIXTURES = frozenset({"edge_warehouse", "late_event_warehouse", "hostile_build", "suggestion", "noop_warehouse"})
 
 
 def pytest_collection_modifyitems(config, items):

@@ -166,7 +166,8 @@ def test_benchmark_writes_one_row_per_scale_with_the_columns(tiny_run):
     details = report["details"][0]
     # the hourly batch comes first: the daily one is 0.1% of the events after it
     assert details["incr_1_appended"] == round((raw_events + details["hourly_appended"]) * 0.001)
-    assert details["noop_s"] > 0 and details["noop_peak_mib"] > 0
+    # the no-op skips dbt: it takes a fraction of the rebuild before it (which runs every node again)
+    assert 0 < details["noop_s"] < details["rebuild_s"] / 2 and details["noop_peak_mib"] > 0
     assert math.isclose(row["daily ratio"], details["incr_1_s"] / row["full build s"], rel_tol=0.02)
     assert math.isclose(row["hourly ratio"], details["hourly_s"] / row["full build s"], rel_tol=0.02)
     assert math.isclose(row["hourly job ratio"], details["hourly_job_s"] / row["full build s"], rel_tol=0.02)
