@@ -89,6 +89,14 @@ def _copy(noop_warehouse, tmp_path) -> Path:
     return db
 
 
+def _execute(db: Path, sql: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
 def test_each_thing_a_build_reads_or_writes_changes_the_fingerprint(noop_warehouse, tmp_path):
     db = _copy(noop_warehouse, tmp_path)
     args = build_args(AS_OF)
@@ -100,28 +108,15 @@ def test_each_thing_a_build_reads_or_writes_changes_the_fingerprint(noop_warehou
     assert build_state.fingerprint(db, PROJECT_ROOT, build_args(AS_OF, unit_tests=True), env) != base
     assert build_state.fingerprint(db, PROJECT_ROOT, args, dict(env, LEAD_SCORING_DUCKDB_MEMORY_LIMIT="2GB")) != base
 
-    con = duckdb.connect(str(db))
-    try:
-        # a raw row re-delivered in place: the same count, a newer _loaded_at
-        con.execute("update raw.events set _loaded_at = _loaded_at + interval 1 day "
-                    "where _loaded_at = (select max(_loaded_at) from raw.events)")
-    finally:
-        con.close()
+    # a raw row re-delivered in place: the same count, a newer _loaded_at
+    _execute(db, "update raw.events set _loaded_at = _loaded_at + interval 1 day "
+                 "where _loaded_at = (select max(_loaded_at) from raw.events)")
     redelivered = build_state.fingerprint(db, PROJECT_ROOT, args, env)
     assert redelivered != base
-
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("delete from marts.lead_scores where lead_id = (select min(lead_id) from marts.lead_scores)")
-    finally:
-        con.close()
+    _execute(db, "delete from marts.lead_scores where lead_id = (select min(lead_id) from marts.lead_scores)")
     emptied = build_state.fingerprint(db, PROJECT_ROOT, args, env)
     assert emptied != redelivered
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("drop view if exists marts.lead_score_history")
-    finally:
-        con.close()
+    _execute(db, "drop view if exists marts.lead_score_history")
     assert build_state.fingerprint(db, PROJECT_ROOT, args, env) != emptied
 
 
