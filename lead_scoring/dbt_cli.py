@@ -84,7 +84,10 @@ def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests
             pass  # held by another process (run_guarded says who) or unreadable: build, and let dbt report
     code = run_guarded(path, [dbt_executable(), *args], cwd=PROJECT_ROOT)
     if code == 0 and may_skip:
-        build_state.record(path, build_state.fingerprint(path, PROJECT_ROOT, args))
+        try:
+            build_state.record(path, build_state.fingerprint(path, PROJECT_ROOT, args))
+        except duckdb.Error as exc:  # another process took the file since: the build stands, the next one runs dbt
+            print(f"The build succeeded but was not recorded ({exc}); the next build will run dbt.", file=sys.stderr)
     return code
 
 
