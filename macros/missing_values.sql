@@ -13,13 +13,14 @@
     end
 {%- endmacro %}
 
-{#- Spark allows IN (subquery) only in filters; a correlated scalar subquery with an aggregate works in a select. -#}
+{#- Spark allows IN (subquery) only in filters. Here the placeholders are read as one array by an uncorrelated scalar
+    subquery, the same for every attribute; a correlated count per attribute became one join per attribute, and
+    building stg_crm__lead_versions on Spark took 81 s instead of 10 s (150 leads, 2026-12-05). -#}
 {% macro spark__clean_attribute(expr, missing_values) -%}
     case
-        when (
-            select count(*) from {{ missing_values }} as placeholders
-            where placeholders.missing_value = lower({{ clean_text(expr) }})
-        ) > 0 then null
+        when array_contains(
+            (select collect_set(missing_value) from {{ missing_values }}), lower({{ clean_text(expr) }})
+        ) then null
         else {{ clean_text(expr) }}
     end
 {%- endmacro %}
