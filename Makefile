@@ -134,8 +134,10 @@ preview: setup
 export: setup
 	$(CLI) export --database $(DB) $(if $(EXPORT_DIR),--out "$(EXPORT_DIR)")
 
+# On every core (--processes 0): 53 s instead of 97 s on 2 cores. The dbt templater reads the test warehouse that
+# `make dbt-test` builds (incremental branches, seeded formats), so `make test` runs dbt-test first.
 lint: setup
-	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests/generic
+	LEAD_SCORING_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint --processes 0 models macros tests/generic
 
 dbt-test: setup
 	@mkdir -p $(dir $(TEST_DB))
