@@ -277,6 +277,14 @@ def test_the_hourly_job_selection_is_the_dagster_jobs(tiny_run):
     selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
     job_dbt = {key.path[-1] for key in selected & set(dbt_assets.lead_scoring_dbt_assets.keys)}
     assert job_dbt and _selected_by(manifest, benchmark.HOURLY_JOB_SELECT) == job_dbt
+    # its --exclude leaves out the tests the job leaves out: the whole-table audits
+    from orchestration.defs.dbt import jobs
+
+    assert benchmark.HOURLY_JOB_EXCLUDE == ("tag:audit",)
+    audits = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test" and "audit" in n["tags"]}
+    assert audits and audits == {key.name for key in jobs.AUDIT_CHECKS}
+    job_checks = defs.resolve_job_def("engagement_refresh_job").asset_layer.asset_graph.asset_check_keys
+    assert not audits & {key.name for key in job_checks}
 
 
 # ------------------------------------------------------------------------------------------------ the peers

@@ -216,6 +216,49 @@ def test_engagement_job_is_what_depends_on_events_plus_the_marts():
     assert {AssetKey("lead_scores"), AssetKey("stg_crm__leads")} <= full
 
 
+AUDIT_TESTS = {"assert_reason_points_sum_to_scores", "invariants_lead_reason_states", "invariants_stg_crm__events"}
+
+
+def _dbt_tests_the_job_runs(job_name):
+    """The dbt tests a run of `job_name` passes to dbt, as dagster-dbt computes its selection for the job's subset
+    of the dbt multi-asset (names of the --select list; `indirect` is the DBT_INDIRECT_SELECTION it sets)."""
+    from types import SimpleNamespace
+
+    from dagster._core.definitions.dependency import NodeHandle
+    from dagster_dbt.asset_utils import get_subset_selection_for_context
+
+    job = defs.resolve_job_def(job_name)
+    subset = job.asset_layer.get_assets_def_for_node(NodeHandle(dbt_assets.DBT_ASSETS_NAME, None))
+    context = SimpleNamespace(assets_def=subset, selected_asset_keys=subset.keys,
+                              selected_asset_check_keys=subset.check_keys)
+    args, indirect = get_subset_selection_for_context(context, MANIFEST, "fqn:*", None, None,
+                                                      translator.dagster_dbt_translator, None)
+    tests = {n["name"] for n in manifest_nodes("test")}
+    selected = {fqn.rsplit(".", 1)[-1] for fqn in args[1].split()} if args[:1] == ["--select"] else set()
+    return selected & tests, indirect, {key.name for key in subset.check_keys}
+
+
+def test_the_hourly_job_runs_every_check_of_its_assets_but_the_whole_table_audits():
+    from orchestration.defs.dbt import jobs
+
+    tagged = {n["name"] for n in manifest_nodes("test") if "audit" in n["tags"]}
+    assert tagged == AUDIT_TESTS and {key.name for key in jobs.AUDIT_CHECKS} == AUDIT_TESTS
+    hourly_tests, indirect, hourly_checks = _dbt_tests_the_job_runs("engagement_refresh_job")
+    # dbt is given the tests by name with indirect selection off: what it runs is exactly the job's checks
+    assert indirect == "empty" and hourly_tests == hourly_checks - {"raw_events_freshness"}
+    assert not hourly_tests & AUDIT_TESTS
+    # ... and every other test of the job's dbt assets (each dbt test is an asset check of one asset, so none is
+    # dropped for not being a check; e.g. assert_calibration_buckets_cover_scored_leads names its asset)
+    job_assets = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
+    full_checks = defs.resolve_job_def("full_scoring_job").asset_layer.asset_graph.asset_check_keys
+    assert {n["name"] for n in manifest_nodes("test")} <= {key.name for key in full_checks}
+    of_job_assets = {key.name for key in full_checks if key.asset_key in job_assets}
+    assert "assert_calibration_buckets_cover_scored_leads" in hourly_tests
+    assert hourly_tests == (of_job_assets & {n["name"] for n in manifest_nodes("test")}) - AUDIT_TESTS
+    # the daily job runs the audits
+    assert AUDIT_TESTS <= {key.name for key in full_checks}
+
+
 ON_DEMAND_ASSETS = {"weight_suggestions", "rule_suggestions", "crm_lead_sync_export", "raw/leads", "raw/events",
                     "raw/opportunities"}
 ON_DEMAND_JOBS = {"crm_export_job": {"crm_drift_gate", "crm_lead_sync_export"},
@@ -353,7 +396,7 @@ def test_the_demo_job_run_in_process_materialises_every_asset_and_evaluates_ever
     assert materialized == expected_assets == in_instance
     checks = result.get_asset_check_evaluations()
     assert {c.asset_check_key for c in checks} == expected_checks == checks_in_instance
-    assert len(expected_checks) > 150  # 158: the dbt tests (one invariants check per model, ...) and the Python checks
+    assert len(expected_checks) > 150  # 159: the dbt tests (one invariants check per model, ...) and the Python checks
     # every check passes, but a rule-health check may warn (a rule firing on nearly every lead or almost none is
     # a finding about the rules, not a failure: docs/rule_health.md)
     failed = [c.check_name for c in checks if not c.passed

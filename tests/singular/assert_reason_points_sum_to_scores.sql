@@ -3,8 +3,10 @@
     and capped from the daily match buckets of int_engagement_daily_points, signal rules at their seed points,
     then group caps, axis caps and the 0-100 bound (docs/scoring_rules.md). Fails where lead_scores differs from
     the recomputed score, where a 'rule' row of lead_score_reasons differs from the recomputed points of its
-    rule, or where a lead's reason points do not sum to its score (all within 1e-6). -#}
-{{ config(meta={'dagster': {'ref': {'name': 'lead_score_reasons'}}}) }}
+    rule, or where a lead's reason points do not sum to its score (all within 1e-6). Tagged audit: it recomputes
+    every lead, so it runs in every `lead-scoring build`, the daily job and CI, not in the hourly job
+    (docs/dagster.md). -#}
+{{ config(tags=['audit'], meta={'dagster': {'ref': {'name': 'lead_score_reasons'}}}) }}
 {%- set age_in_days = days_between('buckets.activity_date', as_of_date()) %}
 
 with

@@ -1,15 +1,39 @@
 """The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, plus the marts) and
 ``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
+The dbt tests tagged ``audit`` recompute or rescan whole tables (every lead's score from the rules, every staged
+event): they run in ``full_scoring_job`` (daily), in ``lead-scoring build`` and in CI, but not in the hourly
+``engagement_refresh_job``, which keeps every other check of its assets (docs/dagster.md).
 Assets tagged ``lead_scoring/on_demand`` (the raw landing, weight and rule suggestions, the CRM export) are never in
 these jobs nor in a schedule or sensor: they have their own jobs, launched by hand (``crm_export_job``, ...).
 """
-from dagster import AssetSelection, RunConfig, define_asset_job
+import json
+
+from dagster import AssetCheckKey, AssetSelection, RunConfig, define_asset_job
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.defs.dbt.assets import DBT_ASSETS_NAME, DbtBuildConfig
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.translator import dagster_dbt_translator
 from orchestration.defs.raw.assets import RAW_TABLES, raw_asset_key
 from orchestration.defs.resources import ON_DEMAND_TAG
 
 TRIGGER_TAG = "lead_scoring/trigger"
+AUDIT_TAG = "audit"  # dbt tag of the whole-table audits left out of the hourly job
+
+
+def audit_check_keys(manifest: dict) -> list[AssetCheckKey]:
+    """The asset checks of the dbt tests tagged ``audit`` in `manifest` (a parsed manifest.json)."""
+    keys = []
+    for unique_id, node in sorted(manifest["nodes"].items()):
+        if node["resource_type"] == "test" and AUDIT_TAG in node.get("tags", []):
+            key = get_asset_check_key_for_test(manifest, dagster_dbt_translator, unique_id, dbt_project)
+            if key is None:
+                raise ValueError(f"the audit test {unique_id} is no asset check: give it meta.dagster.ref")
+            keys.append(key)
+    return keys
+
+
+AUDIT_CHECKS = audit_check_keys(json.loads(dbt_project.manifest_path.read_text()))
 
 ON_DEMAND = AssetSelection.tag(ON_DEMAND_TAG, "true")
 # External specs (the on-demand CRM export and its state) are never materialised by an asset job: materializable().
@@ -17,7 +41,7 @@ engagement_selection = (
     AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False).materializable() - ON_DEMAND
     | AssetSelection.groups("marts")
     | AssetSelection.checks_for_assets(raw_asset_key("events"))
-)
+) - AssetSelection.checks(*AUDIT_CHECKS)
 full_selection = (
     AssetSelection.all().materializable() - AssetSelection.groups("raw") - ON_DEMAND
     | AssetSelection.checks_for_assets(*(raw_asset_key(t) for t in RAW_TABLES))
@@ -25,7 +49,8 @@ full_selection = (
 
 engagement_refresh_job = define_asset_job(
     "engagement_refresh_job", selection=engagement_selection,
-    description="Re-score engagement: the dbt models downstream of raw events, and the marts.",
+    description="Re-score engagement: the dbt models downstream of raw events, and the marts, with their checks"
+                " except the whole-table audits (dbt tag audit), which the daily full_scoring_job runs.",
 )
 full_scoring_job = define_asset_job(
     "full_scoring_job", selection=full_selection,
