@@ -60,8 +60,16 @@ _register_hypothesis_profiles()
 from lead_scoring.project_copy import copy_project  # noqa: E402  (re-exported for the test modules)
 
 
+# dbt runs inside the test process (dbt's Python API, dbtRunner) unless LEAD_SCORING_TEST_DBT=subprocess: a dbt
+# process costs about 2 s of imports and as much again of cold caches before it parses, and the suite runs dbt a
+# couple of hundred times (docs/testing.md). The command line, the environment, the working folder, stdout and the
+# exit code are those of the CLI; the tests of `lead-scoring build`, dagster-dbt and the engines keep a process.
+DBT_IN_PROCESS = os.environ.get("LEAD_SCORING_TEST_DBT", "in-process") != "subprocess"
+
+
 def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=None):
-    """Run the dbt CLI of this interpreter's venv in `project_dir` against the DuckDB file `db_path`.
+    """Run dbt (this interpreter's venv) in `project_dir` against the DuckDB file `db_path`, as its CLI would:
+    a CompletedProcess with dbt's exit code (0 ok, 1 failures, 2 an error) and its log lines as stdout.
     `vars`: {"as_of": ..., other vars}, passed as lead_scoring.clock.dbt_vars builds it."""
     cmd = [str(DBT), *map(str, args)]
     if vars is not None:
@@ -71,14 +79,52 @@ def run_dbt(project_dir, db_path, *args, vars=None, target_path=None, log_path=N
         cmd += ["--target-path", str(target_path)]
     if log_path is not None:
         cmd += ["--log-path", str(log_path)]
-    env = dict(os.environ)
-    env.update(
+    env = dict(
         LEAD_SCORING_DUCKDB_PATH=str(db_path),
         DBT_PROFILES_DIR=str(project_dir),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DBT_USE_COLORS="false",  # readable failure output
     )
-    return subprocess.run(cmd, cwd=str(project_dir), env=env, capture_output=True, text=True)
+    if DBT_IN_PROCESS:
+        return _run_dbt_in_process(cmd, project_dir, env)
+    return subprocess.run(cmd, cwd=str(project_dir), env={**os.environ, **env}, capture_output=True, text=True)
+
+
+def _run_dbt_in_process(cmd, project_dir, env):
+    import contextlib
+    import gc
+    import io
+    import traceback
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    saved_env = {name: os.environ.get(name) for name in env}
+    saved_cwd = os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(env)
+    os.chdir(project_dir)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                # an error is logged on stdout ("Encountered an error: ..."), as the CLI does, and comes back here
+                result = dbtRunner().invoke(cmd[1:])
+                code = 0 if result.success else (2 if result.exception is not None else 1)
+            except BaseException:  # what the CLI would die of: its traceback on stderr, exit code 2
+                traceback.print_exc(file=err)
+                code = 2
+    finally:
+        # dbt-duckdb keeps the database open in the process after the run; close it, as the CLI's exit does, so
+        # that the test (or the next dbt run) can open the file with another configuration.
+        DuckDBConnectionManager.close_all_connections()
+        gc.collect()
+        os.chdir(saved_cwd)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(cmd, code, out.getvalue(), err.getvalue())
 
 
 def query(db_path, sql, params=None):
