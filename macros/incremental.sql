@@ -9,6 +9,8 @@
 {#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
 {% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
+{#- engagement rule points 1: incremental on the lead within a scoring day. -#}
+{% macro engagement_rule_points_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of
@@ -315,12 +317,28 @@
     {{ return(state) }}
 {%- endmacro %}
 
+{#- State of a model stored per lead whose values depend on as_of only through its date (decay counts whole
+    days): lead_day_state, and a full rebuild when as_of is on another day than the stored build's. -#}
+{% macro scoring_day_state(deliveries_relation, ruleset_relation, layout) -%}
+    {%- set state = lead_day_state(deliveries_relation, ruleset_relation, layout) -%}
+    {%- if state.reason is none and state.prev_as_of is not none -%}
+        {%- set as_of_text = as_of_datetime().strftime('%Y-%m-%d %H:%M:%S') -%}
+        {%- if state.prev_as_of[:10] != as_of_text[:10] -%}
+            {%- do state.update({'reason': "as_of " ~ as_of_text ~ " is on another scoring day than the build's as_of "
+                ~ state.prev_as_of ~ ' (decay counts whole days)'}) -%}
+            {%- do log_full_rebuild(state.reason) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(state) }}
+{%- endmacro %}
+
 {#- The CTEs previous_leads ... touched_days of an incremental lead-day run: the (lead_id, activity_date) pairs
     to recompute - days of deliveries written after the batch the build read (new, re-delivered, re-read in
     the look-back window, or re-ranked), days of events that were after the build's as_of and are not after
     this one, every delivered day of a lead that became staged or stopped being staged, and every stored day
-    of such a lead. Ends with a comma. -#}
-{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation) -%}
+    of such a lead (stored_days: the stored table has an activity_date; a model stored per lead and built from
+    the lead-days needs none: a changed lead with stored rows has delivered days). Ends with a comma. -#}
+{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation, stored_days=true) -%}
     previous_leads as (
 
         select stored_state.lead_id from {{ state_relation }} as stored_state
@@ -377,6 +395,8 @@
 
     ),
 
+    {%- if stored_days %}
+
     stored_days_of_changed_leads as (
 
         select distinct
@@ -389,13 +409,17 @@
 
     ),
 
+    {%- endif %}
+
     touched_days as (
 
         select * from touched_by_deliveries
         union
         select * from touched_by_changed_leads
+        {%- if stored_days %}
         union
         select * from stored_days_of_changed_leads
+        {%- endif %}
 
     ),
 {%- endmacro %}

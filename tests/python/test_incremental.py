@@ -30,7 +30,12 @@ DATAGEN_ARGS = dict(leads=800, events_per_lead=20, days=120, seed=11, as_of=T2)
 LATE_LEAD = "LATE_LEAD_1"
 # Bookkeeping of the incremental state: which run wrote a row, which full build started the stored generation.
 STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through", "built_as_of"}
-STATE_TABLES = {"int_engagement_daily_points_state", "int_engagement_burst_minutes_state"}
+STATE_TABLES = {"int_engagement_daily_points_state", "int_engagement_burst_minutes_state",
+                "int_engagement_rule_points_state"}
+# Hourly runs on T2's scoring day: int_engagement_rule_points recomputes only the leads touched since its build.
+T2_HOURLY = "2026-11-01 03:00:00"
+T2_LATER = "2026-11-01 07:00:00"
+PER_LEAD = "int_engagement_rule_points"  # stored per lead, incremental within a scoring day
 SCHEMAS = ("staging", "intermediate", "marts")
 
 
@@ -201,6 +206,33 @@ def runs(lab, picks) -> dict:
         f" timestamp '{max_loaded}' + interval 2 day from raw.events where event_id not like 'b%'"
         " order by event_id desc limit 120",
     )
+    # Hourly batch on T2's day: new events of the hour, a late event days back, a re-delivery with other content,
+    # an event dated after this run's as_of (future now, past at T2_LATER), and a soft-deleted lead.
+    hourly_loaded = f"timestamp '{max_loaded}' + interval 2 day + interval 3 hour"
+    out["hourly_lead"] = query(lab.db, "select min(lead_id) as l from marts.lead_scores"
+                               " where engagement_score > 0")[0]["l"]
+    out["hourly_deleted"] = query(lab.db, "select max(lead_id) as l from marts.lead_scores"
+                                  f" where engagement_score > 0 and lead_id <> '{LATE_LEAD}'")[0]["l"]
+    out["t2_hourly"] = lab.step(
+        "t2_hourly", T2_HOURLY,
+        "insert into raw.events select 'h1_new_' || event_id, lead_id, event_type, channel,"
+        f" timestamp '{T2}' + interval 1 hour, page_url, search_term, properties, {hourly_loaded}"
+        " from raw.events where event_id not like 'b%' order by event_id limit 15",
+        "insert into raw.events select 'h1_late_' || event_id, lead_id, event_type, channel,"
+        f" timestamp '{T2}' - interval 9 day, page_url, search_term, properties, {hourly_loaded}"
+        " from raw.events where event_id not like 'b%' order by event_id desc limit 5",
+        "insert into raw.events select * replace ('https://example.com/pricing' as page_url,"
+        f" {hourly_loaded} as _loaded_at) from raw.events where event_id = (select min(event_id) from raw.events"
+        " where event_id like 'b2_new_%')",
+        f"insert into raw.events select 'h1_future_' || event_id, '{out['hourly_lead']}', event_type, channel,"
+        f" timestamp '{T2}' + interval 5 hour, page_url, search_term, properties, {hourly_loaded}"
+        " from raw.events where lower(trim(event_type)) = 'page_view' order by event_id limit 3",
+        f"insert into raw.leads select * replace (true as is_deleted, timestamp '{T2}' as updated_at,"
+        f" {hourly_loaded} as _loaded_at) from raw.leads"
+        f" where lead_id = '{out['hourly_deleted']}' order by updated_at desc limit 1",
+    )
+    # Later the same day, nothing new: the future events of the hourly batch are past now.
+    out["t2_later"] = lab.step("t2_later", T2_LATER)
     return out
 
 
@@ -210,13 +242,40 @@ def test_base_build_is_a_full_build_with_its_log_lines(lab):
         assert f"{model}: full rebuild: the table does not exist yet" in lines
 
 
-@pytest.mark.parametrize("step", ["t1", "t2"])
-def test_an_incremental_run_equals_a_full_refresh(runs, step):
+@pytest.mark.parametrize("step, previous_as_of", [("t1", T0), ("t2", T1), ("t2_hourly", None), ("t2_later", None)])
+def test_an_incremental_run_equals_a_full_refresh(runs, step, previous_as_of):
     log, diffs = runs[step]
-    assert rebuild_lines(log) == [], "the run was meant to be incremental"
+    # a new scoring day rebuilds the per-lead engagement points (every lead's decay moved); nothing else rebuilds
+    expected = [] if previous_as_of is None else [
+        f"{PER_LEAD}: full rebuild: as_of {_as_of_of(step)} is on another scoring day than the build's as_of"
+        f" {previous_as_of} (decay counts whole days)"]
+    assert rebuild_lines(log) == expected, "the run was meant to be incremental"
     assert "marts.lead_scores" in diffs and "intermediate.int_engagement_daily_points" in diffs
     assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_burst_minutes" in diffs
+    assert f"intermediate.{PER_LEAD}" in diffs
     assert differing(diffs) == {}
+
+
+def _as_of_of(step):
+    return {"t1": T1, "t2": T2}[step]
+
+
+def test_the_hourly_runs_changed_the_per_lead_points_of_the_leads_they_touched(lab, runs):
+    """Guards the set-up of the same-day runs: the hourly batch's events count, its future events count only
+    at T2_LATER, the deleted lead's points are gone - so the equality with a full refresh above compared
+    per-lead rows that the incremental runs had to rewrite."""
+    def rule_points(step, lead):
+        db = lab.root / f"full_{step}.duckdb"
+        return query(db, f"select sum(event_count) as n, sum(decayed_points) as p from intermediate.{PER_LEAD}"
+                         f" where lead_id = '{lead}'")[0]
+    hourly, later = (rule_points(s, runs["hourly_lead"]) for s in ("t2_hourly", "t2_later"))
+    future = query(lab.db, "select count(*) as n from staging.stg_crm__events"
+                           " where event_id like 'h1_future_%'")[0]["n"]
+    # page views (those of the three copies that are staged), each matching at least the any-page-view rule:
+    # counted at T2_LATER, not at T2_HOURLY
+    assert future > 0 and later["n"] >= hourly["n"] + future and later["p"] != hourly["p"]
+    assert rule_points("t2", runs["hourly_deleted"])["n"] > 0
+    assert rule_points("t2_hourly", runs["hourly_deleted"])["n"] is None
 
 
 def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):

@@ -1,13 +1,60 @@
-{#- Per model, lead and engagement rule: the decayed points against as_of, then the rule's own cap. -#}
+{#- Per model, lead and engagement rule: the decayed points against as_of, then the rule's own cap.
+    Incremental on the lead within a scoring day (docs/incremental.md): decay counts whole days, so while as_of
+    stays on the day of the stored build only the leads whose daily buckets may have changed since are computed
+    again - the leads of the lead-days touched since that build (touched_lead_days_ctes: new, re-delivered and
+    re-ranked deliveries, events that were after the build's as_of and are not now, leads that became staged or
+    stopped being staged) - from all of their buckets. It rebuilds in full, with a log line, on another scoring
+    day, when the rule-set version changed, as_of moved earlier, the deliveries were rebuilt, or the table or
+    its state is missing, empty or of an older layout. The sums are exact (exact_sum), so a run equals a full
+    build to the bit. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_rule_points_layout()) }}",
+) }}
+{%- set state = scoring_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_rule_points_layout()) %}
+{%- set incremental_run = is_incremental() and state.reason is none %}
 {%- set age_in_days = days_between('daily_points.activity_date', as_of_date()) %}
 
 with
 
-daily_points as (
+{%- if incremental_run %}
 
-    select * from {{ ref('int_engagement_daily_points') }}
+    {{ touched_lead_days_ctes(
+        state,
+        ref('stg_crm__event_deliveries_ranked'),
+        ref('stg_crm__leads'),
+        lead_day_state_relation(),
+        stored_days=false
+    ) }}
 
-),
+    touched_leads as {{ materialized_cte() }} (
+
+        select distinct lead_id from touched_days
+
+    ),
+
+    daily_points as (
+
+        select buckets.*
+
+        from {{ ref('int_engagement_daily_points') }} as buckets
+        inner join touched_leads
+            on buckets.lead_id = touched_leads.lead_id
+
+    ),
+
+{%- else %}
+
+    daily_points as (
+
+        select * from {{ ref('int_engagement_daily_points') }}
+
+    ),
+
+{%- endif %}
 
 engagement_rules as (
 
@@ -67,7 +114,7 @@ per_rule as (
 
 ),
 
-final as (
+rule_points as (
 
     select
         per_rule.model_id,
@@ -89,6 +136,58 @@ final as (
     inner join engagement_rules
         on per_rule.model_id = engagement_rules.model_id
             and per_rule.rule_id = engagement_rules.rule_id
+
+),
+
+final as (
+
+    {%- if is_incremental() %}
+
+        select
+            *,
+            'row' as incremental_change
+        from rule_points
+
+        union all
+
+        {%- if incremental_run %}
+
+            select
+                null as model_id,
+                lead_id,
+                null as rule_id,
+                null as rule_group,
+                null as event_type,
+                null as rule_description,
+                null as event_count,
+                null as last_occurred_at,
+                null as decayed_points,
+                null as points,
+                'delete' as incremental_change
+            from touched_leads
+
+        {%- else %}
+
+            select
+                null as model_id,
+                null as lead_id,
+                null as rule_id,
+                null as rule_group,
+                null as event_type,
+                null as rule_description,
+                null as event_count,
+                null as last_occurred_at,
+                null as decayed_points,
+                null as points,
+                'reset' as incremental_change
+
+        {%- endif %}
+
+    {%- else %}
+
+        select * from rule_points
+
+    {%- endif %}
 
 )
 
