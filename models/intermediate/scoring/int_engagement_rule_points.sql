@@ -150,37 +150,15 @@ final as (
 
         union all
 
+        {#- the key rows: a 'delete' per touched lead, or one 'reset' (a full rebuild inside an incremental run) #}
+        select
+            {%- for column in ['model_id', 'lead_id', 'rule_id', 'rule_group', 'event_type', 'rule_description',
+                'event_count', 'last_occurred_at', 'decayed_points', 'points'] %}
+                {{ 'lead_id' if incremental_run and column == 'lead_id' else 'null' }} as {{ column }},
+            {%- endfor %}
+            '{{ 'delete' if incremental_run else 'reset' }}' as incremental_change
         {%- if incremental_run %}
-
-            select
-                null as model_id,
-                lead_id,
-                null as rule_id,
-                null as rule_group,
-                null as event_type,
-                null as rule_description,
-                null as event_count,
-                null as last_occurred_at,
-                null as decayed_points,
-                null as points,
-                'delete' as incremental_change
-            from touched_leads
-
-        {%- else %}
-
-            select
-                null as model_id,
-                null as lead_id,
-                null as rule_id,
-                null as rule_group,
-                null as event_type,
-                null as rule_description,
-                null as event_count,
-                null as last_occurred_at,
-                null as decayed_points,
-                null as points,
-                'reset' as incremental_change
-
+        from touched_leads
         {%- endif %}
 
     {%- else %}

@@ -6,14 +6,10 @@ event): they run in ``full_scoring_job`` (daily), in ``lead-scoring build`` and 
 Assets tagged ``lead_scoring/on_demand`` (the raw landing, weight and rule suggestions, the CRM export) are never in
 these jobs nor in a schedule or sensor: they have their own jobs, launched by hand (``crm_export_job``, ...).
 """
-import json
-
 from dagster import AssetCheckKey, AssetSelection, RunConfig, define_asset_job
-from dagster_dbt.asset_utils import get_asset_check_key_for_test
+from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_manifest_and_translator_from_dbt_assets
 
-from orchestration.defs.dbt.assets import DBT_ASSETS_NAME, DbtBuildConfig
-from orchestration.defs.dbt.project import dbt_project
-from orchestration.defs.dbt.translator import dagster_dbt_translator
+from orchestration.defs.dbt.assets import DBT_ASSETS_NAME, DbtBuildConfig, lead_scoring_dbt_assets
 from orchestration.defs.raw.assets import RAW_TABLES, raw_asset_key
 from orchestration.defs.resources import ON_DEMAND_TAG
 
@@ -21,19 +17,20 @@ TRIGGER_TAG = "lead_scoring/trigger"
 AUDIT_TAG = "audit"  # dbt tag of the whole-table audits left out of the hourly job
 
 
-def audit_check_keys(manifest: dict) -> list[AssetCheckKey]:
-    """The asset checks of the dbt tests tagged ``audit`` in `manifest` (a parsed manifest.json)."""
+def audit_check_keys(manifest, translator, project) -> list[AssetCheckKey]:
+    """The asset checks of the dbt tests tagged ``audit`` in `manifest`, keyed as `translator` keys them."""
     keys = []
     for unique_id, node in sorted(manifest["nodes"].items()):
         if node["resource_type"] == "test" and AUDIT_TAG in node.get("tags", []):
-            key = get_asset_check_key_for_test(manifest, dagster_dbt_translator, unique_id, dbt_project)
+            key = get_asset_check_key_for_test(manifest, translator, unique_id, project)
             if key is None:
                 raise ValueError(f"the audit test {unique_id} is no asset check: give it meta.dagster.ref")
             keys.append(key)
     return keys
 
 
-AUDIT_CHECKS = audit_check_keys(json.loads(dbt_project.manifest_path.read_text()))
+# from the manifest, translator and project the dbt assets were built with
+AUDIT_CHECKS = audit_check_keys(*get_manifest_and_translator_from_dbt_assets([lead_scoring_dbt_assets]))
 
 ON_DEMAND = AssetSelection.tag(ON_DEMAND_TAG, "true")
 # External specs (the on-demand CRM export and its state) are never materialised by an asset job: materializable().
