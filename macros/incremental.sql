@@ -99,6 +99,20 @@
     drop table if exists {{ replacement }}
 {%- endmacro %}
 
+{#- The key rows a `replace_keys` model unions to its rows on an incremental run: a 'delete' row per key of
+    `touched` (the key columns from it, every other column of `columns` null), or, when the run rebuilds the
+    model in full, one 'reset' row of nulls (the strategy then empties the table before the insert). -#}
+{% macro replace_keys_key_rows(columns, key_columns, incremental_run, touched) -%}
+    select
+        {%- for column in columns %}
+        {{ column if incremental_run and column in key_columns else 'null' }} as {{ column }},
+        {%- endfor %}
+        '{{ 'delete' if incremental_run else 'reset' }}' as incremental_change
+    {%- if incremental_run %}
+    from {{ touched }}
+    {%- endif %}
+{%- endmacro %}
+
 {#- One value of the first row of `sql`, or none (no rows, or at parse time). -#}
 {% macro scalar_query(sql) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}

@@ -75,28 +75,10 @@ final as (
 
         union all
 
-        {%- if incremental_run %}
-
-            select
-                null as model_id,
-                lead_id,
-                null as event_minute,
-                activity_date,
-                null as events_in_minute,
-                'delete' as incremental_change
-            from touched_days
-
-        {%- else %}
-
-            select
-                null as model_id,
-                null as lead_id,
-                null as event_minute,
-                null as activity_date,
-                null as events_in_minute,
-                'reset' as incremental_change
-
-        {%- endif %}
+        {{ replace_keys_key_rows(
+            ['model_id', 'lead_id', 'event_minute', 'activity_date', 'events_in_minute'],
+            ['lead_id', 'activity_date'], incremental_run, 'touched_days'
+        ) }}
 
     {%- else %}
 

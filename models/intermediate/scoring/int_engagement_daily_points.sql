@@ -179,34 +179,11 @@ final as (
 
         union all
 
-        {%- if incremental_run %}
-
-            select
-                null as model_id,
-                lead_id,
-                activity_date,
-                null as rule_id,
-                null as event_count,
-                null as base_points,
-                null as last_occurred_at,
-                null as built_as_of,
-                'delete' as incremental_change
-            from touched_days
-
-        {%- else %}
-
-            select
-                null as model_id,
-                null as lead_id,
-                null as activity_date,
-                null as rule_id,
-                null as event_count,
-                null as base_points,
-                null as last_occurred_at,
-                null as built_as_of,
-                'reset' as incremental_change
-
-        {%- endif %}
+        {{ replace_keys_key_rows(
+            ['model_id', 'lead_id', 'activity_date', 'rule_id', 'event_count', 'base_points', 'last_occurred_at',
+                'built_as_of'],
+            ['lead_id', 'activity_date'], incremental_run, 'touched_days'
+        ) }}
 
     {%- else %}
 

@@ -150,16 +150,11 @@ final as (
 
         union all
 
-        {#- the key rows: a 'delete' per touched lead, or one 'reset' (a full rebuild inside an incremental run) #}
-        select
-            {%- for column in ['model_id', 'lead_id', 'rule_id', 'rule_group', 'event_type', 'rule_description',
-                'event_count', 'last_occurred_at', 'decayed_points', 'points'] %}
-                {{ 'lead_id' if incremental_run and column == 'lead_id' else 'null' }} as {{ column }},
-            {%- endfor %}
-            '{{ 'delete' if incremental_run else 'reset' }}' as incremental_change
-        {%- if incremental_run %}
-        from touched_leads
-        {%- endif %}
+        {{ replace_keys_key_rows(
+            ['model_id', 'lead_id', 'rule_id', 'rule_group', 'event_type', 'rule_description', 'event_count',
+                'last_occurred_at', 'decayed_points', 'points'],
+            ['lead_id'], incremental_run, 'touched_leads'
+        ) }}
 
     {%- else %}
 

@@ -226,23 +226,12 @@ final as (
 
         union all
 
-        select
-            null as event_id,
-            null as delivery_rank,
-            null as lead_id,
-            null as event_type,
-            null as channel,
-            null as occurred_at,
-            null as has_bad_timestamp,
-            null as activity_date,
-            null as page_url,
-            null as search_term,
-            null as properties,
-            null as loaded_at,
-            null as delivery_batch,
-            null as deliveries_build_id,
-            null as deliveries_layout,
-            'reset' as incremental_change
+        {{ replace_keys_key_rows(
+            ['event_id', 'delivery_rank', 'lead_id', 'event_type', 'channel', 'occurred_at', 'has_bad_timestamp',
+                'activity_date', 'page_url', 'search_term', 'properties', 'loaded_at', 'delivery_batch',
+                'deliveries_build_id', 'deliveries_layout'],
+            [], false, none
+        ) }}
     {%- endif %}
 
 )
