@@ -25,7 +25,7 @@ import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, assert_dbt_ok, query, run_dbt
 from pg_server import start_server, stop_server
-from warehouse_compare import compare_rows, mart_keys
+from warehouse_compare import assert_same_export_rows, compare_rows, export_file_rows, mart_keys
 
 DATABASE = "lead_scoring"
 BI_ROLE = "bi_reader_test"
@@ -385,35 +385,6 @@ def test_sla_grading_on_postgres_equals_duckdb_and_direct_sql(incremental_build,
         [(g.model_id, g.severity, g.summary) for g in duck_grades]
 
 
-def _file_rows(files: dict[str, str]) -> dict[str, list[dict]]:
-    """Each export file's rows, read by DuckDB's readers, sorted by key, timestamps as text."""
-    import duckdb
-
-    readers = {"csv": "read_csv('{}', header=true, all_varchar=true)", "jsonl": "read_json('{}', format='newline_delimited')",
-               "parquet": "read_parquet('{}')"}
-    out = {}
-    con = duckdb.connect()
-    try:
-        for ext, path in files.items():
-            cur = con.execute(f"select * from {readers[ext].format(path)} order by scoring_model_id, crm_external_id")
-            names = [d[0] for d in cur.description]
-            out[ext] = [dict(zip(names, (str(v) if v is not None else None for v in row))) for row in cur.fetchall()]
-    finally:
-        con.close()
-    return out
-
-
-def _same_export_rows(got: list[dict], expected: list[dict]) -> None:
-    assert len(got) == len(expected) > 0
-    for a, b in zip(got, expected):
-        assert a.keys() == b.keys()
-        for column in a:
-            if column in ("lead_score", "fit_score", "engagement_score") and a[column] is not None:
-                assert float(a[column]) == pytest.approx(float(b[column]), abs=1e-6), column
-            else:
-                assert a[column] == b[column], (column, a, b)
-
-
 def test_crm_export_on_postgres_writes_duckdbs_files_and_records_its_state(incremental_build, on_postgres, postgres,
                                                                           tmp_path):
     from lead_scoring.clock import parse_instant
@@ -430,9 +401,9 @@ def test_crm_export_on_postgres_writes_duckdbs_files_and_records_its_state(incre
     assert got.row_count == expected.row_count == listed > 0
     assert got.batch_id == expected.batch_id  # same rows, same sync hashes, same batch id and file names
     assert {e: Path(f).name for e, f in got.files.items()} == {e: Path(f).name for e, f in expected.files.items()}
-    got_rows, expected_rows = _file_rows(got.files), _file_rows(expected.files)
+    got_rows, expected_rows = export_file_rows(got.files), export_file_rows(expected.files)
     for ext in ("csv", "jsonl", "parquet"):
-        _same_export_rows(got_rows[ext], expected_rows[ext])
+        assert_same_export_rows(got_rows[ext], expected_rows[ext], tolerance=1e-6)
     # the state is recorded in PostgreSQL: one state row per exported row, the batch logged, the view empty
     assert pg_query(postgres, "select count(*), count(distinct batch_id) from crm_sync.crm_sync_state") == \
         [(got.row_count, 1)]

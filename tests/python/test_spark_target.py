@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import AS_OF, DBT, PROJECT_ROOT, dbt_vars, query
-from warehouse_compare import mart_keys
+from warehouse_compare import assert_same_export_rows, export_file_rows, mart_keys
 
 LEADS = 150
 EVENTS_PER_LEAD = 15
@@ -294,23 +294,6 @@ def test_sla_grading_on_spark_equals_duckdb_and_direct_sql(builds, on_spark, duc
         [(g.model_id, g.severity, g.summary) for g in duck_grades]
 
 
-def _export_file_rows(files: dict[str, str]) -> dict[str, list[dict]]:
-    import duckdb
-
-    readers = {"csv": "read_csv('{}', header=true, all_varchar=true)",
-               "jsonl": "read_json('{}', format='newline_delimited')", "parquet": "read_parquet('{}')"}
-    out = {}
-    con = duckdb.connect()
-    try:
-        for ext, path in files.items():
-            cur = con.execute(f"select * from {readers[ext].format(path)} order by scoring_model_id, crm_external_id")
-            names = [d[0] for d in cur.description]
-            out[ext] = [dict(zip(names, (None if v is None else str(v) for v in row))) for row in cur.fetchall()]
-    finally:
-        con.close()
-    return out
-
-
 def test_crm_export_on_spark_writes_duckdbs_files_and_records_its_state(builds, on_spark, duck_copy, tmp_path):
     from lead_scoring.clock import parse_instant
     from lead_scoring.crm_sync import export_crm_sync
@@ -325,16 +308,10 @@ def test_crm_export_on_spark_writes_duckdbs_files_and_records_its_state(builds, 
         expected = export_crm_sync(con, tmp_path / "duck", synced_at=at)
     assert got.row_count == expected.row_count == listed > 0
     assert got.batch_id == expected.batch_id  # same rows, same sync hashes: same batch id and file names
-    got_rows, expected_rows = _export_file_rows(got.files), _export_file_rows(expected.files)
+    got_rows, expected_rows = export_file_rows(got.files), export_file_rows(expected.files)
     for ext in ("csv", "jsonl", "parquet"):
-        assert len(got_rows[ext]) == len(expected_rows[ext]) == listed
-        for a, b in zip(got_rows[ext], expected_rows[ext]):
-            assert a.keys() == b.keys()
-            for column in a:
-                if column in ("lead_score", "fit_score", "engagement_score") and a[column] is not None:
-                    assert float(a[column]) == pytest.approx(float(b[column]), abs=TOLERANCE), column
-                else:
-                    assert a[column] == b[column], (ext, column, a, b)
+        assert len(got_rows[ext]) == listed
+        assert_same_export_rows(got_rows[ext], expected_rows[ext], tolerance=TOLERANCE)
     state = spark.sql("select count(*), count(distinct batch_id) from crm_sync.crm_sync_state").first()
     assert tuple(state) == (got.row_count, 1)
     batches = [tuple(r) for r in spark.sql("select batch_id, batch_number, row_count from crm_sync.crm_sync_batches"

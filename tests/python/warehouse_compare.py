@@ -113,3 +113,36 @@ def mart_keys(manifest: dict) -> dict[str, list[str]]:
             for key in meta["kwargs"].get("unique") or []:
                 keys.setdefault(model, []).append([key] if isinstance(key, str) else list(key))
     return {model: min(candidates, key=len) for model, candidates in keys.items()}
+
+
+SCORE_COLUMNS = ("lead_score", "fit_score", "engagement_score")
+
+
+def export_file_rows(files: dict[str, str]) -> dict[str, list[dict]]:
+    """Each CRM export file's rows (by format), read by DuckDB's readers, sorted by key, values as text."""
+    import duckdb
+
+    readers = {"csv": "read_csv('{}', header=true, all_varchar=true)",
+               "jsonl": "read_json('{}', format='newline_delimited')", "parquet": "read_parquet('{}')"}
+    out = {}
+    con = duckdb.connect()
+    try:
+        for ext, path in files.items():
+            cur = con.execute(f"select * from {readers[ext].format(path)} order by scoring_model_id, crm_external_id")
+            names = [d[0] for d in cur.description]
+            out[ext] = [dict(zip(names, (None if v is None else str(v) for v in row))) for row in cur.fetchall()]
+    finally:
+        con.close()
+    return out
+
+
+def assert_same_export_rows(got: list[dict], expected: list[dict], tolerance: float) -> None:
+    """Two engines' export rows agree: same rows and columns, scores within the tolerance, the rest equal."""
+    assert len(got) == len(expected) > 0
+    for a, b in zip(got, expected):
+        assert a.keys() == b.keys()
+        for column in a:
+            if column in SCORE_COLUMNS and a[column] is not None and b[column] is not None:
+                assert abs(float(a[column]) - float(b[column])) <= tolerance, (column, a, b)
+            else:
+                assert a[column] == b[column], (column, a, b)
