@@ -28,7 +28,8 @@ For each scale (number of leads) it:
      (``engagement_refresh_job`` of orchestration/defs/dbt/jobs.py, which the schedule ``engagement_refresh_hourly``
      runs: what depends on raw events, plus the marts) as dbt selectors: ``HOURLY_JOB_SELECT`` (``dbt build
      --select source:crm.events+ path:models/marts``, with the tests dbt selects with them) less
-     ``HOURLY_JOB_EXCLUDE`` (the whole-table audits, tag ``audit``, which the job leaves to the daily one), run on
+     ``HOURLY_JOB_EXCLUDE`` (the whole-table audits, tag ``audit``, and the evidence models with what reads them,
+     which the job leaves to the daily one), run on
      a copy of the same warehouse so that neither build finds the other's work done;
    - **daily** ("daily ratio"): +0.1% landed one day after ``as_of``, ``dbt build`` at that day's 01:00;
    - **+1%** ("incr 1% ratio"): +1% one day later again, the same way;
@@ -98,8 +99,9 @@ INCREMENT_COLUMNS = ("daily ratio", "incr 1% ratio")
 # and the marts group (the models under models/marts). dbt's default (eager) indirect selection adds the data tests
 # of the selected models. tests/python/test_benchmark.py checks that its models are the job's dbt assets.
 HOURLY_JOB_SELECT = ("source:crm.events+", "path:models/marts")
-# The whole-table audits the hourly job leaves to the daily one (dbt tag audit; jobs.AUDIT_CHECKS).
-HOURLY_JOB_EXCLUDE = ("tag:audit",)
+# What the hourly job leaves to the daily one: the whole-table audits (dbt tag audit; jobs.AUDIT_CHECKS) and the
+# evidence models with what reads them (jobs.EVIDENCE_DBT_SELECT).
+HOURLY_JOB_EXCLUDE = ("tag:audit", "path:models/intermediate/evidence+", "path:models/marts/evidence+")
 NODE_KINDS = ("model", "seed", "test", "operation", "snapshot")
 SCORING_SELECT = ("+lead_scores", "+lead_score_reasons")
 PANDAS_BYTES_PER_ROW_GUESS = 1100  # before any measurement: ~1 GB per million raw rows (measured at 10k leads)

@@ -260,7 +260,15 @@ def _selected_by(manifest: dict, selectors) -> set[str]:
                         out.add(child)
                         stack.append(child)
         elif method == "path":
-            out |= {uid for uid, n in manifest["nodes"].items() if n["original_file_path"].startswith(value)}
+            roots = {uid for uid, n in manifest["nodes"].items()
+                     if n["original_file_path"].startswith(value.removesuffix("+"))}
+            out |= roots
+            stack = list(roots) if value.endswith("+") else []
+            while stack:
+                for child in manifest["child_map"].get(stack.pop(), []):
+                    if child not in out:
+                        out.add(child)
+                        stack.append(child)
         else:
             raise AssertionError(f"a selector form this test does not read: {selector}")
     return {manifest["nodes"][uid]["name"] for uid in out
@@ -276,11 +284,14 @@ def test_the_hourly_job_selection_is_the_dagster_jobs(tiny_run):
     manifest = json.loads((work / f"leads_{TINY_LEADS}" / "target_full" / "manifest.json").read_text())
     selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
     job_dbt = {key.path[-1] for key in selected & set(dbt_assets.lead_scoring_dbt_assets.keys)}
-    assert job_dbt and _selected_by(manifest, benchmark.HOURLY_JOB_SELECT) == job_dbt
-    # its --exclude leaves out the tests the job leaves out: the whole-table audits
     from orchestration.defs.dbt import jobs
 
-    assert benchmark.HOURLY_JOB_EXCLUDE == ("tag:audit",)
+    evidence = jobs.EVIDENCE_DBT_SELECT.split()
+    assert benchmark.HOURLY_JOB_EXCLUDE == ("tag:audit", *evidence)
+    excluded = _selected_by(manifest, evidence)
+    assert {"score_calibration", "scoring_rule_health", "int_lead_outcomes"} <= excluded
+    assert job_dbt and _selected_by(manifest, benchmark.HOURLY_JOB_SELECT) - excluded == job_dbt
+    # its --exclude leaves out the tests the job leaves out: the whole-table audits
     audits = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test" and "audit" in n["tags"]}
     assert audits and audits == {key.name for key in jobs.AUDIT_CHECKS}
     job_checks = defs.resolve_job_def("engagement_refresh_job").asset_layer.asset_graph.asset_check_keys

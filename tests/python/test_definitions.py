@@ -205,10 +205,15 @@ def test_schedule_crons():
     assert schedules.full_scoring_daily.cron_schedule == "0 5 * * *"
 
 
-def test_engagement_job_is_what_depends_on_events_plus_the_marts():
+def test_engagement_job_is_what_depends_on_events_plus_the_marts_but_the_evidence():
     selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
     assert {AssetKey("stg_crm__events"), AssetKey("int_engagement_daily_points"), AssetKey("lead_scores"),
-            AssetKey("lead_score_reasons"), AssetKey("account_scores")} <= selected
+            AssetKey("lead_score_reasons"), AssetKey("account_scores"), AssetKey("lead_score_history"),
+            AssetKey("crm_lead_sync"), AssetKey("quarantined_events")} <= selected
+    # the evidence (every model under an evidence/ folder) and the report that reads it are daily
+    evidence = {AssetKey(n["name"]) for n in manifest_nodes("model") if "/evidence/" in n["original_file_path"]}
+    assert {AssetKey("score_calibration"), AssetKey("scoring_rule_health"), AssetKey("int_lead_outcomes")} <= evidence
+    assert not selected & (evidence | {AssetKey("scoring_report")})
     assert not selected & {AssetKey("stg_crm__leads"), AssetKey("int_fit_rule_matches"),
                            AssetKey("scoring_fit_rules"), AssetKey(["raw", "events"])}
     full = defs.resolve_job_def("full_scoring_job").asset_layer.selected_asset_keys
@@ -253,10 +258,12 @@ def test_the_hourly_job_runs_every_check_of_its_assets_but_the_whole_table_audit
     full_checks = defs.resolve_job_def("full_scoring_job").asset_layer.asset_graph.asset_check_keys
     assert {n["name"] for n in manifest_nodes("test")} <= {key.name for key in full_checks}
     of_job_assets = {key.name for key in full_checks if key.asset_key in job_assets}
-    assert "assert_calibration_buckets_cover_scored_leads" in hourly_tests
+    assert "invariants_lead_scores" in hourly_tests
     assert hourly_tests == (of_job_assets & {n["name"] for n in manifest_nodes("test")}) - AUDIT_TESTS
-    # the daily job runs the audits
-    assert AUDIT_TESTS <= {key.name for key in full_checks}
+    # the daily job runs the audits, and the checks of the evidence (e.g. the calibration singular test, which names
+    # its asset score_calibration: with four parents it would otherwise be no check of any asset)
+    assert AUDIT_TESTS | {"assert_calibration_buckets_cover_scored_leads"} <= {key.name for key in full_checks}
+    assert "assert_calibration_buckets_cover_scored_leads" not in hourly_tests
 
 
 ON_DEMAND_ASSETS = {"weight_suggestions", "rule_suggestions", "crm_lead_sync_export", "raw/leads", "raw/events",

@@ -1,5 +1,8 @@
-"""The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, plus the marts) and
-``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
+"""The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, plus the marts, but the evidence)
+and ``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
+The evidence (dbt folders ``evidence/``: calibration, AUC, MQL threshold, channel quality, rule and band health, and
+the report that reads them) measures the scoring over every lead and outcome: the daily job refreshes it, the hourly
+one does not.
 The dbt tests tagged ``audit`` recompute or rescan whole tables (every lead's score from the rules, every staged
 event): they run in ``full_scoring_job`` (daily), in ``lead-scoring build`` and in CI, but not in the hourly
 ``engagement_refresh_job``, which keeps every other check of its assets (docs/dagster.md).
@@ -7,6 +10,7 @@ Assets tagged ``lead_scoring/on_demand`` (the raw landing, weight and rule sugge
 these jobs nor in a schedule or sensor: they have their own jobs, launched by hand (``crm_export_job``, ...).
 """
 from dagster import AssetCheckKey, AssetSelection, RunConfig, define_asset_job
+from dagster_dbt import build_dbt_asset_selection
 from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_manifest_and_translator_from_dbt_assets
 
 from orchestration.defs.dbt.assets import DBT_ASSETS_NAME, DbtBuildConfig, lead_scoring_dbt_assets
@@ -33,12 +37,15 @@ def audit_check_keys(manifest, translator, project) -> list[AssetCheckKey]:
 AUDIT_CHECKS = audit_check_keys(*get_manifest_and_translator_from_dbt_assets([lead_scoring_dbt_assets]))
 
 ON_DEMAND = AssetSelection.tag(ON_DEMAND_TAG, "true")
+# dbt selector of the evidence models (with their tests); everything downstream of them is daily too (the report).
+EVIDENCE_DBT_SELECT = "path:models/intermediate/evidence+ path:models/marts/evidence+"
+EVIDENCE = build_dbt_asset_selection([lead_scoring_dbt_assets], dbt_select=EVIDENCE_DBT_SELECT).downstream()
 # External specs (the on-demand CRM export and its state) are never materialised by an asset job: materializable().
 engagement_selection = (
     AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False).materializable() - ON_DEMAND
     | AssetSelection.groups("marts")
     | AssetSelection.checks_for_assets(raw_asset_key("events"))
-) - AssetSelection.checks(*AUDIT_CHECKS)
+) - EVIDENCE - AssetSelection.checks(*AUDIT_CHECKS)
 full_selection = (
     AssetSelection.all().materializable() - AssetSelection.groups("raw") - ON_DEMAND
     | AssetSelection.checks_for_assets(*(raw_asset_key(t) for t in RAW_TABLES))
@@ -46,8 +53,9 @@ full_selection = (
 
 engagement_refresh_job = define_asset_job(
     "engagement_refresh_job", selection=engagement_selection,
-    description="Re-score engagement: the dbt models downstream of raw events, and the marts, with their checks"
-                " except the whole-table audits (dbt tag audit), which the daily full_scoring_job runs.",
+    description="Re-score engagement: the dbt models downstream of raw events, and the marts, with their checks;"
+                " the evidence marts (and the report) and the whole-table audits (dbt tag audit) are left to the"
+                " daily full_scoring_job.",
 )
 full_scoring_job = define_asset_job(
     "full_scoring_job", selection=full_selection,
