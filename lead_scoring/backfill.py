@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
 
-from lead_scoring.clock import dbt_vars, format_as_of, parse_instant, utc_now
+from lead_scoring.clock import format_as_of, parse_instant, scoring_clock, utc_now
 from lead_scoring.monitoring import record_distribution
 from lead_scoring.warehouse import DUCKDB_PATH_ENV, TARGET_ENV, Warehouse, as_warehouse, resolve_target
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
@@ -89,8 +89,15 @@ def dbt_args(step: Step, extra: Sequence[str] = ()) -> list[str]:
         args += ["--select", *HISTORY_SELECTION]
     else:
         args += PRODUCTION_BUILD_EXCLUDES
-    return [*args, "--vars", dbt_vars(step.as_of),
-            "--project-dir", str(PROJECT_ROOT), *extra]
+    return [*args, "--project-dir", str(PROJECT_ROOT), *extra]  # the as_of: in the environment (run_step)
+
+
+def run_step(database: Path, step: Step, extra: Sequence[str] = (), target: str = "duckdb") -> None:
+    """One step's dbt command, scored at the step's as_of. The instant goes in the environment
+    (``lead_scoring.clock.scoring_clock``), not in ``--vars``, so the steps reuse one saved parse of the project
+    instead of parsing it again each (about 5 s a step)."""
+    with scoring_clock(step.as_of):
+        invoke_dbt(database, dbt_args(step, extra), target)
 
 
 def invoke_dbt(database: Path, args: Sequence[str], target: str = "duckdb") -> None:
@@ -162,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     for step in steps:
         started = time.monotonic()
         try:
-            invoke_dbt(database, dbt_args(step, extra), target)
+            run_step(database, step, extra, target)
         except RuntimeError as exc:
             print(f"backfill stopped at {format_as_of(step.as_of)}: {exc}. Fix it and re-run: the runs before "
                   "it are kept and will be skipped.", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The scoring clock: the one place in Python that parses and formats `as_of`, and builds dbt's `--vars`.
+"""The scoring clock: the one place in Python that parses and formats `as_of`, and hands it to dbt.
 
 `as_of` is the instant a build scores at, always UTC, written ``YYYY-MM-DD HH:MM:SS`` (:data:`AS_OF_FORMAT`).
 Input may be a date (``2026-11-01``), a timestamp with a space or ``T``, with or without seconds, and with a
@@ -7,8 +7,12 @@ zone (``Z``, ``+01:00``), which is converted to UTC; a naive timestamp is alread
 
 - :func:`parse_instant` text (or a datetime) -> naive UTC datetime; :class:`ClockError` on anything else;
 - :func:`format_as_of` datetime -> ``YYYY-MM-DD HH:MM:SS``; :func:`normalise_as_of` text -> that text (or None);
-- :func:`dbt_vars` the ``--vars`` JSON of a build at `as_of` (the only place it is built);
-  :func:`dbt_vars_args` the ``--vars`` flag for it, none when `as_of` is empty;
+- :func:`as_of_environ` the environment that hands `as_of` to dbt (``LEAD_SCORING_AS_OF``), and
+  :func:`scoring_clock` a block that sets it: how `lead-scoring build`, the backfill and the Dagster jobs pass it.
+  dbt parses the whole project again whenever ``--vars`` change (about 5 s a run); the macro reads this variable
+  only when executing, so a run at a new `as_of` reuses the saved parse;
+- :func:`dbt_vars` the ``--vars`` JSON of a build at `as_of` (for dbt's own command line and the tests, where
+  the var wins over the environment); :func:`dbt_vars_args` the ``--vars`` flag for it, none when `as_of` is empty;
 - :func:`format_minute`, :func:`format_compact`, :func:`format_timestamp`, :func:`format_month`: the other
   renderings of an instant (messages, identifiers, metadata, labels);
 - :func:`utc_now` the wall clock, naive UTC.
@@ -16,7 +20,9 @@ zone (``Z``, ``+01:00``), which is converted to UTC; a naive timestamp is alread
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +30,7 @@ AS_OF_FORMAT = "%Y-%m-%d %H:%M:%S"
 MINUTE_FORMAT = "%Y-%m-%d %H:%M"  # for messages: an instant to the minute
 COMPACT_FORMAT = "%Y%m%d%H%M%S"  # for identifiers: an instant without separators
 EXAMPLE = "2026-11-01 05:00:00"
+AS_OF_ENV = "LEAD_SCORING_AS_OF"  # read by macros/as_of.sql when the dbt var as_of is not passed
 
 
 class ClockError(ValueError):
@@ -102,3 +109,24 @@ def dbt_vars(as_of: str | datetime, extra: Mapping[str, Any] | None = None) -> s
 def dbt_vars_args(as_of: str | datetime | None) -> list[str]:
     """``["--vars", dbt_vars(as_of)]``, or ``[]`` when `as_of` is empty (dbt scores at its run start time)."""
     return [] if normalise_as_of(as_of) is None else ["--vars", dbt_vars(as_of)]
+
+
+def as_of_environ(as_of: str | datetime | None) -> dict[str, str]:
+    """The environment that hands `as_of` to dbt: ``{LEAD_SCORING_AS_OF: "YYYY-MM-DD HH:MM:SS"}``, or an empty value
+    when `as_of` is empty (dbt then scores at its run start time, whatever the caller's environment held)."""
+    return {AS_OF_ENV: normalise_as_of(as_of) or ""}
+
+
+@contextmanager
+def scoring_clock(as_of: str | datetime | None) -> Iterator[str | None]:
+    """Within the block, dbt processes started from this one score at `as_of` (:func:`as_of_environ`); the
+    variable's previous value is restored after it. Yields the normalised `as_of` (None: dbt's run start time)."""
+    previous = os.environ.get(AS_OF_ENV)
+    os.environ.update(as_of_environ(as_of))
+    try:
+        yield normalise_as_of(as_of)
+    finally:
+        if previous is None:
+            os.environ.pop(AS_OF_ENV, None)
+        else:
+            os.environ[AS_OF_ENV] = previous

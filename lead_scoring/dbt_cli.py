@@ -4,8 +4,8 @@ resource, the weight suggestions, the backfill and the benchmark.
     lead-scoring build [--database PATH] [--as-of "2026-11-01 00:00:00"] [--unit-tests] [--force] [-- <dbt flags>]
 
 `build` is the guarded production build: if another process holds the DuckDB file it says who and exits 75
-(``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with the project's ``--vars``
-(``lead_scoring.clock.dbt_vars``). Unit tests check the SQL's branching on fixtures, not the data, so a production
+(``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with `as_of` in the environment
+(``lead_scoring.clock.scoring_clock``: no ``--vars``, so dbt reuses its saved parse from one run to the next). Unit tests check the SQL's branching on fixtures, not the data, so a production
 build leaves them out; ``--unit-tests`` keeps them (the CI test build, `make dbt-test`).
 
 Kept free of Dagster imports, so the command-line tools can use it without loading the code location.
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lead_scoring.clock import dbt_vars_args
+from lead_scoring.clock import scoring_clock
 from lead_scoring.warehouse import DUCKDB_PATH_ENV, PROJECT_ROOT, resolve_path
 
 VENV_BIN = Path(sys.executable).parent
@@ -36,16 +36,17 @@ def dbt_executable() -> str:
 PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
 
 
-def build_args(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
-    """dbt's arguments for the build scored at `as_of` (empty: dbt's run start time): the same for
-    `lead-scoring build` and the Dagster dbt assets (orchestration/defs/dbt/assets.py)."""
+def build_args(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """dbt's arguments for a production build: the same for `lead-scoring build` and the Dagster dbt assets
+    (orchestration/defs/dbt/assets.py). The scoring instant is not among them: both run dbt inside
+    ``lead_scoring.clock.scoring_clock(as_of)``, which hands it over in the environment."""
     excludes = () if unit_tests else PRODUCTION_BUILD_EXCLUDES
-    return ["build", *excludes, *dbt_vars_args(as_of), *extra]
+    return ["build", *excludes, *extra]
 
 
-def build_command(as_of: str | None, unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
+def build_command(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
     """The `dbt build` command line: this venv's dbt and :func:`build_args`."""
-    return [dbt_executable(), *build_args(as_of, unit_tests, extra)]
+    return [dbt_executable(), *build_args(unit_tests, extra)]
 
 
 def skippable(as_of: str | None, extra: Sequence[str], force: bool, environ=None) -> bool:
@@ -71,23 +72,25 @@ def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests
     path.parent.mkdir(parents=True, exist_ok=True)
     os.environ[DUCKDB_PATH_ENV] = str(path)  # dbt (a child process) reads the warehouse path from the environment
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
-    args = build_args(as_of, unit_tests, extra)
+    args = build_args(unit_tests, extra)
     may_skip = skippable(as_of, extra, force)
-    if may_skip:
-        try:
-            last = build_state.recorded(path)
-            if last is not None and build_state.fingerprint(path, PROJECT_ROOT, args) == last[0]:
-                print(f"Nothing new since the build that succeeded at {last[1]} UTC (same as_of, raw tables, rules, "
-                      f"code and warehouse): nothing to build. `lead-scoring build --force` builds anyway.")
-                return 0
-        except duckdb.Error:
-            pass  # held by another process (run_guarded says who) or unreadable: build, and let dbt report
-    code = run_guarded(path, [dbt_executable(), *args], cwd=PROJECT_ROOT)
-    if code == 0 and may_skip:
-        try:
-            build_state.record(path, build_state.fingerprint(path, PROJECT_ROOT, args))
-        except duckdb.Error as exc:  # another process took the file since: the build stands, the next one runs dbt
-            print(f"The build succeeded but was not recorded ({exc}); the next build will run dbt.", file=sys.stderr)
+    with scoring_clock(as_of):  # the fingerprint reads it from the environment too
+        if may_skip:
+            try:
+                last = build_state.recorded(path)
+                if last is not None and build_state.fingerprint(path, PROJECT_ROOT, args) == last[0]:
+                    print(f"Nothing new since the build that succeeded at {last[1]} UTC (same as_of, raw tables, "
+                          f"rules, code and warehouse): nothing to build. `lead-scoring build --force` builds anyway.")
+                    return 0
+            except duckdb.Error:
+                pass  # held by another process (run_guarded says who) or unreadable: build, and let dbt report
+        code = run_guarded(path, [dbt_executable(), *args], cwd=PROJECT_ROOT)
+        if code == 0 and may_skip:
+            try:
+                build_state.record(path, build_state.fingerprint(path, PROJECT_ROOT, args))
+            except duckdb.Error as exc:  # another process took the file since: the build stands, the next one runs
+                print(f"The build succeeded but was not recorded ({exc}); the next build will run dbt.",
+                      file=sys.stderr)
     return code
 
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 
 from conftest import query
 from lead_scoring import backfill, clock
+from lead_scoring.clock import AS_OF_ENV
 from lead_scoring.datagen import generate
 
 END = dt.datetime(2026, 11, 1)
@@ -26,7 +29,18 @@ def test_only_the_final_build_runs_data_tests_and_none_runs_unit_tests():
     assert run_args[:2] == ["run", "--select"] and "--exclude-resource-type" not in run_args
     assert build_args[0] == "build"
     assert build_args[build_args.index("--exclude-resource-type") + 1] == "unit_test"
-    assert '"as_of": "2026-11-01 00:00:00"' in build_args[build_args.index("--vars") + 1]
+    assert "--vars" not in run_args and "--vars" not in build_args  # the as_of: in the environment (run_step)
+
+
+def test_each_step_hands_its_as_of_to_dbt_in_the_environment(monkeypatch):
+    seen = []
+    monkeypatch.setattr(backfill, "invoke_dbt",
+                        lambda database, args, target: seen.append((args[0], os.environ.get(AS_OF_ENV))))
+    monkeypatch.delenv(AS_OF_ENV, raising=False)
+    backfill.run_step(Path("wh.duckdb"), backfill.Step(dt.datetime(2026, 10, 11, 6), "run"))
+    backfill.run_step(Path("wh.duckdb"), backfill.Step(END, "build"))
+    assert seen == [("run", "2026-10-11 06:00:00"), ("build", "2026-11-01 00:00:00")]
+    assert AS_OF_ENV not in os.environ
 
 
 def test_the_plan_skips_instants_the_history_already_has():

@@ -175,9 +175,11 @@ def test_benchmark_writes_one_row_per_scale_with_the_columns(tiny_run):
     assert report["settings"]["hourly_job_select"] == TINY_HOURLY_JOB_SELECT
     assert 0 < len(report["slowest_nodes"]) <= 10
     assert report["slowest_nodes"] == sorted(report["slowest_nodes"], key=lambda n: -n["seconds"])
-    assert len(report["checks"]) == 3
+    assert len(report["checks"]) == 4
     assert all(": equal on" in line for line in report["checks"][:2])
-    assert f"single-query floor: engagement points of {details['floor_leads']:,} leads" in report["checks"][2]
+    # every timed dbt run started from the saved parse, as production runs (the as_of in the environment)
+    assert details["full_parse_logs"] == [] and "every timed dbt run reused it" in report["checks"][2]
+    assert f"single-query floor: engagement points of {details['floor_leads']:,} leads" in report["checks"][3]
     assert report["machine"]["nproc"] >= 1
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import AS_OF, PROJECT_ROOT, run_dbt
 from lead_scoring import build_state, datagen
+from lead_scoring.clock import as_of_environ
 from lead_scoring.dbt_cli import build_args, skippable
 
 LATER = "2026-11-01 06:00:00"
@@ -67,10 +68,18 @@ def test_the_same_build_again_is_skipped_and_anything_new_builds(noop_warehouse)
     assert "Nothing new" not in new_rows.stdout and _invocation(target) != before
     assert "Nothing new" in _cli_build(db, target, "--as-of", AS_OF).stdout
 
-    # a later as_of builds
+    # a later as_of builds, on the parse dbt saved in the target folder: the instant reaches dbt in the environment
+    # (lead_scoring.clock.scoring_clock), and new --vars would have made dbt parse the whole project again
     before = _invocation(target)
     later = _cli_build(db, target, "--as-of", LATER)
     assert later.returncode == 0 and "Nothing new" not in later.stdout and _invocation(target) != before
+    assert "Unable to do partial parsing" not in later.stdout
+    lead_scores = duckdb.connect(str(db), read_only=True)
+    try:
+        assert lead_scores.execute("select distinct cast(scored_at as varchar) from marts.lead_scores").fetchall() == [
+            (LATER,)]
+    finally:
+        lead_scores.close()
 
 
 def test_any_dbt_run_forgets_the_record(noop_warehouse):
@@ -99,13 +108,13 @@ def _execute(db: Path, sql: str) -> None:
 
 def test_each_thing_a_build_reads_or_writes_changes_the_fingerprint(noop_warehouse, tmp_path):
     db = _copy(noop_warehouse, tmp_path)
-    args = build_args(AS_OF)
-    env = {"LEAD_SCORING_TARGET": "duckdb", "DBT_TARGET_PATH": "/a"}
+    args = build_args()
+    env = {"LEAD_SCORING_TARGET": "duckdb", "DBT_TARGET_PATH": "/a", **as_of_environ(AS_OF)}
     base = build_state.fingerprint(db, PROJECT_ROOT, args, env)
     # stable: the same inputs, and where dbt writes its target and logs
     assert build_state.fingerprint(db, PROJECT_ROOT, args, dict(env, DBT_TARGET_PATH="/b")) == base
-    assert build_state.fingerprint(db, PROJECT_ROOT, build_args(LATER), env) != base
-    assert build_state.fingerprint(db, PROJECT_ROOT, build_args(AS_OF, unit_tests=True), env) != base
+    assert build_state.fingerprint(db, PROJECT_ROOT, args, dict(env, **as_of_environ(LATER))) != base
+    assert build_state.fingerprint(db, PROJECT_ROOT, build_args(unit_tests=True), env) != base
     assert build_state.fingerprint(db, PROJECT_ROOT, args, dict(env, LEAD_SCORING_DUCKDB_MEMORY_LIMIT="2GB")) != base
 
     # a raw row re-delivered in place: the same count, a newer _loaded_at

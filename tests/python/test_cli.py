@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -176,11 +177,27 @@ def test_dbt_vars_is_the_json_dbt_reads():
         clock.dbt_vars("2026-11-01", {"as_of": "2020-01-01"})
 
 
-def test_the_build_command_uses_the_clock_and_leaves_unit_tests_to_ci():
+def test_the_build_command_leaves_the_clock_to_the_environment_and_unit_tests_to_ci():
     from lead_scoring.dbt_cli import build_command
 
-    production = build_command("2026-11-01", extra=["--select", "lead_scores"])
-    assert production[1:] == ["build", "--exclude-resource-type", "unit_test", "--vars",
-                              '{"as_of": "2026-11-01 00:00:00"}', "--select", "lead_scores"]
-    assert "--exclude-resource-type" not in build_command("2026-11-01", unit_tests=True)
-    assert "--vars" not in build_command("")
+    production = build_command(extra=["--select", "lead_scores"])
+    assert production[1:] == ["build", "--exclude-resource-type", "unit_test", "--select", "lead_scores"]
+    assert "--exclude-resource-type" not in build_command(unit_tests=True)
+
+
+def test_the_scoring_clock_is_handed_to_dbt_in_the_environment_and_restored_after(monkeypatch):
+    assert clock.as_of_environ("2026-11-01T06:30:00+01:00") == {clock.AS_OF_ENV: "2026-11-01 05:30:00"}
+    # empty: dbt's run start time, whatever the caller's environment held
+    assert clock.as_of_environ(None) == {clock.AS_OF_ENV: ""} and clock.as_of_environ("") == {clock.AS_OF_ENV: ""}
+    with pytest.raises(clock.ClockError):
+        clock.as_of_environ("yesterday")
+
+    monkeypatch.setenv(clock.AS_OF_ENV, "2020-01-01 00:00:00")
+    with clock.scoring_clock("2026-11-01") as as_of:
+        assert as_of == "2026-11-01 00:00:00" and os.environ[clock.AS_OF_ENV] == as_of
+    assert os.environ[clock.AS_OF_ENV] == "2020-01-01 00:00:00"
+    monkeypatch.delenv(clock.AS_OF_ENV)
+    with pytest.raises(RuntimeError):
+        with clock.scoring_clock("2026-11-01"):
+            raise RuntimeError("a failed build")
+    assert clock.AS_OF_ENV not in os.environ

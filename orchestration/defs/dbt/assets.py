@@ -1,9 +1,10 @@
 """The dbt build as one Dagster multi-asset: every dbt model, seed and snapshot, dbt tests as asset checks.
 
 One ``@dbt_assets`` op (``lead_scoring_dbt_assets``) runs ``dbt build`` in the concurrency pool ``duckdb_warehouse``
-with the arguments of ``lead-scoring build`` (``lead_scoring.dbt_cli.build_args``: the ``--vars`` of
-``lead_scoring.clock.dbt_vars``; unit tests are left to CI). Its run config ``as_of`` is the scoring clock (the
-schedules pass their tick time); the ``ruleset_version`` the build scored with is added to the
+with the arguments of ``lead-scoring build`` (``lead_scoring.dbt_cli.build_args``; unit tests are left to CI). Its
+run config ``as_of`` is the scoring clock (the schedules pass their tick time), handed to dbt in the environment
+as `lead-scoring build` does (``lead_scoring.clock.scoring_clock``), so each run reuses the parse dagster-dbt copies
+from the project's target folder instead of parsing the project again for new ``--vars``; the ``ruleset_version`` the build scored with is added to the
 lead_scores materialisation and to the run's tags.
 """
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ def normalise_as_of(value: str | None) -> str | None:
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     """`lead_scoring.dbt_cli.build_args`, as `lead-scoring build` runs it (unit tests left to CI)."""
-    return build_args(normalise_as_of(config.as_of), extra=["--full-refresh"] if config.full_refresh else [])
+    return build_args(extra=["--full-refresh"] if config.full_refresh else [])
 
 
 def read_ruleset_version(db_path: Path) -> str | None:
@@ -102,7 +103,9 @@ def lead_scoring_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource,
     held_keys = _held_keys(context)
     error: BaseException | None = None
     try:
-        for event in dbt.cli(dbt_build_args(config), context=context).stream():
+        with clock.scoring_clock(as_of):  # the dbt process takes its environment when it starts, in cli()
+            invocation = dbt.cli(dbt_build_args(config), context=context)
+        for event in invocation.stream():
             if isinstance(event, Output):
                 event = event.with_metadata({**event.metadata, **as_of_meta})
             if _event_asset_key(context, event) in held_keys:
