@@ -47,3 +47,22 @@
 {% macro postgres__hash_bucket(expr, modulus) -%}
     (cast(cast({{ dbt.concat(["'x00000000'", "substring(" ~ dbt.hash(expr) ~ ", 1, 8)"]) }} as bit(64)) as bigint) % {{ modulus }})
 {%- endmacro %}
+
+{#- The last spell number the SLA replay (lead_assignment_spells) unrolls: the largest max_reassignments of the
+    scoring models (int_routing_sla_model_settings, validated 0..10), so the replay has no step the settings can
+    never reach. With the default of 3 that is 4 steps instead of 11, and on Spark, which repeats each step's
+    predecessors in the plan of the final union, 10 step copies instead of 66. `ceiling` (10, the most the settings
+    allow) at parse time and when the settings table is missing. A unit test's fixtures are not tables to read: it
+    states the largest max_reassignments of its fixture in the var sla_replay_unit_test_last_spell (default
+    `ceiling`); a value below its fixture's cap drops spells its expectations have, so the test fails. -#}
+{% macro sla_replay_last_spell_number(settings_relation, ceiling=10) -%}
+    {%- if not execute -%}{{ return(ceiling) }}{%- endif -%}
+    {%- if model is mapping and model.get('resource_type') == 'unit_test' -%}
+        {{ return([var('sla_replay_unit_test_last_spell', ceiling) | int, ceiling] | min) }}
+    {%- endif -%}
+    {%- if load_relation(settings_relation) is none -%}{{ return(ceiling) }}{%- endif -%}
+    {%- set found = scalar_query(
+        'select coalesce(max(coalesce(max_reassignments, 0)), 0) from ' ~ settings_relation
+    ) -%}
+    {{ return([[found | int, 0] | max, ceiling] | min) }}
+{%- endmacro %}

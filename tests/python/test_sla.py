@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -615,6 +616,27 @@ def _run_breach_check(db_path: Path):
     return sla_checks.sla_breach_rate_within_limit(ctx)
 
 
+def _rebuilt_with_settings(sla_runs, tmp_path: Path, **settings_values: str) -> Path:
+    """A copy of the SLA warehouse rebuilt (what reads the SLA settings, at the last as_of) by a copy of the project
+    whose seeds/routing_sla_settings.csv has `settings_values` in every row; the copy's path. The dbt target of the
+    run is tmp_path / "target"."""
+    project, db_copy = tmp_path / "project", tmp_path / "wh.duckdb"
+    copy_project(PROJECT_ROOT, project)
+    db_copy.write_bytes(sla_runs.db_path.read_bytes())
+    settings = project / "seeds" / "routing_sla_settings.csv"
+    rows = list(csv.DictReader(settings.open(newline="")))
+    for r in rows:
+        r.update(settings_values)
+    with settings.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    paths = dict(target_path=tmp_path / "target", log_path=tmp_path / "logs", vars={"as_of": AS_OFS[-1]})
+    assert_dbt_ok(run_dbt(project, db_copy, "seed", "--select", "routing_sla_settings", **paths), "dbt seed")
+    assert_dbt_ok(run_dbt(project, db_copy, "run", "--select", "routing_sla_settings+", **paths), "dbt run")
+    return db_copy
+
+
 def test_the_dagster_breach_check_grades_the_configured_limits(sla_runs, expected, tmp_path):
     """The shipped settings need 20 resolved assignments; with the minimum lowered to 5 in the seed (a real
     rebuild of a copy), the same window's breach rate is graded against the 0.2 / 0.35 limits."""
@@ -623,25 +645,28 @@ def test_the_dagster_breach_check_grades_the_configured_limits(sla_runs, expecte
     shipped = _run_breach_check(sla_runs.db_path)
     assert shipped.passed and "not enough data" in shipped.description
 
-    project, db_copy = tmp_path / "project", tmp_path / "wh.duckdb"
-    copy_project(PROJECT_ROOT, project)
-    db_copy.write_bytes(sla_runs.db_path.read_bytes())
-    settings = project / "seeds" / "routing_sla_settings.csv"
-    rows = list(csv.DictReader(settings.open(newline="")))
-    for r in rows:
-        r["min_resolved_assignments"] = "5"
-    with settings.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    paths = dict(target_path=tmp_path / "target", log_path=tmp_path / "logs", vars={"as_of": AS_OFS[-1]})
-    assert_dbt_ok(run_dbt(project, db_copy, "seed", "--select", "routing_sla_settings", **paths), "dbt seed")
-    assert_dbt_ok(run_dbt(project, db_copy, "run", "--select", "routing_sla_settings+", **paths), "dbt run")
+    db_copy = _rebuilt_with_settings(sla_runs, tmp_path, min_resolved_assignments="5")
     graded = _run_breach_check(db_copy)
     assert not graded.passed
     assert graded.severity.value == "ERROR"
     assert f"{breached} of {resolved}" in graded.description and "above the error limit 35%" in graded.description
     assert graded.metadata["default breach rate"].value == pytest.approx(breached / resolved)
+
+
+def test_the_replay_unrolls_only_the_steps_the_settings_can_reach(sla_runs, tmp_path):
+    """lead_assignment_spells unrolls spells 0..N, N the largest max_reassignments of the settings
+    (sla_replay_last_spell_number, macros/routing.sql): with the cap lowered from 3 to 1 in the seed (a real rebuild
+    of a copy), the compiled replay has the two steps 0 and 1, and the lead that breached to the cap of 3 in the
+    shipped settings is recycled once, then stays breached with its owner."""
+    lead = sla_runs.scenarios["breached_to_the_cap"]
+    shipped = [t[0] for t in _transitions_of(sla_runs.db_path, lead)]
+    assert shipped.count("recycled_to_pool") == 3
+    db_copy = _rebuilt_with_settings(sla_runs, tmp_path, max_reassignments="1")
+    compiled = (tmp_path / "target" / "run" / "lead_scoring" / "models" / "marts" / "routing"
+                / "lead_assignment_spells.sql").read_text()
+    assert re.findall(r"\bspell_touches_(\d+) as \(", compiled) == ["0", "1"]
+    assert [t[0] for t in _transitions_of(db_copy, lead)] == [
+        "assigned", "sla_breached", "recycled_to_pool", "sla_breached"]
 
 
 # --------------------------------------------------------------------------------------------------------------

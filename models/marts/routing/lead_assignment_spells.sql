@@ -2,12 +2,13 @@
     its SLA due time and how the spell ended (docs/sla.md). Spell 0 starts at the MQL moment with the owner of
     lead_assignments; a spell with no sales touch by its SLA due time breaches, and unless the model's
     max_reassignments is reached the next spell starts at that due time with the pool (recycle_to_pool) or the
-    previous owner (return_to_previous_owner). The replay is a fixed unroll over spell numbers 0..10 (each step
-    one group of CTEs), not a recursive CTE, so it runs on any warehouse; max_reassignments (at most 10) caps it
-    in the data. Each step reads the one before it once (Spark inlines every CTE reference, so a step read twice
-    would double the plan); the plan is still deeper than Spark's analyser resolves by default, so the spark
-    profile raises spark.sql.analyzer.maxIterations. -#}
-{%- set max_spell_number = 10 -%}
+    previous owner (return_to_previous_owner). The replay is an unroll over spell numbers 0..N (each step one group
+    of CTEs), not a recursive CTE, so it runs on any warehouse; N is the largest max_reassignments of the settings
+    (at most 10; sla_replay_last_spell_number), which also caps each lead in the data. Each step reads the one
+    before it once (Spark inlines every CTE reference, so a step read twice would double the plan); the plan is
+    still deeper than Spark's analyser resolves by default, so the spark profile raises
+    spark.sql.analyzer.maxIterations. -#}
+{%- set max_spell_number = sla_replay_last_spell_number(ref('int_routing_sla_model_settings')) -%}
 
 with
 
