@@ -38,7 +38,7 @@ from typing import Sequence
 
 from lead_scoring.clock import format_as_of, parse_instant, scoring_clock, utc_now
 from lead_scoring.monitoring import record_distribution
-from lead_scoring.warehouse import DUCKDB_PATH_ENV, TARGET_ENV, Warehouse, as_warehouse, resolve_target
+from lead_scoring.warehouse import DUCKDB_PATH_ENV, TARGET_ENV, Warehouse, as_warehouse, resolve_path, resolve_target
 from lead_scoring.dbt_cli import PRODUCTION_BUILD_EXCLUDES, dbt_executable
 from lead_scoring.warehouse_lock import EXIT_LOCKED, find_lock_holder, lock_message, run_guarded
 
@@ -135,8 +135,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     extra = list(args.dbt_flags)
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
-    if args.database:  # dbt (a child process) reads the warehouse path from the environment
-        os.environ[DUCKDB_PATH_ENV] = str(Path(args.database).resolve())
+    # dbt (a child process) reads the warehouse path from the environment: always the absolute path, as `lead-scoring
+    # build` and the Dagster assets give it (lead_scoring.dbt_cli.dbt_environment), so they share one saved parse
+    os.environ[DUCKDB_PATH_ENV] = str((Path(args.database) if args.database else resolve_path()).resolve())
     try:
         target = resolve_target(getattr(args, "target", ""))
     except ValueError as exc:

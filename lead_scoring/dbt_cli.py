@@ -4,9 +4,10 @@ resource, the weight suggestions, the backfill and the benchmark.
     lead-scoring build [--database PATH] [--as-of "2026-11-01 00:00:00"] [--unit-tests] [--force] [-- <dbt flags>]
 
 `build` is the guarded production build: if another process holds the DuckDB file it says who and exits 75
-(``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with `as_of` in the environment
-(``lead_scoring.clock.scoring_clock``: no ``--vars``, so dbt reuses its saved parse from one run to the next). Unit tests check the SQL's branching on fixtures, not the data, so a production
-build leaves them out; ``--unit-tests`` keeps them (the CI test build, `make dbt-test`).
+(``lead_scoring.warehouse_lock``), else it runs ``dbt build`` with `as_of` and the warehouse's absolute path in
+the environment (:func:`dbt_environment`: no ``--vars``, so dbt reuses its saved parse from one run to the next).
+Unit tests check the SQL's branching on fixtures, not the data, so a production build leaves them out;
+``--unit-tests`` keeps them (the CI test build, `make dbt-test`).
 
 Kept free of Dagster imports, so the command-line tools can use it without loading the code location.
 """
@@ -16,7 +17,9 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from lead_scoring.clock import scoring_clock
@@ -42,6 +45,25 @@ def build_args(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]
     ``lead_scoring.clock.scoring_clock(as_of)``, which hands it over in the environment."""
     excludes = () if unit_tests else PRODUCTION_BUILD_EXCLUDES
     return ["build", *excludes, *extra]
+
+
+@contextmanager
+def dbt_environment(database: str | os.PathLike[str], as_of: str | datetime | None) -> Iterator[None]:
+    """Within the block, dbt processes started from this one build the DuckDB file `database`, given to the profile
+    as its absolute path, scored at `as_of` (``lead_scoring.clock.scoring_clock``): one form for `lead-scoring build`
+    and the Dagster dbt assets. dbt reuses the parse it saved only under the same profile, and the warehouse path is
+    part of it, so a relative path here and an absolute one there would make each parse the project again. The
+    previous values are restored after the block."""
+    previous = os.environ.get(DUCKDB_PATH_ENV)
+    os.environ[DUCKDB_PATH_ENV] = str(Path(database).resolve())
+    try:
+        with scoring_clock(as_of):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(DUCKDB_PATH_ENV, None)
+        else:
+            os.environ[DUCKDB_PATH_ENV] = previous
 
 
 def build_command(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
@@ -70,11 +92,10 @@ def build(database: str | os.PathLike[str] | None, as_of: str | None, unit_tests
 
     path = Path(database).resolve() if database else resolve_path()  # given: relative to the working directory
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[DUCKDB_PATH_ENV] = str(path)  # dbt (a child process) reads the warehouse path from the environment
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT))
     args = build_args(unit_tests, extra)
     may_skip = skippable(as_of, extra, force)
-    with scoring_clock(as_of):  # the fingerprint reads it from the environment too
+    with dbt_environment(path, as_of):  # dbt (a child process) and the fingerprint read both from the environment
         if may_skip:
             try:
                 last = build_state.recorded(path)

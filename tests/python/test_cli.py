@@ -185,6 +185,21 @@ def test_the_build_command_leaves_the_clock_to_the_environment_and_unit_tests_to
     assert "--exclude-resource-type" not in build_command(unit_tests=True)
 
 
+def test_the_dbt_environment_gives_the_absolute_warehouse_path_and_the_clock(monkeypatch, tmp_path):
+    """`lead-scoring build` and the Dagster assets hand dbt the same profile (dbt reuses its saved parse only under
+    the same profile, and the warehouse path is part of it): the absolute path, whatever spelling came in."""
+    from lead_scoring.dbt_cli import dbt_environment
+    from lead_scoring.warehouse import DUCKDB_PATH_ENV
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DUCKDB_PATH_ENV, "warehouse/lead_scoring.duckdb")
+    monkeypatch.delenv(clock.AS_OF_ENV, raising=False)
+    with dbt_environment("wh/../wh.duckdb", "2026-11-01T05:00:00Z"):
+        assert os.environ[DUCKDB_PATH_ENV] == str(tmp_path / "wh.duckdb")
+        assert os.environ[clock.AS_OF_ENV] == "2026-11-01 05:00:00"
+    assert os.environ[DUCKDB_PATH_ENV] == "warehouse/lead_scoring.duckdb" and clock.AS_OF_ENV not in os.environ
+
+
 def test_the_scoring_clock_is_handed_to_dbt_in_the_environment_and_restored_after(monkeypatch):
     assert clock.as_of_environ("2026-11-01T06:30:00+01:00") == {clock.AS_OF_ENV: "2026-11-01 05:30:00"}
     # empty: dbt's run start time, whatever the caller's environment held

@@ -3,8 +3,9 @@
 One ``@dbt_assets`` op (``lead_scoring_dbt_assets``) runs ``dbt build`` in the concurrency pool ``duckdb_warehouse``
 with the arguments of ``lead-scoring build`` (``lead_scoring.dbt_cli.build_args``; unit tests are left to CI). Its
 run config ``as_of`` is the scoring clock (the schedules pass their tick time), handed to dbt in the environment
-as `lead-scoring build` does (``lead_scoring.clock.scoring_clock``), so each run reuses the parse dagster-dbt copies
-from the project's target folder instead of parsing the project again for new ``--vars``; the ``ruleset_version`` the build scored with is added to the
+with the warehouse's absolute path as `lead-scoring build` does (``lead_scoring.dbt_cli.dbt_environment``), so each
+run reuses the parse dagster-dbt copies from the project's target folder instead of parsing the project again for
+new ``--vars`` or another spelling of the path; the ``ruleset_version`` the build scored with is added to the
 lead_scores materialisation and to the run's tags.
 """
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Config, F
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from lead_scoring import clock
-from lead_scoring.dbt_cli import build_args
+from lead_scoring.dbt_cli import build_args, dbt_environment
 from orchestration.defs.dbt.project import dbt_project, duckdb_path
 from orchestration.defs.dbt.translator import dagster_dbt_translator
 from orchestration.defs.resources import LEAD_SCORES_KEY, WAREHOUSE_POOL
@@ -103,7 +104,7 @@ def lead_scoring_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource,
     held_keys = _held_keys(context)
     error: BaseException | None = None
     try:
-        with clock.scoring_clock(as_of):  # the dbt process takes its environment when it starts, in cli()
+        with dbt_environment(db_path, as_of):  # the dbt process takes its environment when it starts, in cli()
             invocation = dbt.cli(dbt_build_args(config), context=context)
         for event in invocation.stream():
             if isinstance(event, Output):
