@@ -10,7 +10,8 @@ zone (``Z``, ``+01:00``), which is converted to UTC; a naive timestamp is alread
 - :func:`as_of_environ` the environment that hands `as_of` to dbt (``LEAD_SCORING_AS_OF``), and
   :func:`scoring_clock` a block that sets it: how `lead-scoring build`, the backfill and the Dagster jobs pass it.
   dbt parses the whole project again whenever ``--vars`` change (about 5 s a run); the macro reads this variable
-  only when executing, so a run at a new `as_of` reuses the saved parse;
+  only when executing, so a run at a new `as_of` reuses the saved parse; :func:`environment` the scoped setting
+  of environment variables both use (``lead_scoring.dbt_cli.dbt_environment`` adds the warehouse path);
 - :func:`dbt_vars` the ``--vars`` JSON of a build at `as_of` (for dbt's own command line and the tests, where
   the var wins over the environment); :func:`dbt_vars_args` the ``--vars`` flag for it, none when `as_of` is empty;
 - :func:`format_minute`, :func:`format_compact`, :func:`format_timestamp`, :func:`format_month`: the other
@@ -118,15 +119,24 @@ def as_of_environ(as_of: str | datetime | None) -> dict[str, str]:
 
 
 @contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, this process's environment (what the processes it starts inherit) has `values`; the
+    previous values, or their absence, are restored after it."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def scoring_clock(as_of: str | datetime | None) -> Iterator[str | None]:
     """Within the block, dbt processes started from this one score at `as_of` (:func:`as_of_environ`); the
     variable's previous value is restored after it. Yields the normalised `as_of` (None: dbt's run start time)."""
-    previous = os.environ.get(AS_OF_ENV)
-    os.environ.update(as_of_environ(as_of))
-    try:
+    with environment(as_of_environ(as_of)):
         yield normalise_as_of(as_of)
-    finally:
-        if previous is None:
-            os.environ.pop(AS_OF_ENV, None)
-        else:
-            os.environ[AS_OF_ENV] = previous

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from lead_scoring.clock import scoring_clock
+from lead_scoring.clock import environment, scoring_clock
 from lead_scoring.warehouse import DUCKDB_PATH_ENV, PROJECT_ROOT, resolve_path
 
 VENV_BIN = Path(sys.executable).parent
@@ -42,7 +42,7 @@ PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
 def build_args(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
     """dbt's arguments for a production build: the same for `lead-scoring build` and the Dagster dbt assets
     (orchestration/defs/dbt/assets.py). The scoring instant is not among them: both run dbt inside
-    ``lead_scoring.clock.scoring_clock(as_of)``, which hands it over in the environment."""
+    :func:`dbt_environment`, which hands it over in the environment."""
     excludes = () if unit_tests else PRODUCTION_BUILD_EXCLUDES
     return ["build", *excludes, *extra]
 
@@ -54,16 +54,8 @@ def dbt_environment(database: str | os.PathLike[str], as_of: str | datetime | No
     and the Dagster dbt assets. dbt reuses the parse it saved only under the same profile, and the warehouse path is
     part of it, so a relative path here and an absolute one there would make each parse the project again. The
     previous values are restored after the block."""
-    previous = os.environ.get(DUCKDB_PATH_ENV)
-    os.environ[DUCKDB_PATH_ENV] = str(Path(database).resolve())
-    try:
-        with scoring_clock(as_of):
-            yield
-    finally:
-        if previous is None:
-            os.environ.pop(DUCKDB_PATH_ENV, None)
-        else:
-            os.environ[DUCKDB_PATH_ENV] = previous
+    with environment({DUCKDB_PATH_ENV: str(Path(database).resolve())}), scoring_clock(as_of):
+        yield
 
 
 def build_command(unit_tests: bool = False, extra: Sequence[str] = ()) -> list[str]:
