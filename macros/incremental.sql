@@ -284,11 +284,13 @@
 {%- endmacro %}
 
 {#- State of a lead-day model for this run: dict with reason (none = incremental), and for an incremental run
-    the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). -#}
-{% macro lead_day_state(deliveries_relation, ruleset_relation, layout) -%}
+    the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). A model that is
+    rebuilt as a table every run and keeps only its state (incremental_model=false: int_lead_scoring_scope)
+    continues from that state unless --full-refresh. -#}
+{% macro lead_day_state(deliveries_relation, ruleset_relation, layout, incremental_model=true) -%}
     {%- set state = {'reason': none, 'prev_as_of': none, 'batch_through': none} -%}
     {%- if not execute -%}{{ return(state) }}{%- endif -%}
-    {%- if not is_incremental() -%}
+    {%- if (incremental_model and not is_incremental()) or flags.FULL_REFRESH -%}
         {%- do state.update({'reason': not_incremental_reason()}) -%}
         {%- do log_full_rebuild(state.reason) -%}
         {{ return(state) }}
@@ -333,8 +335,8 @@
 
 {#- State of a model stored per lead whose values depend on as_of only through its date (decay counts whole
     days): lead_day_state, and a full rebuild when as_of is on another day than the stored build's. -#}
-{% macro scoring_day_state(deliveries_relation, ruleset_relation, layout) -%}
-    {%- set state = lead_day_state(deliveries_relation, ruleset_relation, layout) -%}
+{% macro scoring_day_state(deliveries_relation, ruleset_relation, layout, incremental_model=true) -%}
+    {%- set state = lead_day_state(deliveries_relation, ruleset_relation, layout, incremental_model) -%}
     {%- if state.reason is none and state.prev_as_of is not none -%}
         {%- set as_of_text = as_of_datetime().strftime('%Y-%m-%d %H:%M:%S') -%}
         {%- if state.prev_as_of[:10] != as_of_text[:10] -%}
@@ -439,13 +441,17 @@
 {%- endmacro %}
 
 {#- Post-hook of the lead-day models: record the build's state for the next run's decisions (the stored state
-    table is dropped, then created again with the adapter's own create-table-as). -#}
-{% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout) -%}
+    table is dropped, then created again with the adapter's own create-table-as). with_scope_id (the lead scope,
+    macros/lead_scope.sql): also the run's scope_id (its dbt invocation id). -#}
+{% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout, with_scope_id=false) -%}
     {%- set state_relation = lead_day_state_relation() -%}
     {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
     {%- set state_sql -%}
     select
         leads.lead_id,
+        {%- if with_scope_id %}
+        '{{ invocation_id }}' as scope_id,
+        {%- endif %}
         ruleset.ruleset_version,
         {{ as_of_timestamp() }} as built_as_of,
         deliveries.delivery_batch_through,

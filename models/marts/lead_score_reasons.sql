@@ -1,173 +1,35 @@
 {#- Why each lead has its score: one row per rule that fired, per cap or bound that changed a total, and per
-    override applied. On each axis the points of a lead's rows sum to its score. -#}
+    override applied. On each axis the points of a lead's rows sum to its score. A view of
+    int_scored_lead_reasons, which rescores only the leads a run touched (docs/incremental.md), with the as_of
+    every row holds at. -#}
+{{ config(materialized='view') }}
 
 with
 
-rule_points as (
+scored_lead_reasons as (
 
-    select * from {{ ref('int_lead_rule_points') }}
-
-),
-
-group_points as (
-
-    select * from {{ ref('int_lead_group_points') }}
-
-),
-
-axis_scores as (
-
-    select * from {{ ref('int_lead_axis_scores') }}
-
-),
-
-lifecycle as (
-
-    select * from {{ ref('int_lead_lifecycle') }}
-
-),
-
-overrides as (
-
-    select * from {{ ref('int_lead_overrides') }}
-
-),
-
-ruleset as (
-
-    select * from {{ ref('int_ruleset_version') }}
-
-),
-
-rules_fired as (
-
-    select
-        model_id,
-        lead_id,
-        axis,
-        'rule' as reason_type,
-        rule_id,
-        rule_group,
-        dimension,
-        points,
-        evidence,
-        rule_description as reason_description
-
-    from rule_points
-
-),
-
-group_caps as (
-
-    {{ cap_adjustment_reasons(
-        'group_points', 'group_cap', 'rule_group', 'capped_positive_points', 'positive_points',
-        'positive points of the group', 'Cap on the rule group (seeds/scoring_group_caps.csv)'
-    ) }}
-
-    union all
-
-    {{ cap_adjustment_reasons(
-        'group_points', 'group_cap', 'rule_group', 'capped_negative_points', 'negative_points',
-        'negative points of the group', 'Cap on the rule group (seeds/scoring_group_caps.csv)'
-    ) }}
-
-),
-
-axis_adjustments as (
-
-    {{ cap_adjustment_reasons(
-        'axis_scores', 'axis_cap', none, 'axis_capped_positive_points', 'group_capped_positive_points',
-        'positive points of the axis', 'Cap on the axis total (seeds/scoring_models.csv)'
-    ) }}
-
-    union all
-
-    {{ cap_adjustment_reasons(
-        'axis_scores', 'axis_cap', none, 'axis_capped_negative_points', 'group_capped_negative_points',
-        'negative points of the axis', 'Cap on the axis total (seeds/scoring_models.csv)'
-    ) }}
-
-    union all
-
-    select
-        model_id,
-        lead_id,
-        axis,
-        'score_bound' as reason_type,
-        cast(null as {{ dbt.type_string() }}) as rule_id,
-        cast(null as {{ dbt.type_string() }}) as rule_group,
-        cast(null as {{ dbt.type_string() }}) as dimension,
-        least(100.0, greatest(0.0, total_points)) - total_points as points,
-        {{ dbt.concat([
-            "'score kept within 0-100; total was '",
-            rounded_text('total_points', 6)
-        ]) }} as evidence,
-        'Scores run from 0 to 100' as reason_description
-
-    from axis_scores
-    where total_points < 0 or total_points > 100
-
-),
-
-overrides_applied as (
-
-    select
-        overrides.model_id,
-        overrides.lead_id,
-        'override' as axis,
-        'override' as reason_type,
-        overrides.override_id as rule_id,
-        cast(null as {{ dbt.type_string() }}) as rule_group,
-        overrides.override_action as dimension,
-        0.0 as points,
-        {{ dbt.concat([
-            'overrides.override_action',
-            "case when overrides.override_value is null then '' else " ~ dbt.concat(["' '", 'overrides.override_value']) ~ " end"
-        ]) }} as evidence,
-        overrides.override_reason as reason_description
-
-    from overrides
-    inner join lifecycle
-        on overrides.model_id = lifecycle.model_id
-            and overrides.lead_id = lifecycle.lead_id
-
-),
-
-unioned as (
-
-    select * from rules_fired
-    union all
-    select * from group_caps
-    union all
-    select * from axis_adjustments
-    union all
-    select * from overrides_applied
+    select * from {{ ref('int_scored_lead_reasons') }}
 
 ),
 
 final as (
 
     select
-        {{ surrogate_key([
-            'unioned.model_id', 'unioned.lead_id', 'unioned.axis', 'unioned.reason_type',
-            'unioned.rule_id', 'unioned.rule_group', 'unioned.evidence'
-        ]) }}
-            as lead_score_reason_id,
-        unioned.model_id,
-        unioned.lead_id,
-        unioned.axis,
-        unioned.reason_type,
-        unioned.rule_id,
-        unioned.rule_group,
-        unioned.dimension,
-        unioned.points,
-        unioned.evidence,
-        unioned.reason_description,
-        ruleset.ruleset_version,
+        lead_score_reason_id,
+        model_id,
+        lead_id,
+        axis,
+        reason_type,
+        rule_id,
+        rule_group,
+        dimension,
+        points,
+        evidence,
+        reason_description,
+        ruleset_version,
         {{ as_of_timestamp() }} as scored_at
 
-    from unioned
-    cross join ruleset
+    from scored_lead_reasons
 
 )
 

@@ -29,13 +29,18 @@ EARLIER = "2026-10-28 00:00:00"
 DATAGEN_ARGS = dict(leads=800, events_per_lead=20, days=120, seed=11, as_of=T2)
 LATE_LEAD = "LATE_LEAD_1"
 # Bookkeeping of the incremental state: which run wrote a row, which full build started the stored generation.
-STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through", "built_as_of"}
+STATE_COLUMNS = {"delivery_batch", "deliveries_build_id", "delivery_batch_through", "built_as_of", "scope_id",
+                 "consumed_scope_id"}
+# The lead scope says which leads a run rescored, so it differs from a full refresh's by design.
 STATE_TABLES = {"int_engagement_daily_points_state", "int_engagement_burst_minutes_state",
-                "int_engagement_rule_points_state"}
+                "int_engagement_rule_points_state", "int_lead_scoring_scope", "int_lead_scoring_scope_state"}
 # Hourly runs on T2's scoring day: int_engagement_rule_points recomputes only the leads touched since its build.
 T2_HOURLY = "2026-11-01 03:00:00"
 T2_LATER = "2026-11-01 07:00:00"
 PER_LEAD = "int_engagement_rule_points"  # stored per lead, incremental within a scoring day
+# Stored per lead and incremental within a scoring day on the leads the lead scope rescores (macros/lead_scope.sql).
+SCOPE = "int_lead_scoring_scope"
+SCOPE_CONSUMERS = ("int_scored_leads", "int_scored_lead_reasons")
 SCHEMAS = ("staging", "intermediate", "marts")
 
 
@@ -102,6 +107,7 @@ class Lab:
         self.project = copy_project(PROJECT_ROOT, root / "project")
         self.db = root / "incremental.duckdb"
         self.logs: dict[str, str] = {}
+        self.scopes: dict[str, dict[str, bool]] = {}
 
     def dbt(self, db: Path, name: str, *args: str, as_of: str) -> str:
         proc = run_dbt(self.project, db, *args, vars={"as_of": as_of},
@@ -120,6 +126,8 @@ class Lab:
             self.dbt(self.db, f"{name}_seed", "seed", as_of=as_of)
             self.dbt(reference, f"{name}_full_seed", "seed", as_of=as_of)
         log = self.dbt(self.db, name, "run", as_of=as_of)
+        self.scopes[name] = {r["lead_id"]: r["is_rescored"] for r in query(
+            self.db, f"select lead_id, is_rescored from intermediate.{SCOPE}")}
         self.dbt(reference, f"{name}_full", "run", "--full-refresh", as_of=as_of)
         return log, table_differences(self.db, reference)
 
@@ -231,8 +239,25 @@ def runs(lab, picks) -> dict:
         f" {hourly_loaded} as _loaded_at) from raw.leads"
         f" where lead_id = '{out['hourly_deleted']}' order by updated_at desc limit 1",
     )
-    # Later the same day, nothing new: the future events of the hourly batch are past now.
-    out["t2_later"] = lab.step("t2_later", T2_LATER)
+    # Later the same day: no new event, but the future events of the hourly batch are past now; one lead's job
+    # title changes (its fit), and a lead moves to another account (both accounts' lead counts change).
+    out["retitled_lead"] = query(lab.db, "select min(lead_id) as l from marts.lead_scores where fit_grade <> 'A'"
+                                 f" and lead_id not in ('{out['hourly_lead']}', '{out['hourly_deleted']}')")[0]["l"]
+    accounts = query(lab.db, "select company_domain as d from intermediate.int_account_engagement"
+                             " where lead_count >= 2 group by 1 order by 1")
+    out["from_domain"], out["to_domain"] = accounts[0]["d"], accounts[-1]["d"]
+    out["moved_lead"] = query(lab.db, "select min(lead_id) as l from staging.stg_crm__leads"
+                                      f" where company_domain = '{out['from_domain']}'")[0]["l"]
+    later_loaded = f"timestamp '{max_loaded}' + interval 2 day + interval 5 hour"
+    out["t2_later"] = lab.step(
+        "t2_later", T2_LATER,
+        "insert into raw.leads select * replace ('Chief Executive Officer' as job_title,"
+        f" timestamp '{T2}' + interval 4 hour as updated_at, {later_loaded} as _loaded_at) from raw.leads"
+        f" where lead_id = '{out['retitled_lead']}' order by updated_at desc limit 1",
+        f"insert into raw.leads select * replace ('{out['to_domain']}' as company_domain,"
+        f" timestamp '{T2}' + interval 4 hour as updated_at, {later_loaded} as _loaded_at) from raw.leads"
+        f" where lead_id = '{out['moved_lead']}' order by updated_at desc limit 1",
+    )
     return out
 
 
@@ -245,12 +270,17 @@ def test_base_build_is_a_full_build_with_its_log_lines(lab):
 @pytest.mark.parametrize("step, previous_as_of", [("t1", T0), ("t2", T1), ("t2_hourly", None), ("t2_later", None)])
 def test_an_incremental_run_equals_a_full_refresh(runs, step, previous_as_of):
     log, diffs = runs[step]
-    # a new scoring day rebuilds the per-lead engagement points (every lead's decay moved); nothing else rebuilds
-    expected = [] if previous_as_of is None else [
-        f"{PER_LEAD}: full rebuild: as_of {_as_of_of(step)} is on another scoring day than the build's as_of"
-        f" {previous_as_of} (decay counts whole days)"]
-    assert rebuild_lines(log) == expected, "the run was meant to be incremental"
-    assert "marts.lead_scores" in diffs and "intermediate.int_engagement_daily_points" in diffs
+    # a new scoring day rebuilds the per-lead engagement points (every lead's decay moved) and rescores every lead;
+    # nothing else rebuilds
+    new_day = None if previous_as_of is None else (
+        f"as_of {_as_of_of(step)} is on another scoring day than the build's as_of {previous_as_of}"
+        " (decay counts whole days)")
+    expected = [] if new_day is None else sorted(
+        [f"{PER_LEAD}: full rebuild: {new_day}", f"{SCOPE}: full rebuild: {new_day}"]
+        + [f"{model}: full rebuild: the lead scope rescores every lead ({new_day})" for model in SCOPE_CONSUMERS])
+    assert sorted(rebuild_lines(log)) == expected, "the run was meant to be incremental"
+    assert all(f"intermediate.{model}" in diffs for model in SCOPE_CONSUMERS)
+    assert "intermediate.int_engagement_daily_points" in diffs
     assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_burst_minutes" in diffs
     assert f"intermediate.{PER_LEAD}" in diffs
     assert differing(diffs) == {}
@@ -276,6 +306,31 @@ def test_the_hourly_runs_changed_the_per_lead_points_of_the_leads_they_touched(l
     assert future > 0 and later["n"] >= hourly["n"] + future and later["p"] != hourly["p"]
     assert rule_points("t2", runs["hourly_deleted"])["n"] > 0
     assert rule_points("t2_hourly", runs["hourly_deleted"])["n"] is None
+
+
+def test_same_day_runs_rescore_only_the_leads_they_touched(lab, runs):
+    """A new scoring day rescores every lead; a run on the same day only the leads whose events, row or account
+    changed (the equality with a full refresh above shows that no other lead needed it)."""
+    def rescored(step):
+        return {lead for lead, is_rescored in lab.scopes[step].items() if is_rescored}
+    for step in ("t1", "t2"):
+        assert rescored(step) == set(lab.scopes[step]) != set()
+    hourly, later = rescored("t2_hourly"), rescored("t2_later")
+    staged = len(lab.scopes["t2_hourly"])
+    # the hourly lead's new events, and the soft-deleted lead (listed so that its rows are deleted)
+    assert {runs["hourly_lead"], runs["hourly_deleted"]} <= hourly
+    assert 0 < len(hourly) < staged / 4, (len(hourly), staged)
+    # later: the hourly lead's events that were future, the retitled lead, the moved lead and every lead of the
+    # two accounts whose lead counts changed
+    colleagues = {r["lead_id"] for r in query(lab.db, "select lead_id from staging.stg_crm__leads"
+                                                      f" where company_domain in ('{runs['from_domain']}',"
+                                                      f" '{runs['to_domain']}')")}
+    assert len(colleagues) >= 3
+    assert {runs["hourly_lead"], runs["retitled_lead"], runs["moved_lead"]} | colleagues <= later
+    assert runs["hourly_deleted"] not in later and len(later) < staged / 4, (len(later), staged)
+    moved = query(lab.db, "select company_domain from staging.stg_crm__leads"
+                          f" where lead_id = '{runs['moved_lead']}'")
+    assert moved == [{"company_domain": runs["to_domain"]}]
 
 
 def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):

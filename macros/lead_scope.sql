@@ -1,0 +1,161 @@
+{#- The lead scope (docs/incremental.md, "Only the touched leads are scored again"): within a scoring day, the
+    models that score per lead (int_scored_leads, int_scored_lead_reasons) recompute only the leads whose inputs
+    may have changed since the last build, as listed by int_lead_scoring_scope. The scope keeps three state
+    tables beside it: <scope>_state (the lead-day state of macros/incremental.sql and the run's scope_id),
+    <scope>_leads (a copy of stg_crm__leads) and <scope>_accounts (a copy of int_account_engagement). A model
+    that reads the scope (a consumer) keeps in <model>_state the scope_id it last consumed. -#}
+
+{#- Layout versions: bump one when the stored columns or the meaning of the scope or a consumer change. -#}
+{% macro lead_scoring_scope_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro scored_leads_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro scored_lead_reasons_layout() -%}{{ return(1) }}{%- endmacro %}
+
+{#- A relation beside the model being built, named <model>_<suffix>. -#}
+{% macro sibling_relation(suffix) -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema,
+        identifier=this.identifier ~ '_' ~ suffix, type='table')) }}
+{%- endmacro %}
+
+{#- A text literal of `value` (quotes doubled), or a null of the text type. -#}
+{% macro text_literal(value) -%}
+    {%- if value is none -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- else -%}
+        '{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The column names of `relation`, lower-case, in order ([] when it does not exist or at parse time). -#}
+{% macro relation_column_names(relation) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set existing = load_relation(relation) -%}
+    {%- if existing is none -%}{{ return([]) }}{%- endif -%}
+    {{ return(adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list) }}
+{%- endmacro %}
+
+{#- State of the lead scope for this run: scoring_day_state (a full scope on another scoring day, a rule-set
+    change, an earlier as_of, rebuilt deliveries, a missing or older state, --full-refresh), then the copies of
+    the leads and accounts it compares with: missing, or with other columns than now, the scope is full. Adds
+    previous_scope_id (the scope_id of the stored state, none for a full scope) and the column lists. -#}
+{% macro lead_scope_state(leads_relation, accounts_relation) -%}
+    {%- set state = scoring_day_state(
+        ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), lead_scoring_scope_layout(),
+        incremental_model=false
+    ) -%}
+    {%- do state.update({'previous_scope_id': none, 'lead_columns': [], 'account_columns': []}) -%}
+    {%- if not execute -%}{{ return(state) }}{%- endif -%}
+    {%- set lead_columns = relation_column_names(leads_relation) -%}
+    {%- set account_columns = relation_column_names(accounts_relation) -%}
+    {%- do state.update({'lead_columns': lead_columns, 'account_columns': account_columns}) -%}
+    {%- if state.reason is none -%}
+        {%- set reason = none -%}
+        {%- if 'scope_id' not in relation_column_names(lead_day_state_relation()) -%}
+            {%- set reason = 'its state table has no scope_id' -%}
+        {%- elif relation_column_names(sibling_relation('leads')) != lead_columns -%}
+            {%- set reason = 'the copy of the leads it compares with (' ~ sibling_relation('leads').identifier
+                ~ ') is missing or has other columns than stg_crm__leads' -%}
+        {%- elif relation_column_names(sibling_relation('accounts')) != account_columns -%}
+            {%- set reason = 'the copy of the accounts it compares with (' ~ sibling_relation('accounts').identifier
+                ~ ') is missing or has other columns than int_account_engagement' -%}
+        {%- endif -%}
+        {%- if reason is none -%}
+            {%- do state.update({'previous_scope_id': scalar_query(
+                'select max(scope_id) from ' ~ lead_day_state_relation())}) -%}
+        {%- else -%}
+            {%- do state.update({'reason': reason}) -%}
+            {%- do log_full_rebuild(reason) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(state) }}
+{%- endmacro %}
+
+{#- The CTE changed_<name> of the lead scope: the values of `key` in the rows of `current` that are not in
+    `stored`, or of `stored` not in `current`, compared on every column (set difference: nulls compare equal).
+    Ends with a comma. -#}
+{% macro changed_rows_cte(name, current, stored, columns, key) -%}
+    {%- set quoted = [] -%}
+    {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
+    {%- set column_list = quoted | join(', ') -%}
+    changed_{{ name }} as (
+
+        select {{ key }} from (
+            select {{ column_list }} from {{ current }}
+            except
+            select {{ column_list }} from {{ stored }}
+        ) as added
+        union
+        select {{ key }} from (
+            select {{ column_list }} from {{ stored }}
+            except
+            select {{ column_list }} from {{ current }}
+        ) as removed
+
+    ),
+{%- endmacro %}
+
+{#- Post-hook of the lead scope, one per copy: the copy <scope>_<suffix> of `source_relation` that the next run
+    compares with (dropped, then created again with the adapter's own create-table-as). -#}
+{% macro save_relation_copy(suffix, source_relation) -%}
+    {%- set copy = sibling_relation(suffix) -%}
+    {%- if execute -%}{%- do adapter.drop_relation(copy) -%}{%- endif -%}
+    {{ get_create_table_as_sql(false, copy, 'select * from ' ~ source_relation) }}
+{%- endmacro %}
+
+{#- Whether a consumer of the lead scope runs incrementally (only the leads the scope rescores), with a log line
+    when it does not: it must be an incremental run of a stored table whose state names the scope it last
+    consumed; the scope must have been built in this dbt invocation, continue from that same scope, and not be
+    full. -#}
+{% macro lead_scope_consumer_run(scope_relation, layout) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}{{ return(false) }}{%- endif -%}
+    {%- if not is_incremental() -%}
+        {%- do log_full_rebuild(not_incremental_reason()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set reason = none -%}
+    {%- set own_state = lead_day_state_relation() -%}
+    {%- set own_columns = relation_column_names(own_state) -%}
+    {%- set scope = run_query(
+        'select max(scope_id), max(previous_scope_id), max(scope_reason), count(*) from ' ~ scope_relation
+    ).rows[0] -%}
+    {%- if 'consumed_scope_id' not in own_columns or 'state_layout' not in own_columns -%}
+        {%- set reason = 'its state table ' ~ own_state.identifier ~ ' is missing or of an older layout' -%}
+    {%- elif scope[0] != invocation_id -%}
+        {%- set reason = 'the lead scope ' ~ scope_relation.identifier ~ ' was not built in this run' -%}
+    {%- elif scope[1] is none -%}
+        {%- set reason = 'the lead scope rescores every lead (' ~ (scope[2] or 'a full scope') ~ ')' -%}
+    {%- else -%}
+        {%- set stored = run_query('select max(consumed_scope_id), min(state_layout), max(state_layout) from '
+            ~ own_state).rows[0] -%}
+        {%- if stored[1] != layout or stored[2] != layout -%}
+            {%- set reason = 'the stored table has an older layout (version ' ~ stored[1] ~ ', now ' ~ layout ~ ')' -%}
+        {%- elif stored[0] != scope[1] -%}
+            {%- set reason = 'it was last built from another lead scope than the one this run continues from'
+                ~ ' (a run that built the scope without it, or a failed build)' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- do log_full_rebuild(reason) -%}
+    {{ return(reason is none) }}
+{%- endmacro %}
+
+{#- A where clause keeping the rows of the leads the scope rescores (on an incremental run of a consumer), or
+    nothing. `column` is the lead id column of the rows filtered. -#}
+{% macro in_lead_scope(incremental_run, column='lead_id') -%}
+    {%- if incremental_run -%}
+        where {{ column }} in (select scope.lead_id from {{ ref('int_lead_scoring_scope') }} as scope where scope.is_rescored)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of a consumer: the scope_id it consumed (the scope's, when the scope was built in this dbt
+    invocation; otherwise none, so that the next run rebuilds it in full) and its layout. -#}
+{% macro save_lead_scope_consumer_state(scope_relation, layout) -%}
+    {%- set state_relation = lead_day_state_relation() -%}
+    {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
+    {%- set state_sql -%}
+    select
+        max(scope_id) as consumed_scope_id,
+        {{ layout }} as state_layout
+    from {{ scope_relation }}
+    where scope_id = '{{ invocation_id }}'
+    {%- endset -%}
+    {{ get_create_table_as_sql(false, state_relation, state_sql) }}
+{%- endmacro %}
