@@ -2,11 +2,13 @@
     models that score per lead (int_scored_leads, int_scored_lead_reasons) recompute only the leads whose inputs
     may have changed since the last build, as listed by int_lead_scoring_scope. The scope keeps three state
     tables beside it: <scope>_state (the lead-day state of macros/incremental.sql and the run's scope_id),
-    <scope>_leads (a copy of stg_crm__leads) and <scope>_accounts (a copy of int_account_engagement). A model
+    <scope>_leads (each staged lead's row hash, no personal data) and <scope>_accounts (a copy of
+    int_account_engagement). A model
     that reads the scope (a consumer) keeps in <model>_state the scope_id it last consumed. -#}
 
 {#- Layout versions: bump one when the stored columns or the meaning of the scope or a consumer change. -#}
 {% macro lead_scoring_scope_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_rule_points_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro scored_leads_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro scored_lead_reasons_layout() -%}{{ return(1) }}{%- endmacro %}
 
@@ -34,8 +36,8 @@
 {%- endmacro %}
 
 {#- State of the lead scope for this run: scoring_day_state (a full scope on another scoring day, a rule-set
-    change, an earlier as_of, rebuilt deliveries, a missing or older state, --full-refresh), then the copies of
-    the leads and accounts it compares with: missing, or with other columns than now, the scope is full. Adds
+    change, an earlier as_of, rebuilt deliveries, a missing or older state, --full-refresh), then the lead hashes
+    and the copy of the accounts it compares with: missing, or with other columns, the scope is full. Adds
     previous_scope_id (the scope_id of the stored state, none for a full scope) and the column lists. -#}
 {% macro lead_scope_state(leads_relation, accounts_relation) -%}
     {%- set state = scoring_day_state(
@@ -51,9 +53,9 @@
         {%- set reason = none -%}
         {%- if 'scope_id' not in relation_column_names(lead_day_state_relation()) -%}
             {%- set reason = 'its state table has no scope_id' -%}
-        {%- elif relation_column_names(sibling_relation('leads')) != lead_columns -%}
-            {%- set reason = 'the copy of the leads it compares with (' ~ sibling_relation('leads').identifier
-                ~ ') is missing or has other columns than stg_crm__leads' -%}
+        {%- elif relation_column_names(sibling_relation('leads')) != ['lead_id', 'lead_row_hash'] -%}
+            {%- set reason = 'the hashes of the leads it compares with (' ~ sibling_relation('leads').identifier
+                ~ ') are missing or of another layout' -%}
         {%- elif relation_column_names(sibling_relation('accounts')) != account_columns -%}
             {%- set reason = 'the copy of the accounts it compares with (' ~ sibling_relation('accounts').identifier
                 ~ ') is missing or has other columns than int_account_engagement' -%}
@@ -93,12 +95,24 @@
     ),
 {%- endmacro %}
 
-{#- Post-hook of the lead scope, one per copy: the copy <scope>_<suffix> of `source_relation` that the next run
-    compares with (dropped, then created again with the adapter's own create-table-as). -#}
-{% macro save_relation_copy(suffix, source_relation) -%}
+{#- Post-hook of the lead scope, one per copy: the table <scope>_<suffix> of `sql` that the next run compares
+    with (dropped, then created again with the adapter's own create-table-as). -#}
+{% macro save_relation_copy(suffix, sql) -%}
     {%- set copy = sibling_relation(suffix) -%}
     {%- if execute -%}{%- do adapter.drop_relation(copy) -%}{%- endif -%}
-    {{ get_create_table_as_sql(false, copy, 'select * from ' ~ source_relation) }}
+    {{ get_create_table_as_sql(false, copy, sql) }}
+{%- endmacro %}
+
+{#- md5 of every column of a lead's row (concat_fields), so the scope can tell which leads changed without
+    keeping a copy of their personal data; null text at parse time (no columns known). -#}
+{% macro lead_row_hash(columns) -%}
+    {%- if columns | length == 0 -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- else -%}
+        {%- set quoted = [] -%}
+        {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
+        {{ surrogate_key(quoted) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Whether a consumer of the lead scope runs incrementally (only the leads the scope rescores), with a log line
@@ -158,4 +172,25 @@
     where scope_id = '{{ invocation_id }}'
     {%- endset -%}
     {{ get_create_table_as_sql(false, state_relation, state_sql) }}
+{%- endmacro %}
+
+{#- The body of a consumer's final CTE: the rows of `cte`; on an incremental model run, marked 'row', with a
+    'delete' key row per rescored lead (the strategy replaces their stored rows), or one 'reset' row when the
+    run rebuilds the stored table in full. `columns`: the columns of `cte`, in order. -#}
+{% macro lead_scope_rows(cte, columns, incremental_run) -%}
+    {%- if is_incremental() %}
+        select
+            *,
+            'row' as incremental_change
+        from {{ cte }}
+
+        union all
+
+        {{ replace_keys_key_rows(
+            columns, ['lead_id'], incremental_run,
+            '(select scope.lead_id from ' ~ ref('int_lead_scoring_scope') ~ ' as scope where scope.is_rescored) as rescored_leads'
+        ) }}
+    {%- else %}
+        select * from {{ cte }}
+    {%- endif %}
 {%- endmacro %}

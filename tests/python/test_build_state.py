@@ -122,7 +122,8 @@ def test_each_thing_a_build_reads_or_writes_changes_the_fingerprint(noop_warehou
                  "where _loaded_at = (select max(_loaded_at) from raw.events)")
     redelivered = build_state.fingerprint(db, PROJECT_ROOT, args, env)
     assert redelivered != base
-    _execute(db, "delete from marts.lead_scores where lead_id = (select min(lead_id) from marts.lead_scores)")
+    _execute(db, "delete from intermediate.int_scored_leads"
+                 " where lead_id = (select min(lead_id) from intermediate.int_scored_leads)")
     emptied = build_state.fingerprint(db, PROJECT_ROOT, args, env)
     assert emptied != redelivered
     _execute(db, "drop view if exists marts.lead_score_history")

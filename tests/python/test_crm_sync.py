@@ -365,7 +365,11 @@ def test_export_runs_after_a_passing_drift_check_and_is_blocked_by_an_error(ware
     # send every lead again
     with duckdb.connect(str(db)) as con:
         con.execute(f"update {mon.HISTORY_TABLE} set count = count * 10 where metric = 'lead_count'")
-        con.execute("update marts.lead_scores set scored_at = scored_at + interval 1 hour")
+        # lead_scores is a view that stamps every row with the build's as_of: a table with the later instant
+        con.execute("create table marts.lead_scores_later as"
+                    " select * replace (scored_at + interval 1 hour as scored_at) from marts.lead_scores")
+        con.execute("drop view marts.lead_scores")
+        con.execute("alter table marts.lead_scores_later rename to lead_scores")
         con.execute("delete from crm_sync.crm_sync_state")
     # scored outside Dagster (no scoring job recorded the new scores): the export job records and judges them itself
     runs_before = query(db, f"select count(distinct run_id) as n from {mon.HISTORY_TABLE}")[0]["n"]

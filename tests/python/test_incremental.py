@@ -40,7 +40,7 @@ T2_LATER = "2026-11-01 07:00:00"
 PER_LEAD = "int_engagement_rule_points"  # stored per lead, incremental within a scoring day
 # Stored per lead and incremental within a scoring day on the leads the lead scope rescores (macros/lead_scope.sql).
 SCOPE = "int_lead_scoring_scope"
-SCOPE_CONSUMERS = ("int_scored_leads", "int_scored_lead_reasons")
+SCOPE_CONSUMERS = ("int_lead_rule_points", "int_scored_leads", "int_scored_lead_reasons")
 SCHEMAS = ("staging", "intermediate", "marts")
 
 
@@ -331,6 +331,20 @@ def test_same_day_runs_rescore_only_the_leads_they_touched(lab, runs):
     moved = query(lab.db, "select company_domain from staging.stg_crm__leads"
                           f" where lead_id = '{runs['moved_lead']}'")
     assert moved == [{"company_domain": runs["to_domain"]}]
+
+
+def test_a_model_that_missed_a_lead_scope_rebuilds_in_full(lab, runs):
+    """The scope's consumers follow it build by build: a run of the scope alone, then of int_scored_leads alone
+    (no scope built in its run), then a whole run - each consumer that missed a scope rebuilds in full, with its
+    log line, and the result still equals a full refresh."""
+    lab.dbt(lab.db, "scope_alone", "run", "--select", SCOPE, as_of=T2_LATER)
+    alone = lab.dbt(lab.db, "consumer_alone", "run", "--select", "int_scored_leads", as_of=T2_LATER)
+    assert rebuild_lines(alone) == [f"int_scored_leads: full rebuild: the lead scope {SCOPE} was not built in this run"]
+    log, diffs = lab.step("t2_resumed", T2_LATER)
+    missed = ("full rebuild: it was last built from another lead scope than the one this run continues from"
+              " (a run that built the scope without it, or a failed build)")
+    assert sorted(rebuild_lines(log)) == sorted(f"{model}: {missed}" for model in SCOPE_CONSUMERS)
+    assert differing(diffs) == {}
 
 
 def test_the_full_refresh_copies_logged_their_rebuild(lab, runs):

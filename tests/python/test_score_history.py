@@ -401,7 +401,8 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
 
 
 @pytest.mark.parametrize("table, key, run_column, invariant", [
-    ("marts.lead_score_reasons", "lead_score_reason_id", None, "unique(lead_score_reason_id)"),
+    # lead_score_reasons is a view: the repeated row goes to the table it shows
+    ("intermediate.int_scored_lead_reasons", "lead_score_reason_id", None, "unique(lead_score_reason_id)"),
     ("marts.lead_rule_points_snapshots", "model_id, lead_id, valid_from, axis, reason_key", "valid_from",
      "unique(lead_rule_points_snapshot_id)"),
     ("marts.lead_score_change_reasons", "lead_score_change_id, axis, reason_key", "changed_at",
@@ -418,7 +419,7 @@ def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_pat
 
     db = tmp_path / "dup.duckdb"
     shutil.copy(history_runs.db_path, db)
-    model = table.split(".")[1]
+    model = {"int_scored_lead_reasons": "lead_score_reasons"}.get(table.split(".")[1], table.split(".")[1])
     latest = f"where {run_column} = (select max({run_column}) from {table})" if run_column else ""
     con = duckdb.connect(str(db))
     try:

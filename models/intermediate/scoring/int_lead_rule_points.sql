@@ -1,24 +1,38 @@
 {#- Every rule that fired for a lead, on both axes, with its points after the rule's own cap:
     the long form that caps, scores and reasons are computed from. Engagement rules carry their event count and
-    latest event, so the per-rule history (lead_reason_states) need not join the rule points again. -#}
+    latest event, so the per-rule history (lead_reason_states) need not join the rule points again.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_rule_points_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_rule_points_layout()) %}
 
 with
 
 fit_matches as (
 
     select * from {{ ref('int_fit_rule_matches') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
 engagement_points as (
 
     select * from {{ ref('int_engagement_rule_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
 signal_points as (
 
     select * from {{ ref('int_lead_signal_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -87,13 +101,24 @@ signals as (
 
 ),
 
-final as (
+rule_points as (
 
     select * from fit
     union all
     select * from engagement
     union all
     select * from signals
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'rule_points',
+        ['model_id', 'lead_id', 'axis', 'rule_id', 'rule_group', 'dimension', 'points', 'is_disqualifying',
+            'evidence', 'rule_description', 'event_count', 'last_event_at'],
+        incremental_run
+    ) }}
 
 )
 

@@ -3,7 +3,8 @@
     account's engagement (decay and windows count whole days), so the leads rescored since the scope's last
     build are those of the lead-days touched since (touched_lead_days_ctes: new, re-delivered and re-ranked
     deliveries, events that were after that build's as_of and are not now, leads that became staged or stopped
-    being staged), the leads whose row changed, and every lead of an account whose engagement row changed.
+    being staged), the leads whose row changed (a hash of every column against the one stored), and every lead
+    of an account whose engagement row changed.
     Every lead is rescored (a full scope, with a log line) on another scoring day, when the rule-set version
     changed, as_of moved earlier, the deliveries were rebuilt, on --full-refresh, or when its state or the copies
     it compares with are missing or of another layout. A table rebuilt every run; its state is kept beside it
@@ -12,8 +13,8 @@
     materialized='table',
     post_hook=[
         "{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), lead_scoring_scope_layout(), with_scope_id=true) }}",
-        "{{ save_relation_copy('leads', ref('stg_crm__leads')) }}",
-        "{{ save_relation_copy('accounts', ref('int_account_engagement')) }}",
+        "{{ save_relation_copy('leads', 'select lead_id, lead_row_hash from ' ~ this ~ ' where lead_row_hash is not null') }}",
+        "{{ save_relation_copy('accounts', 'select * from ' ~ ref('int_account_engagement')) }}",
     ],
 ) }}
 -- depends_on: {{ ref('stg_crm__event_deliveries_ranked') }}
@@ -35,6 +36,16 @@ accounts as (
 
 ),
 
+lead_rows as (
+
+    select
+        lead_id,
+        {{ lead_row_hash(state.lead_columns) }} as lead_row_hash
+
+    from leads
+
+),
+
 {%- if incremental_run %}
 
     {{ touched_lead_days_ctes(
@@ -45,7 +56,7 @@ accounts as (
         stored_days=false
     ) }}
 
-    {{ changed_rows_cte('lead_rows', 'leads', sibling_relation('leads'), state.lead_columns, 'lead_id') }}
+    {{ changed_rows_cte('lead_rows', 'lead_rows', sibling_relation('leads'), ['lead_id', 'lead_row_hash'], 'lead_id') }}
 
     {{ changed_rows_cte('account_rows', 'accounts', sibling_relation('accounts'), state.account_columns, 'company_domain') }}
 
@@ -106,11 +117,14 @@ final as (
         rescored_leads.lead_id is not null as is_rescored,
         '{{ invocation_id }}' as scope_id,
         {{ text_literal(state.previous_scope_id) }} as previous_scope_id,
-        {{ text_literal(state.reason) }} as scope_reason
+        {{ text_literal(state.reason) }} as scope_reason,
+        lead_rows.lead_row_hash
 
     from in_scope
     left join rescored_leads
         on in_scope.lead_id = rescored_leads.lead_id
+    left join lead_rows
+        on in_scope.lead_id = lead_rows.lead_id
 
 )
 

@@ -55,16 +55,6 @@ ruleset as (
 
 ),
 
-{%- if incremental_run %}
-
-    rescored_leads as (
-
-        select lead_id from {{ ref('int_lead_scoring_scope') }}
-        where is_rescored
-
-    ),
-
-{%- endif %}
 
 rules_fired as (
 
@@ -199,26 +189,12 @@ reasons as (
 
 final as (
 
-    {%- if is_incremental() %}
-
-        select
-            *,
-            'row' as incremental_change
-        from reasons
-
-        union all
-
-        {{ replace_keys_key_rows(
-            ['lead_score_reason_id', 'model_id', 'lead_id', 'axis', 'reason_type', 'rule_id', 'rule_group',
-                'dimension', 'points', 'evidence', 'reason_description', 'ruleset_version'],
-            ['lead_id'], incremental_run, 'rescored_leads'
-        ) }}
-
-    {%- else %}
-
-        select * from reasons
-
-    {%- endif %}
+    {{ lead_scope_rows(
+        'reasons',
+        ['lead_score_reason_id', 'model_id', 'lead_id', 'axis', 'reason_type', 'rule_id', 'rule_group',
+            'dimension', 'points', 'evidence', 'reason_description', 'ruleset_version'],
+        incremental_run
+    ) }}
 
 )
 

@@ -42,16 +42,6 @@ ruleset as (
 
 ),
 
-{%- if incremental_run %}
-
-    rescored_leads as (
-
-        select lead_id from {{ ref('int_lead_scoring_scope') }}
-        where is_rescored
-
-    ),
-
-{%- endif %}
 
 ranked_reasons as (
 
@@ -131,28 +121,14 @@ scored as (
 
 final as (
 
-    {%- if is_incremental() %}
-
-        select
-            *,
-            'row' as incremental_change
-        from scored
-
-        union all
-
-        {{ replace_keys_key_rows(
-            ['lead_score_id', 'model_id', 'lead_id', 'company_domain', 'lead_source', 'email_type', 'industry',
-                'seniority', 'country_code', 'fit_score', 'fit_grade', 'computed_fit_grade', 'engagement_score',
-                'engagement_level', 'matrix_cell', 'lead_score', 'lifecycle_stage', 'is_mql', 'has_disqualifier',
-                'is_excluded', 'has_override', 'top_reasons', 'ruleset_version', 'lead_created_at'],
-            ['lead_id'], incremental_run, 'rescored_leads'
-        ) }}
-
-    {%- else %}
-
-        select * from scored
-
-    {%- endif %}
+    {{ lead_scope_rows(
+        'scored',
+        ['lead_score_id', 'model_id', 'lead_id', 'company_domain', 'lead_source', 'email_type', 'industry',
+            'seniority', 'country_code', 'fit_score', 'fit_grade', 'computed_fit_grade', 'engagement_score',
+            'engagement_level', 'matrix_cell', 'lead_score', 'lifecycle_stage', 'is_mql', 'has_disqualifier',
+            'is_excluded', 'has_override', 'top_reasons', 'ruleset_version', 'lead_created_at'],
+        incremental_run
+    ) }}
 
 )
 
