@@ -9,8 +9,8 @@
 {#- engagement buckets 2: the column built_as_of (the as_of of the run that wrote the row). -#}
 {% macro engagement_buckets_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
-{#- engagement rule points 1: incremental on the lead within a scoring day. -#}
-{% macro engagement_rule_points_layout() -%}{{ return(1) }}{%- endmacro %}
+{#- engagement rule points 1: incremental on the lead within a scoring day. 2: the column built_as_of. -#}
+{% macro engagement_rule_points_layout() -%}{{ return(2) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of

@@ -1,14 +1,14 @@
-{#- The lead scope (docs/incremental.md, "Only the touched leads are scored again"): within a scoring day, the
-    models that score per lead (int_scored_leads, int_scored_lead_reasons) recompute only the leads whose inputs
-    may have changed since the last build, as listed by int_lead_scoring_scope. The scope keeps three state
-    tables beside it: <scope>_state (the lead-day state of macros/incremental.sql and the run's scope_id),
-    <scope>_leads (each staged lead's row hash, no personal data) and <scope>_accounts (a copy of
-    int_account_engagement). A model
-    that reads the scope (a consumer) keeps in <model>_state the scope_id it last consumed. -#}
+{#- The lead scope (docs/incremental.md, section 2c): within a scoring day, the models that score per lead
+    (int_lead_rule_points, int_scored_leads, int_scored_lead_reasons: the consumers) recompute only the leads
+    whose inputs may have changed since the last build, as listed by int_lead_scoring_scope. The scope keeps
+    three state tables beside it: <scope>_state (the lead-day state of macros/incremental.sql and the run's
+    scope_id), <scope>_leads (each staged lead's row hash, no personal data) and <scope>_accounts (a copy of
+    int_account_engagement). A consumer keeps in <model>_state the scope_id it last consumed. -#}
 
 {#- Layout versions: bump one when the stored columns or the meaning of the scope or a consumer change. -#}
 {% macro lead_scoring_scope_layout() -%}{{ return(1) }}{%- endmacro %}
-{% macro lead_rule_points_layout() -%}{{ return(1) }}{%- endmacro %}
+{#- lead rule points 2: the column built_as_of. -#}
+{% macro lead_rule_points_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro scored_leads_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro scored_lead_reasons_layout() -%}{{ return(1) }}{%- endmacro %}
 
@@ -103,16 +103,26 @@
     {{ get_create_table_as_sql(false, copy, sql) }}
 {%- endmacro %}
 
-{#- md5 of every column of a lead's row (concat_fields), so the scope can tell which leads changed without
-    keeping a copy of their personal data; null text at parse time (no columns known). -#}
+{#- A hash of every column of a lead's row, so the scope can tell which leads changed without keeping a copy of
+    their personal data; null text at parse time (no columns known). Dispatched: md5 of the row's text
+    (concat_fields) by default; DuckDB's own 64-bit hash() of the values, about 15 times faster at 100k leads
+    (0.04 s against 0.6 s). A collision would leave one changed lead unscored until the next scoring day; a
+    hash that changes with an engine upgrade only rescores every lead once. -#}
 {% macro lead_row_hash(columns) -%}
     {%- if columns | length == 0 -%}
-        cast(null as {{ dbt.type_string() }})
-    {%- else -%}
-        {%- set quoted = [] -%}
-        {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
-        {{ surrogate_key(quoted) }}
+        {{ return('cast(null as ' ~ dbt.type_string() ~ ')') }}
     {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
+    {{ return(adapter.dispatch('lead_row_hash', 'lead_scoring')(quoted)) }}
+{%- endmacro %}
+
+{% macro default__lead_row_hash(quoted_columns) -%}
+    {{ return(surrogate_key(quoted_columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__lead_row_hash(quoted_columns) -%}
+    {{ return('hash(' ~ (quoted_columns | join(', ')) ~ ')') }}
 {%- endmacro %}
 
 {#- Whether a consumer of the lead scope runs incrementally (only the leads the scope rescores), with a log line

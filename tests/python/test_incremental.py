@@ -454,6 +454,24 @@ def test_buckets_of_the_older_layout_gain_built_as_of_and_are_rebuilt(lab, runs)
     assert differing(diffs) == {}
 
 
+@pytest.mark.parametrize("model", ["int_engagement_rule_points", "int_lead_rule_points"])
+def test_rule_points_of_the_older_layout_gain_built_as_of_and_are_rebuilt(lab, runs, model):
+    """Layout 2 of the per-lead rule points added built_as_of, which scopes their data tests to the latest run's
+    rows. A table stored before it gains the column (pre-hook) and is rebuilt in place; the result equals a full
+    refresh, and every row carries the run's as_of."""
+    log, diffs = lab.step(
+        f"t6_old_{model}", T3,
+        f"alter table intermediate.{model} drop column built_as_of",
+        f"update intermediate.{model}_state set state_layout = 1",
+    )
+    assert f"{model}: added column(s) built_as_of of the new layout to the stored table" in log_lines(log)
+    assert f"{model}: full rebuild: the stored table has an older layout (version 1, now 2)" in rebuild_lines(log)
+    stamped = query(lab.db, f"select count(*) as n, count(built_as_of) as stamped, min(built_as_of) as first_at,"
+                    f" max(built_as_of) as last_at from intermediate.{model}")[0]
+    assert stamped["n"] == stamped["stamped"] > 0 and str(stamped["first_at"]) == str(stamped["last_at"]) == T3
+    assert differing(diffs) == {}
+
+
 def test_deliveries_of_the_older_layout_lose_the_retired_columns_and_are_rebuilt(lab, runs):
     """Layout 2 of the ranked deliveries stored delivery_content_hash and event_delivery_key; layout 3 hashes the
     content when ranking and leaves the key to the view. The strategy inserts into the stored table's columns,

@@ -409,6 +409,9 @@ def test_history_tests_check_the_latest_runs_rows(history_runs, tmp_path, run, a
      "unique(lead_score_change_reason_id)"),
     ("staging.stg_crm__event_deliveries_ranked", "event_id, delivery_rank", "delivery_batch",
      "unique(event_id, delivery_rank)"),
+    # scoped to the latest run's rows (built_as_of): a duplicate that run wrote still fails
+    ("intermediate.int_lead_rule_points", "model_id, lead_id, axis, rule_id", "built_as_of",
+     "unique(model_id, lead_id, axis, rule_id)"),
 ])
 def test_a_repeated_grain_fails_the_unique_test_of_the_key(history_runs, tmp_path, table, key, run_column, invariant):
     """Each table's grain has one unique test: lead_score_reasons and the two per-reason history tables test

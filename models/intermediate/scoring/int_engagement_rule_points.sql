@@ -6,12 +6,14 @@
     stopped being staged) - from all of their buckets. It rebuilds in full, with a log line, on another scoring
     day, when the rule-set version changed, as_of moved earlier, the deliveries were rebuilt, or the table or
     its state is missing, empty or of an older layout. The sums are exact (exact_sum), so a run equals a full
-    build to the bit. -#}
+    build to the bit. built_as_of is the as_of of the run that wrote a lead's rows: the data tests check only the
+    latest run's rows (layout 2 added it; the pre-hook adds the column to an older stored table). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_keys',
     unique_key=['lead_id'],
     on_schema_change='ignore',
+    pre_hook="{{ add_missing_columns(this, {'built_as_of': dbt.type_timestamp()}) }}",
     post_hook="{{ save_lead_day_state(ref('stg_crm__leads'), ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_rule_points_layout()) }}",
 ) }}
 {%- set state = scoring_day_state(ref('stg_crm__event_deliveries_ranked'), ref('int_ruleset_version'), engagement_rule_points_layout()) %}
@@ -130,7 +132,8 @@ rule_points as (
             when engagement_rules.max_points is null then per_rule.decayed_points
             when engagement_rules.points > 0 then least(per_rule.decayed_points, engagement_rules.max_points)
             else greatest(per_rule.decayed_points, 0 - engagement_rules.max_points)
-        end as points
+        end as points,
+        {{ as_of_timestamp() }} as built_as_of
 
     from per_rule
     inner join engagement_rules
@@ -152,7 +155,7 @@ final as (
 
         {{ replace_keys_key_rows(
             ['model_id', 'lead_id', 'rule_id', 'rule_group', 'event_type', 'rule_description', 'event_count',
-                'last_occurred_at', 'decayed_points', 'points'],
+                'last_occurred_at', 'decayed_points', 'points', 'built_as_of'],
             ['lead_id'], incremental_run, 'touched_leads'
         ) }}
 

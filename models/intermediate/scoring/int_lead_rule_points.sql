@@ -2,12 +2,14 @@
     the long form that caps, scores and reasons are computed from. Engagement rules carry their event count and
     latest event, so the per-rule history (lead_reason_states) need not join the rule points again.
     Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
-    are computed again (docs/incremental.md). -#}
+    are computed again (docs/incremental.md); built_as_of, the as_of of the run that wrote a lead's rows, scopes
+    the data tests to the latest run's rows. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_keys',
     unique_key=['lead_id'],
     on_schema_change='ignore',
+    pre_hook="{{ add_missing_columns(this, {'built_as_of': dbt.type_timestamp()}) }}",
     post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_rule_points_layout()) }}",
 ) }}
 -- depends_on: {{ ref('int_lead_scoring_scope') }}
@@ -101,7 +103,7 @@ signals as (
 
 ),
 
-rule_points as (
+unioned as (
 
     select * from fit
     union all
@@ -111,12 +113,22 @@ rule_points as (
 
 ),
 
+rule_points as (
+
+    select
+        *,
+        {{ as_of_timestamp() }} as built_as_of
+
+    from unioned
+
+),
+
 final as (
 
     {{ lead_scope_rows(
         'rule_points',
         ['model_id', 'lead_id', 'axis', 'rule_id', 'rule_group', 'dimension', 'points', 'is_disqualifying',
-            'evidence', 'rule_description', 'event_count', 'last_event_at'],
+            'evidence', 'rule_description', 'event_count', 'last_event_at', 'built_as_of'],
         incremental_run
     ) }}
 

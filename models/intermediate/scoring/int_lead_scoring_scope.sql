@@ -6,9 +6,9 @@
     being staged), the leads whose row changed (a hash of every column against the one stored), and every lead
     of an account whose engagement row changed.
     Every lead is rescored (a full scope, with a log line) on another scoring day, when the rule-set version
-    changed, as_of moved earlier, the deliveries were rebuilt, on --full-refresh, or when its state or the copies
-    it compares with are missing or of another layout. A table rebuilt every run; its state is kept beside it
-    (macros/lead_scope.sql). -#}
+    changed, as_of moved earlier, the deliveries were rebuilt, on --full-refresh, or when its state, the lead
+    hashes or the accounts it compares with are missing or of another layout. A table rebuilt every run; its state
+    is kept beside it (macros/lead_scope.sql). -#}
 {{ config(
     materialized='table',
     post_hook=[
