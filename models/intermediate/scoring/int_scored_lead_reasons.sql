@@ -55,7 +55,6 @@ ruleset as (
 
 ),
 
-
 rules_fired as (
 
     select

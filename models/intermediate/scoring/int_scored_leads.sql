@@ -42,7 +42,6 @@ ruleset as (
 
 ),
 
-
 ranked_reasons as (
 
     select
