@@ -279,8 +279,7 @@
     build state in <model>_state: one row per lead staged at the latest build, with that build's rule-set
     version, as_of, the delivery batch read, the deliveries generation and the layout (docs/incremental.md). -#}
 {% macro lead_day_state_relation() -%}
-    {{ return(api.Relation.create(database=this.database, schema=this.schema,
-        identifier=this.identifier ~ '_state', type='table')) }}
+    {{ return(sibling_relation('state')) }}
 {%- endmacro %}
 
 {#- State of a lead-day model for this run: dict with reason (none = incremental), and for an incremental run
