@@ -11,6 +11,8 @@
 {% macro engagement_burst_minutes_layout() -%}{{ return(1) }}{%- endmacro %}
 {#- engagement rule points 1: incremental on the lead within a scoring day. 2: the column built_as_of. -#}
 {% macro engagement_rule_points_layout() -%}{{ return(2) }}{%- endmacro %}
+{#- quarantined events 1: incremental on the deliveries whose status may have changed since the stored build. -#}
+{% macro quarantined_events_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of
@@ -347,13 +349,10 @@
     {{ return(state) }}
 {%- endmacro %}
 
-{#- The CTEs previous_leads ... touched_days of an incremental lead-day run: the (lead_id, activity_date) pairs
-    to recompute - days of deliveries written after the batch the build read (new, re-delivered, re-read in
-    the look-back window, or re-ranked), days of events that were after the build's as_of and are not after
-    this one, every delivered day of a lead that became staged or stopped being staged, and every stored day
-    of such a lead (stored_days: the stored table has an activity_date; a model stored per lead and built from
-    the lead-days needs none: a changed lead with stored rows has delivered days). Ends with a comma. -#}
-{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation, stored_days=true) -%}
+{#- The CTEs previous_leads, current_leads and changed_leads of an incremental run: the leads staged at the
+    stored build (its lead-day state) or now, but not both - a lead that became staged or stopped being staged.
+    Ends with a comma. -#}
+{% macro changed_leads_ctes(leads_relation, state_relation) -%}
     previous_leads as (
 
         select stored_state.lead_id from {{ state_relation }} as stored_state
@@ -376,6 +375,16 @@
         where current_leads.lead_id is null or previous_leads.lead_id is null
 
     ),
+{%- endmacro %}
+
+{#- The CTEs previous_leads ... touched_days of an incremental lead-day run: the (lead_id, activity_date) pairs
+    to recompute - days of deliveries written after the batch the build read (new, re-delivered, re-read in
+    the look-back window, or re-ranked), days of events that were after the build's as_of and are not after
+    this one, every delivered day of a lead that became staged or stopped being staged, and every stored day
+    of such a lead (stored_days: the stored table has an activity_date; a model stored per lead and built from
+    the lead-days needs none: a changed lead with stored rows has delivered days). Ends with a comma. -#}
+{% macro touched_lead_days_ctes(state, deliveries_relation, leads_relation, state_relation, stored_days=true) -%}
+    {{ changed_leads_ctes(leads_relation, state_relation) }}
 
     touched_by_deliveries as (
 

@@ -77,7 +77,8 @@ final as (
         page_url,
         search_term,
         properties,
-        loaded_at
+        loaded_at,
+        delivery_batch
 
     from with_status
 
