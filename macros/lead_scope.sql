@@ -11,6 +11,11 @@
 {% macro lead_rule_points_layout() -%}{{ return(2) }}{%- endmacro %}
 {% macro scored_leads_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro scored_lead_reasons_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_group_points_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_axis_scores_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_scores_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_signal_points_layout() -%}{{ return(1) }}{%- endmacro %}
+{% macro lead_lifecycle_layout() -%}{{ return(1) }}{%- endmacro %}
 
 {#- A relation beside the model being built, named <model>_<suffix>. -#}
 {% macro sibling_relation(suffix) -%}

@@ -40,7 +40,8 @@ T2_LATER = "2026-11-01 07:00:00"
 PER_LEAD = "int_engagement_rule_points"  # stored per lead, incremental within a scoring day
 # Stored per lead and incremental within a scoring day on the leads the lead scope rescores (macros/lead_scope.sql).
 SCOPE = "int_lead_scoring_scope"
-SCOPE_CONSUMERS = ("int_lead_rule_points", "int_scored_leads", "int_scored_lead_reasons")
+SCOPE_CONSUMERS = ("int_lead_signal_points", "int_lead_rule_points", "int_lead_group_points", "int_lead_axis_scores",
+                   "int_lead_scores", "int_lead_lifecycle", "int_scored_leads", "int_scored_lead_reasons")
 SCHEMAS = ("staging", "intermediate", "marts")
 
 

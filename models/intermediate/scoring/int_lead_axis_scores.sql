@@ -1,11 +1,23 @@
 {#- Per model, lead and axis (fit, engagement): points after group caps, after the model's axis caps, and the
-    0-100 score. Every live lead gets both axes for every model, with 0 points when no rule fired. -#}
+    0-100 score. Every live lead gets both axes for every model, with 0 points when no rule fired.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md, section 2c). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_axis_scores_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_axis_scores_layout()) %}
 
 with
 
 leads as (
 
     select lead_id from {{ ref('stg_crm__leads') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -18,6 +30,7 @@ scoring_models as (
 group_points as (
 
     select * from {{ ref('int_lead_group_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -91,7 +104,7 @@ capped as (
 
 ),
 
-final as (
+axis_scores as (
 
     select
         *,
@@ -99,6 +112,18 @@ final as (
         {{ round_double('least(100.0, greatest(0.0, axis_capped_positive_points + axis_capped_negative_points))', 6) }} as score
 
     from capped
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'axis_scores',
+        ['model_id', 'lead_id', 'axis', 'positive_points', 'negative_points', 'group_capped_positive_points',
+            'group_capped_negative_points', 'axis_capped_positive_points', 'axis_capped_negative_points',
+            'total_points', 'score'],
+        incremental_run
+    ) }}
 
 )
 

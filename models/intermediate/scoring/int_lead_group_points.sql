@@ -1,10 +1,22 @@
-{#- Per model, lead, axis and rule group: positive and negative points before and after the group's caps. -#}
+{#- Per model, lead, axis and rule group: positive and negative points before and after the group's caps.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md, section 2c). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_group_points_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_group_points_layout()) %}
 
 with
 
 rule_points as (
 
     select * from {{ ref('int_lead_rule_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -29,7 +41,7 @@ per_group as (
 
 ),
 
-final as (
+group_points as (
 
     select
         per_group.model_id,
@@ -52,6 +64,17 @@ final as (
         on per_group.model_id = group_caps.model_id
             and per_group.axis = group_caps.axis
             and per_group.rule_group = group_caps.rule_group
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'group_points',
+        ['model_id', 'lead_id', 'axis', 'rule_group', 'positive_points', 'negative_points',
+            'capped_positive_points', 'capped_negative_points'],
+        incremental_run
+    ) }}
 
 )
 

@@ -1,17 +1,30 @@
 {#- Per model and lead: the grade after a pin_grade override, the matrix cell, and the lifecycle stage from the
-    first lifecycle rule (by priority) whose conditions hold, then pin_stage and exclude overrides. -#}
+    first lifecycle rule (by priority) whose conditions hold, then pin_stage and exclude overrides.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md, section 2c). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_lifecycle_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_lifecycle_layout()) %}
 
 with
 
 lead_scores as (
 
     select * from {{ ref('int_lead_scores') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
 overrides as (
 
     select * from {{ ref('int_lead_overrides') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -76,7 +89,7 @@ rule_matches as (
 
 ),
 
-final as (
+lifecycle as (
 
     select
         celled.model_id,
@@ -114,6 +127,19 @@ final as (
         on celled.model_id = exclusions.model_id
             and celled.lead_id = exclusions.lead_id
             and exclusions.override_action = 'exclude'
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'lifecycle',
+        ['model_id', 'lead_id', 'fit_score', 'computed_fit_grade', 'fit_grade', 'engagement_score',
+            'engagement_level', 'matrix_cell', 'lead_score', 'has_disqualifier', 'computed_lifecycle_stage',
+            'lifecycle_rule_priority', 'grade_override_id', 'stage_override_id', 'exclusion_override_id',
+            'lifecycle_stage', 'is_excluded'],
+        incremental_run
+    ) }}
 
 )
 

@@ -1,17 +1,30 @@
 {#- Per model and lead: fit and engagement scores, grade, level, matrix cell, combined lead score, and whether
-    a disqualifying rule fired. Overrides and lifecycle come next, in int_lead_lifecycle. -#}
+    a disqualifying rule fired. Overrides and lifecycle come next, in int_lead_lifecycle.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md, section 2c). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_scores_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_scores_layout()) %}
 
 with
 
 axis_scores as (
 
     select * from {{ ref('int_lead_axis_scores') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
 rule_points as (
 
     select * from {{ ref('int_lead_rule_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -51,7 +64,7 @@ pivoted as (
 
 ),
 
-final as (
+lead_scores as (
 
     select
         pivoted.model_id,
@@ -73,6 +86,17 @@ final as (
     left join disqualified
         on pivoted.model_id = disqualified.model_id
             and pivoted.lead_id = disqualified.lead_id
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'lead_scores',
+        ['model_id', 'lead_id', 'fit_score', 'fit_grade', 'engagement_score', 'engagement_level', 'matrix_cell',
+            'lead_score', 'has_disqualifier'],
+        incremental_run
+    ) }}
 
 )
 

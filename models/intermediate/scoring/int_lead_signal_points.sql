@@ -1,17 +1,30 @@
 {#- Per model, lead and signal rule that fired: inactivity, bot-like bursts (the burst minutes of
-    int_engagement_burst_minutes inside the rule's window, counted here) and the account rule. -#}
+    int_engagement_burst_minutes inside the rule's window, counted here) and the account rule.
+    Incremental on the lead within a scoring day: only the leads the lead scope rescores (int_lead_scoring_scope)
+    are computed again (docs/incremental.md, section 2c). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key=['lead_id'],
+    on_schema_change='ignore',
+    post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_signal_points_layout()) }}",
+) }}
+-- depends_on: {{ ref('int_lead_scoring_scope') }}
+{%- set incremental_run = lead_scope_consumer_run(ref('int_lead_scoring_scope'), lead_signal_points_layout()) %}
 
 with
 
 leads as (
 
     select * from {{ ref('stg_crm__leads') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
 burst_minutes as (
 
     select * from {{ ref('int_engagement_burst_minutes') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -24,6 +37,7 @@ signal_rules as (
 daily_points as (
 
     select * from {{ ref('int_engagement_daily_points') }}
+    {{ in_lead_scope(incremental_run) }}
 
 ),
 
@@ -141,7 +155,7 @@ fired as (
 
 ),
 
-final as (
+signal_points as (
 
     select
         fired.model_id,
@@ -157,6 +171,16 @@ final as (
     inner join signal_rules
         on fired.model_id = signal_rules.model_id
             and fired.rule_id = signal_rules.rule_id
+
+),
+
+final as (
+
+    {{ lead_scope_rows(
+        'signal_points',
+        ['model_id', 'lead_id', 'rule_id', 'rule_group', 'signal', 'points', 'evidence', 'rule_description'],
+        incremental_run
+    ) }}
 
 )
 
