@@ -1,5 +1,6 @@
-{#- Raw event rows that were not scored, with the reason. Re-delivered duplicates are not here: they are
-    counted in pipeline_reconciliation.
+{#- Raw event rows that were not scored, with the reason (the rows of stg_crm__event_deliveries quarantined,
+    from the same macro, event_delivery_status_ctes). Re-delivered duplicates are not here: they are counted in
+    pipeline_reconciliation.
     Incremental on the delivery (docs/incremental.md): a delivery's status depends on its stored row, the event
     types, the staged leads and as_of, so an incremental run checks again only the deliveries whose status may
     have changed since the stored build - those written after the batch it read (new, re-delivered, re-read in
@@ -24,11 +25,13 @@ with
 
     {{ changed_leads_ctes(ref('stg_crm__leads'), lead_day_state_relation()) }}
 
+    {# Filtered on the stored table, before the status is computed: a filter on stg_crm__event_deliveries (a view)
+        computed the status of every delivery first (at 100k leads 0.7-1.1 s instead of 0.09 s). #}
     deliveries as {{ materialized_cte() }} (
 
         select deliveries.*
 
-        from {{ ref('stg_crm__event_deliveries') }} as deliveries
+        from {{ ref('stg_crm__event_deliveries_ranked') }} as deliveries
         where
             deliveries.delivery_batch > {{ state.batch_through }}
             or (
@@ -43,11 +46,14 @@ with
 
     deliveries as (
 
-        select * from {{ ref('stg_crm__event_deliveries') }}
+        select * from {{ ref('stg_crm__event_deliveries_ranked') }}
 
     ),
 
 {%- endif %}
+
+{#- CTEs event_types ... delivery_statuses: each delivery's status, as stg_crm__event_deliveries has it. #}
+{{ event_delivery_status_ctes('deliveries') }}
 
 quarantined as (
 
@@ -61,7 +67,7 @@ quarantined as (
         loaded_at,
         quarantine_reason as reason_code
 
-    from deliveries
+    from delivery_statuses
     where delivery_status = 'quarantined'
 
 ),
@@ -80,7 +86,7 @@ final as (
         {{ replace_keys_key_rows(
             ['event_delivery_key', 'event_id', 'lead_id', 'event_type', 'channel', 'occurred_at', 'loaded_at',
                 'reason_code'],
-            ['event_delivery_key'], incremental_run, 'deliveries'
+            ['event_delivery_key'], incremental_run, 'delivery_statuses'
         ) }}
 
     {%- else %}
