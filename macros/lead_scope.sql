@@ -130,16 +130,15 @@
     {{ return('hash(' ~ (quoted_columns | join(', ')) ~ ')') }}
 {%- endmacro %}
 
-{#- Whether a consumer of the lead scope runs incrementally (only the leads the scope rescores), with a log line
-    when it does not: it must be an incremental run of a stored table whose state names the scope it last
-    consumed; the scope must have been built in this dbt invocation, continue from that same scope, and not be
-    full. -#}
-{% macro lead_scope_consumer_run(scope_relation, layout) -%}
-    {%- if not execute or model.resource_type == 'unit_test' -%}{{ return(false) }}{%- endif -%}
-    {%- if not is_incremental() -%}
-        {%- do log_full_rebuild(not_incremental_reason()) -%}
-        {{ return(false) }}
-    {%- endif -%}
+{#- Why a consumer of the lead scope rebuilds in full in this run, or none when it runs incrementally (only the
+    leads the scope rescores): it must be a stored table whose state names the scope it last consumed; the scope
+    must have been built in this dbt invocation, continue from that same scope, and not be full. No log line: it is
+    asked more than once per run (should_full_refresh, macros/full_refresh.sql, and lead_scope_consumer_run). -#}
+{% macro lead_scope_consumer_reason(scope_relation, layout) -%}
+    {%- if flags.FULL_REFRESH -%}{{ return('--full-refresh') }}{%- endif -%}
+    {%- set existing = load_relation(this) -%}
+    {%- if existing is none -%}{{ return('the table does not exist yet') }}{%- endif -%}
+    {%- if existing.type != 'table' -%}{{ return('the relation is not a table') }}{%- endif -%}
     {%- set reason = none -%}
     {%- set own_state = lead_day_state_relation() -%}
     {%- set own_columns = relation_column_names(own_state) -%}
@@ -162,6 +161,15 @@
                 ~ ' (a run that built the scope without it, or a failed build)' -%}
         {%- endif -%}
     {%- endif -%}
+    {{ return(reason) }}
+{%- endmacro %}
+
+{#- Whether a consumer of the lead scope runs incrementally, with a log line when it does not (the reason above).
+    A consumer names its layout in its config, meta lead_scope_layout, so that should_full_refresh()
+    (macros/full_refresh.sql) has dbt build it as a table, not as an incremental run, when it rebuilds in full. -#}
+{% macro lead_scope_consumer_run(scope_relation, layout) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}{{ return(false) }}{%- endif -%}
+    {%- set reason = lead_scope_consumer_reason(scope_relation, layout) -%}
     {%- do log_full_rebuild(reason) -%}
     {{ return(reason is none) }}
 {%- endmacro %}

@@ -12,6 +12,7 @@ full rebuild with its log line, and the results still equal a full refresh.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -332,6 +333,20 @@ def test_same_day_runs_rescore_only_the_leads_they_touched(lab, runs):
     moved = query(lab.db, "select company_domain from staging.stg_crm__leads"
                           f" where lead_id = '{runs['moved_lead']}'")
     assert moved == [{"company_domain": runs["to_domain"]}]
+
+
+def test_a_consumer_rebuilt_in_full_is_built_as_a_table(lab, runs):
+    """On a new scoring day the scope is full, and dbt builds each consumer as a table and swaps it in
+    (should_full_refresh, macros/full_refresh.sql), instead of running it incrementally with a 'reset' row (every
+    row written to a temporary table, every stored row deleted, all inserted again); on the same day each runs
+    incrementally, inserting the rows of the rescored leads."""
+    new_day = (lab.root / "logs" / "t1" / "dbt.log").read_text()
+    same_day = (lab.root / "logs" / "t2_hourly" / "dbt.log").read_text()
+    for model in SCOPE_CONSUMERS:
+        swapped = f'"{model}__dbt_tmp" rename to "{model}"'
+        inserted = re.compile(rf'insert into "[^"]+"\."intermediate"\."{model}"')
+        assert swapped in new_day and not inserted.search(new_day), model
+        assert inserted.search(same_day) and swapped not in same_day, model
 
 
 def test_a_model_that_missed_a_lead_scope_rebuilds_in_full(lab, runs):

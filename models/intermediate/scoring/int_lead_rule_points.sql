@@ -9,6 +9,7 @@
     incremental_strategy='replace_keys',
     unique_key=['lead_id'],
     on_schema_change='ignore',
+    meta={'lead_scope_layout': lead_rule_points_layout()},
     pre_hook="{{ add_missing_columns(this, {'built_as_of': dbt.type_timestamp()}) }}",
     post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), lead_rule_points_layout()) }}",
 ) }}

@@ -7,6 +7,7 @@
     incremental_strategy='replace_keys',
     unique_key=['lead_id'],
     on_schema_change='ignore',
+    meta={'lead_scope_layout': scored_lead_reasons_layout()},
     post_hook="{{ save_lead_scope_consumer_state(ref('int_lead_scoring_scope'), scored_lead_reasons_layout()) }}",
 ) }}
 -- depends_on: {{ ref('int_lead_scoring_scope') }}
