@@ -135,10 +135,10 @@
     must have been built in this dbt invocation, continue from that same scope, and not be full. No log line: it is
     asked more than once per run (should_full_refresh, macros/full_refresh.sql, and lead_scope_consumer_run). -#}
 {% macro lead_scope_consumer_reason(scope_relation, layout) -%}
-    {%- if flags.FULL_REFRESH -%}{{ return('--full-refresh') }}{%- endif -%}
     {%- set existing = load_relation(this) -%}
-    {%- if existing is none -%}{{ return('the table does not exist yet') }}{%- endif -%}
-    {%- if existing.type != 'table' -%}{{ return('the relation is not a table') }}{%- endif -%}
+    {%- if flags.FULL_REFRESH or existing is none or existing.type != 'table' -%}
+        {{ return(not_incremental_reason()) }}
+    {%- endif -%}
     {%- set reason = none -%}
     {%- set own_state = lead_day_state_relation() -%}
     {%- set own_columns = relation_column_names(own_state) -%}
