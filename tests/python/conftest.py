@@ -168,6 +168,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+# Disk: a file's warehouses, copies and dbt logs (test_incremental alone writes about 1 GB) are removed when the
+# file's last test is done, unless one of its tests failed (then they stay for a look, as pytest keeps the folders
+# of a failed run). Left to pytest, they would all stay until the session ends: about 4 GB at the end of
+# `make test`, and a CI run on a machine with little free disk failed with "No space left on device"
+# (docs/testing.md). The folders of session fixtures are registered in SESSION_DIRS and kept.
+SESSION_DIRS: set[Path] = set()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_files_scratch_folders(request, tmp_path_factory):
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed != failed_before:
+        return
+    for path in set(base.iterdir()) - before - SESSION_DIRS:
+        if path.is_symlink():  # pytest's <name>current link to the latest <name>N
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @dataclass
 class Warehouse:
     root: Path  # the temporary directory
@@ -185,6 +210,7 @@ def warehouse(tmp_path_factory):
     from lead_scoring import datagen
 
     root = tmp_path_factory.mktemp("warehouse")
+    SESSION_DIRS.add(root)
     db_path = root / "wh.duckdb"
     datagen.generate(database=str(db_path), **DATAGEN_ARGS)
     # A snapshot of the project as dbt builds it now: the oracle reads these seeds and the seed-edit test
