@@ -452,8 +452,6 @@
     table is dropped, then created again with the adapter's own create-table-as). with_scope_id (the lead scope,
     macros/lead_scope.sql): also the run's scope_id (its dbt invocation id). -#}
 {% macro save_lead_day_state(leads_relation, deliveries_relation, ruleset_relation, layout, with_scope_id=false) -%}
-    {%- set state_relation = lead_day_state_relation() -%}
-    {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
     {%- set state_sql -%}
     select
         leads.lead_id,
@@ -474,7 +472,7 @@
         from {{ deliveries_relation }}
     ) as deliveries
     {%- endset -%}
-    {{ get_create_table_as_sql(false, state_relation, state_sql) }}
+    {{ replace_bookkeeping_table(lead_day_state_relation(), state_sql) }}
 {%- endmacro %}
 
 {#- The CTE scoped_events of the two lead-day models (int_engagement_daily_points and

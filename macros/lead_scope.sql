@@ -17,10 +17,30 @@
 {% macro lead_signal_points_layout() -%}{{ return(1) }}{%- endmacro %}
 {% macro lead_lifecycle_layout() -%}{{ return(1) }}{%- endmacro %}
 
-{#- A relation beside the model being built, named <model>_<suffix>. -#}
+{#- A bookkeeping table of the model being built (its state, the copies it compares with), named
+    <model>_<suffix>, in bookkeeping_schema(). -#}
 {% macro sibling_relation(suffix) -%}
-    {{ return(api.Relation.create(database=this.database, schema=this.schema,
+    {{ return(api.Relation.create(database=this.database, schema=bookkeeping_schema(),
         identifier=this.identifier ~ '_' ~ suffix, type='table')) }}
+{%- endmacro %}
+
+{#- The schema of the bookkeeping tables of the model being built: its own schema, but for a mart (a model under
+    models/marts/): <schema>_state, so the schema BI tools read holds only marts; no role is granted on it. -#}
+{% macro bookkeeping_schema() -%}
+    {%- if model is mapping and (model.get('fqn') or [])[1:2] == ['marts'] -%}
+        {{ return(this.schema ~ '_state') }}
+    {%- endif -%}
+    {{ return(this.schema) }}
+{%- endmacro %}
+
+{#- A post-hook's statement that replaces the bookkeeping table `relation` by the rows of `sql`: the table dropped
+    (and its schema created when it is not the model's own), then created with the adapter's create-table-as. -#}
+{% macro replace_bookkeeping_table(relation, sql) -%}
+    {%- if execute -%}
+        {%- if relation.schema != this.schema -%}{%- do adapter.create_schema(relation) -%}{%- endif -%}
+        {%- do adapter.drop_relation(relation) -%}
+    {%- endif -%}
+    {{ return(get_create_table_as_sql(false, relation, sql)) }}
 {%- endmacro %}
 
 {#- A text literal of `value` (quotes doubled), or a null of the text type. -#}
@@ -103,9 +123,7 @@
 {#- Post-hook of the lead scope, one per copy: the table <scope>_<suffix> of `sql` that the next run compares
     with (dropped, then created again with the adapter's own create-table-as). -#}
 {% macro save_relation_copy(suffix, sql) -%}
-    {%- set copy = sibling_relation(suffix) -%}
-    {%- if execute -%}{%- do adapter.drop_relation(copy) -%}{%- endif -%}
-    {{ get_create_table_as_sql(false, copy, sql) }}
+    {{ replace_bookkeeping_table(sibling_relation(suffix), sql) }}
 {%- endmacro %}
 
 {#- A hash of every column of a lead's row, so the scope can tell which leads changed without keeping a copy of
@@ -185,8 +203,6 @@
 {#- Post-hook of a consumer: the scope_id it consumed (the scope's, when the scope was built in this dbt
     invocation; otherwise none, so that the next run rebuilds it in full) and its layout. -#}
 {% macro save_lead_scope_consumer_state(scope_relation, layout) -%}
-    {%- set state_relation = lead_day_state_relation() -%}
-    {%- if execute -%}{%- do adapter.drop_relation(state_relation) -%}{%- endif -%}
     {%- set state_sql -%}
     select
         max(scope_id) as consumed_scope_id,
@@ -194,7 +210,7 @@
     from {{ scope_relation }}
     where scope_id = '{{ invocation_id }}'
     {%- endset -%}
-    {{ get_create_table_as_sql(false, state_relation, state_sql) }}
+    {{ replace_bookkeeping_table(lead_day_state_relation(), state_sql) }}
 {%- endmacro %}
 
 {#- The body of a consumer's final CTE: the rows of `cte`; on an incremental model run, marked 'row', with a

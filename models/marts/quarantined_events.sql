@@ -8,7 +8,7 @@
     delivery of a lead that became staged or stopped being staged - and replaces their rows (replace_keys on
     event_delivery_key). It rebuilds in full, with a log line, when the rule-set version changed (the event
     types are part of it), as_of moved earlier, the deliveries were rebuilt, or the table or its state
-    (quarantined_events_state) is missing, empty or of an older layout. -#}
+    (marts_state.quarantined_events_state: a mart's bookkeeping stays out of the marts schema) is missing, empty or of an older layout. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_keys',

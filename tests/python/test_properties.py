@@ -67,10 +67,9 @@ EXAMPLES = settings.default.max_examples
 SLOW_EXAMPLES = SLOW_EXAMPLES_QUICK if HYPOTHESIS_PROFILE == "quick" else EXAMPLES
 SEED = 20261101
 HISTORY = ("lead_score_snapshots", "lead_rule_points_snapshots", "scoring_rule_config_snapshots")
-# Marts compared whole. Columns that are run metadata and may differ between two runs of the same data: the dbt
-# invocation that started the stored deliveries, in the incremental state of quarantined_events
-# (quarantined_events_state); scored_at and valid_from are the as_of clock, not the wall clock.
-RUN_METADATA_COLUMNS: frozenset[str] = frozenset({"deliveries_build_id"})
+# Marts compared whole. Columns that are run metadata and may differ between two runs of the same data: none
+# (scored_at and valid_from are the as_of clock, not the wall clock).
+RUN_METADATA_COLUMNS: frozenset[str] = frozenset()
 
 
 def _settings(examples: int):
