@@ -13,29 +13,6 @@
 {% macro engagement_rule_points_layout() -%}{{ return(2) }}{%- endmacro %}
 {#- quarantined events 1: incremental on the deliveries whose status may have changed since the stored build. -#}
 {% macro quarantined_events_layout() -%}{{ return(1) }}{%- endmacro %}
-{#- lead sales touches 1: incremental on the lead. -#}
-{% macro lead_sales_touches_layout() -%}{{ return(1) }}{%- endmacro %}
-
-{#- What the lead-day state of int_lead_sales_touches keeps as its rule-set version, so that a change to either
-    rebuilds it: the rule-set version (int_ruleset_version; the event types, which say what a sales touch is, are
-    part of it) and a hash of the sales-touch outcomes (seeds/ref_sales_touch_outcomes.csv, which changes no score
-    and so is not part of the rule set), as '<ruleset_version>:<outcomes hash>'. An aliased subquery of one row with
-    the column ruleset_version, for lead_day_state and save_lead_day_state. -#}
-{% macro sales_touch_rules_version() -%}
-    {%- set outcome_row = concat_fields(['outcomes.event_type', 'outcomes.sales_status', 'outcomes.funnel_outcome']) -%}
-    {%- set outcomes_hash = 'substring(' ~ dbt.hash("coalesce(outcome_rows.outcome_rows, '')") ~ ', 1, 12)' -%}
-    {%- set sql -%}
-        (
-            select {{ dbt.concat(['ruleset.ruleset_version', "':'", outcomes_hash]) }} as ruleset_version
-            from {{ ref('int_ruleset_version') }} as ruleset
-            cross join (
-                select {{ dbt.listagg(outcome_row, "';'", 'order by ' ~ outcome_row) }} as outcome_rows
-                from {{ ref('stg_rules__sales_touch_outcomes') }} as outcomes
-            ) as outcome_rows
-        ) as sales_touch_rules
-    {%- endset -%}
-    {{ return(sql) }}
-{%- endmacro %}
 
 {#- The look-back window in days (dbt var event_lookback_days, default 3): deliveries loaded up to this many days
     before the latest one stored are read again on every incremental run, so rows that land late or out of
@@ -310,9 +287,8 @@
 {#- State of a lead-day model for this run: dict with reason (none = incremental), and for an incremental run
     the stored build's as_of (prev_as_of) and the delivery batch it has read (batch_through). A model that is
     rebuilt as a table every run and keeps only its state (incremental_model=false: int_lead_scoring_scope)
-    continues from that state unless --full-refresh. `ruleset_relation` has the column ruleset_version;
-    `version_name` names that version in the log line of a change. -#}
-{% macro lead_day_state(deliveries_relation, ruleset_relation, layout, incremental_model=true, version_name='the rule-set version') -%}
+    continues from that state unless --full-refresh. -#}
+{% macro lead_day_state(deliveries_relation, ruleset_relation, layout, incremental_model=true) -%}
     {%- set state = {'reason': none, 'prev_as_of': none, 'batch_through': none} -%}
     {%- if not execute -%}{{ return(state) }}{%- endif -%}
     {%- if (incremental_model and not is_incremental()) or flags.FULL_REFRESH -%}
@@ -344,7 +320,7 @@
             {%- do state.update({'reason': 'the stored table has an older layout (version ' ~ stored[5] ~ ', now '
                 ~ layout ~ ')'}) -%}
         {%- elif stored[0] != current[0] or stored[1] != current[0] -%}
-            {%- do state.update({'reason': version_name ~ ' changed from ' ~ stored[0] ~ ' to ' ~ current[0]}) -%}
+            {%- do state.update({'reason': 'the rule-set version changed from ' ~ stored[0] ~ ' to ' ~ current[0]}) -%}
         {%- elif stored[2] is none or stored[2].strftime('%Y-%m-%d %H:%M:%S') > as_of_text -%}
             {%- do state.update({'reason': 'as_of ' ~ as_of_text ~ " is earlier than the build's as_of "
                 ~ (stored[2].strftime('%Y-%m-%d %H:%M:%S') if stored[2] is not none else 'none')}) -%}

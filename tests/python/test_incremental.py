@@ -192,11 +192,6 @@ def runs(lab, picks) -> dict:
         "insert into raw.events select * replace ('https://example.com/pricing' as page_url,"
         f" timestamp '{max_loaded}' + interval 1 day as _loaded_at) from raw.events"
         f" where event_id in ({_ids(old[20:30])})",
-        # sales touches (calls, status changes, meetings) of existing leads, moved 2 days later
-        "insert into raw.events select 'b1_touch_' || event_id, lead_id, event_type, channel,"
-        " occurred_at + interval 2 day, page_url, search_term, properties,"
-        f" timestamp '{max_loaded}' + interval 1 day from raw.events"
-        " where lower(trim(event_type)) in ('status_change', 'sales_call', 'meeting_held') order by event_id limit 8",
         # events for a lead that arrives only in batch 2
         f"insert into raw.events select 'b1_orphan_' || event_id, '{LATE_LEAD}', event_type, channel,"
         f" occurred_at, page_url, search_term, properties, timestamp '{max_loaded}' + interval 1 day"
@@ -239,15 +234,6 @@ def runs(lab, picks) -> dict:
         "insert into raw.events select * replace ('https://example.com/pricing' as page_url,"
         f" {hourly_loaded} as _loaded_at) from raw.events where event_id = (select min(event_id) from raw.events"
         " where event_id like 'b2_new_%')",
-        # sales touches of the hour, and two dated after this run's as_of (touches only at T2_LATER)
-        "insert into raw.events select 'h1_touch_' || event_id, lead_id, event_type, channel,"
-        f" timestamp '{T2}' + interval 2 hour, page_url, search_term, properties, {hourly_loaded}"
-        " from raw.events where lower(trim(event_type)) in ('status_change', 'sales_call')"
-        " and event_id not like 'b%' order by event_id desc limit 4",
-        "insert into raw.events select 'h1_touch_future_' || event_id, lead_id, event_type, channel,"
-        f" timestamp '{T2}' + interval 4 hour, page_url, search_term, properties, {hourly_loaded}"
-        " from raw.events where lower(trim(event_type)) = 'status_change'"
-        " and event_id not like 'b%' and event_id not like 'h%' order by event_id limit 2",
         f"insert into raw.events select 'h1_future_' || event_id, '{out['hourly_lead']}', event_type, channel,"
         f" timestamp '{T2}' + interval 5 hour, page_url, search_term, properties, {hourly_loaded}"
         " from raw.events where lower(trim(event_type)) = 'page_view' order by event_id limit 3",
@@ -299,7 +285,6 @@ def test_an_incremental_run_equals_a_full_refresh(runs, step, previous_as_of):
     assert "intermediate.int_engagement_daily_points" in diffs
     assert "staging.stg_crm__event_deliveries_ranked" in diffs and "intermediate.int_engagement_burst_minutes" in diffs
     assert f"intermediate.{PER_LEAD}" in diffs
-    assert "intermediate.int_lead_sales_touches" in diffs and "marts.quarantined_events" in diffs
     assert differing(diffs) == {}
 
 
@@ -415,15 +400,6 @@ def test_the_batches_changed_what_they_were_meant_to(lab, picks, runs):
     # the data set has bursts, so the burst minutes (and the daily points that drop them) are compared non-empty
     bursts = query(lab.db, "select count(*) as n from intermediate.int_engagement_burst_minutes")[0]["n"]
     assert bursts > 0
-    # the batches' sales touches are staged (those dated after T2_HOURLY since T2_LATER), so the sales touches of the
-    # incremental runs were compared with a full refresh with new rows in them
-    def touches(step, prefix):
-        return query(lab.root / f"full_{step}.duckdb", "select count(*) as n from intermediate.int_lead_sales_touches"
-                     f" where starts_with(event_id, '{prefix}')")[0]["n"]
-
-    assert touches("t1", "b1_touch_") > 0
-    assert touches("t2_hourly", "h1_touch_") > touches("t2_hourly", "h1_touch_future_") == 0
-    assert touches("t2_later", "h1_touch_future_") > 0
     reconciliation = query(lab.db, "select * from marts.pipeline_reconciliation where source_table = 'events'")[0]
     raw = query(lab.db, "select count(*) as n from raw.events")[0]["n"]
     assert reconciliation["is_reconciled"] and reconciliation["raw_rows"] == raw
@@ -458,26 +434,6 @@ def test_a_seed_change_triggers_a_full_rebuild(lab, runs):
         assert any(line.startswith(f"{model}: full rebuild: the rule-set version changed from")
                    for line in lines_), lines_
     assert not any(line.startswith("stg_crm__event_deliveries_ranked") for line in lines_)
-    assert differing(diffs) == {}
-
-
-def test_a_sales_touch_outcome_change_rebuilds_only_the_sales_touches(lab, runs):
-    """The sales-touch outcomes are not part of the rule-set version (they change no score), so the sales touches
-    keep their own version of both: a change to the outcomes rebuilds them, and nothing else."""
-    outcomes = lab.project / "seeds" / "ref_sales_touch_outcomes.csv"
-    lines = outcomes.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
-    assert row[header.index("funnel_outcome")] == "accepted"
-    row[header.index("funnel_outcome")] = "returned"
-    outcomes.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
-    accepting = "select count(*) as n from intermediate.int_lead_sales_touches where is_accepting"
-    before = query(lab.db, accepting)[0]["n"]
-    log, diffs = lab.step("t3_touch_outcomes", T3, seed=True)
-    rebuilt = rebuild_lines(log)
-    assert len(rebuilt) == 1 and rebuilt[0].startswith(
-        "int_lead_sales_touches: full rebuild: the rule-set version or the sales-touch outcomes"), rebuilt
-    assert query(lab.db, accepting)[0]["n"] < before
     assert differing(diffs) == {}
 
 
