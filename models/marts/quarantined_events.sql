@@ -7,8 +7,9 @@
     the look-back window, re-ranked), those that were after its as_of and are not after this one, and every
     delivery of a lead that became staged or stopped being staged - and replaces their rows (replace_keys on
     event_delivery_key). It rebuilds in full, with a log line, when the rule-set version changed (the event
-    types are part of it), as_of moved earlier, the deliveries were rebuilt, or the table or its state
-    (marts_state.quarantined_events_state: a mart's bookkeeping stays out of the marts schema) is missing, empty or of an older layout. -#}
+    types are part of it), as_of moved earlier, the deliveries were rebuilt, or the table or its state is
+    missing, empty or of an older layout. The state is marts_state.quarantined_events_state: a mart's bookkeeping
+    stays out of the marts schema (bookkeeping_schema()). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_keys',
