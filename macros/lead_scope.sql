@@ -1,5 +1,6 @@
 {#- The lead scope (docs/incremental.md, section 2c): within a scoring day, the models that score per lead
-    (int_lead_rule_points, int_scored_leads, int_scored_lead_reasons: the consumers) recompute only the leads
+    (the consumers: int_lead_signal_points, int_lead_rule_points, int_lead_group_points, int_lead_axis_scores,
+    int_lead_scores, int_lead_lifecycle, int_scored_leads, int_scored_lead_reasons) recompute only the leads
     whose inputs may have changed since the last build, as listed by int_lead_scoring_scope. The scope keeps
     three state tables beside it: <scope>_state (the lead-day state of macros/incremental.sql and the run's
     scope_id), <scope>_leads (each staged lead's row hash, no personal data) and <scope>_accounts (a copy of
