@@ -26,8 +26,8 @@ For each scale (number of leads) it:
      builds are timed at that clock: column "hourly ratio" is the production ``dbt build`` (what `lead-scoring
      build` and the daily job run), column "hourly job ratio" the selection of the hourly Dagster job
      (``engagement_refresh_job`` of orchestration/defs/dbt/jobs.py, which the schedule ``engagement_refresh_hourly``
-     runs: what depends on raw events, plus the marts) as dbt selectors: ``HOURLY_JOB_SELECT`` (``dbt build
-     --select source:crm.events+ path:models/marts``, with the tests dbt selects with them) less
+     runs: what depends on raw events) as dbt selectors: ``HOURLY_JOB_SELECT`` (``dbt build
+     --select source:crm.events+``, with the tests dbt selects with them) less
      ``HOURLY_JOB_EXCLUDE`` (the whole-table audits, tag ``audit``, and the evidence models with what reads them,
      which the job leaves to the daily one), run on
      a copy of the same warehouse so that neither build finds the other's work done;
@@ -100,10 +100,10 @@ HOURLY_LANDED_HOURS, HOURLY_CLOCK_HOURS = 2, 3
 INCREMENT_SHARES = (0.001, 0.01)
 INCREMENT_COLUMNS = ("daily ratio", "incr 1% ratio")
 # The dbt selection of the hourly Dagster job (orchestration/defs/dbt/jobs.py, engagement_selection, run by the
-# schedule engagement_refresh_hourly): every dbt node downstream of the raw events source (with the source's tests),
-# and the marts group (the models under models/marts). dbt's default (eager) indirect selection adds the data tests
-# of the selected models. tests/python/test_benchmark.py checks that its models are the job's dbt assets.
-HOURLY_JOB_SELECT = ("source:crm.events+", "path:models/marts")
+# schedule engagement_refresh_hourly): every dbt node downstream of the raw events source (with the source's tests).
+# dbt's default (eager) indirect selection adds the data tests of the selected models. tests/python/test_benchmark.py
+# checks that its models are the job's dbt assets.
+HOURLY_JOB_SELECT = ("source:crm.events+",)
 # What the hourly job leaves to the daily one: the whole-table audits (dbt tag audit; jobs.AUDIT_CHECKS) and the
 # evidence models with what reads them (jobs.EVIDENCE_DBT_SELECT).
 HOURLY_JOB_EXCLUDE = ("tag:audit", "path:models/intermediate/evidence+", "path:models/marts/evidence+")

@@ -1,6 +1,7 @@
 """The Dagster code location: Definitions, lineage, checks, schedules, the seed sensor, an in-process build."""
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import warnings
@@ -205,11 +206,26 @@ def test_schedule_crons():
     assert schedules.full_scoring_daily.cron_schedule == "0 5 * * *"
 
 
-def test_engagement_job_is_what_depends_on_events_plus_the_marts_but_the_evidence():
+def test_engagement_job_is_what_depends_on_events_but_the_evidence():
     selected = defs.resolve_job_def("engagement_refresh_job").asset_layer.selected_asset_keys
     assert {AssetKey("stg_crm__events"), AssetKey("int_engagement_daily_points"), AssetKey("lead_scores"),
             AssetKey("lead_score_reasons"), AssetKey("account_scores"), AssetKey("lead_score_history"),
-            AssetKey("crm_lead_sync"), AssetKey("quarantined_events")} <= selected
+            AssetKey("crm_lead_sync"), AssetKey("quarantined_events"), AssetKey("lead_assignment_spells"),
+            AssetKey("pipeline_reconciliation")} <= selected
+    # every dbt asset of the job reads raw events, through its parents: a mart no event reaches (it reads only
+    # leads, opportunities or seeds, which the daily job rebuilds) would be rewritten with what it holds
+    dbt_keys = set(dbt_assets.lead_scoring_dbt_assets.keys)
+    by_name = {n["name"]: n for n in manifest_nodes("model")}
+    parents = {n["unique_id"]: n["depends_on"]["nodes"] for n in by_name.values()}
+
+    @functools.cache
+    def reads_events(unique_id):
+        return unique_id == "source.lead_scoring.crm.events" or any(reads_events(p) for p in parents.get(unique_id, ()))
+
+    job_models = {key.path[-1] for key in selected & dbt_keys}
+    assert job_models and all(reads_events(by_name[name]["unique_id"]) for name in job_models)
+    assert not selected & {AssetKey("quarantined_leads"), AssetKey("placeholder_values"),
+                           AssetKey("scoring_rule_config_snapshots")}
     # the evidence (every model under an evidence/ folder) and the report that reads it are daily
     evidence = {AssetKey(n["name"]) for n in manifest_nodes("model") if "/evidence/" in n["original_file_path"]}
     assert {AssetKey("score_calibration"), AssetKey("scoring_rule_health"), AssetKey("int_lead_outcomes")} <= evidence

@@ -1,5 +1,5 @@
-"""The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, plus the marts, but the evidence)
-and ``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
+"""The two scoring jobs: ``engagement_refresh_job`` (what depends on raw events, but the evidence) and
+``full_scoring_job`` (everything). Only materialisable assets: the raw specs are external, but their checks run.
 The evidence (dbt folders ``evidence/``: calibration, AUC, MQL threshold, channel quality, rule and band health, and
 the report that reads them) measures the scoring over every lead and outcome: the daily job refreshes it, the hourly
 one does not.
@@ -41,9 +41,11 @@ ON_DEMAND = AssetSelection.tag(ON_DEMAND_TAG, "true")
 EVIDENCE_DBT_SELECT = "path:models/intermediate/evidence+ path:models/marts/evidence+"
 EVIDENCE = build_dbt_asset_selection([lead_scoring_dbt_assets], dbt_select=EVIDENCE_DBT_SELECT).downstream()
 # External specs (the on-demand CRM export and its state) are never materialised by an asset job: materializable().
+# The marts that no event reaches (the lead and opportunity quarantines, the placeholder and dictionary audits, the
+# rule-configuration snapshots) read only what the daily job rebuilds - leads, opportunities, seeds - so an hourly
+# rebuild would write what they already hold: they are daily.
 engagement_selection = (
     AssetSelection.assets(raw_asset_key("events")).downstream(include_self=False).materializable() - ON_DEMAND
-    | AssetSelection.groups("marts")
     | AssetSelection.checks_for_assets(raw_asset_key("events"))
 ) - EVIDENCE - AssetSelection.checks(*AUDIT_CHECKS)
 full_selection = (
@@ -53,9 +55,9 @@ full_selection = (
 
 engagement_refresh_job = define_asset_job(
     "engagement_refresh_job", selection=engagement_selection,
-    description="Re-score engagement: the dbt models downstream of raw events, and the marts, with their checks;"
-                " the evidence marts (and the report) and the whole-table audits (dbt tag audit) are left to the"
-                " daily full_scoring_job.",
+    description="Re-score engagement: the dbt models downstream of raw events, with their checks; the marts no"
+                " event reaches, the evidence marts (and the report) and the whole-table audits (dbt tag audit) are"
+                " left to the daily full_scoring_job.",
 )
 full_scoring_job = define_asset_job(
     "full_scoring_job", selection=full_selection,
