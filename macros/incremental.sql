@@ -389,7 +389,13 @@
     {#- Two selects, not one with an OR: the batch half skips the row groups written before the batch (DuckDB's
         zone maps), the window half reads one column; at 102M deliveries the union took 0.21 s warm, the OR, which
         reads every column of every row, 0.47 s (docs/performance.md). #}
+    {%- set touched_when = [
+        'deliveries.delivery_batch > ' ~ state.batch_through,
+        "deliveries.occurred_at > cast('" ~ state.prev_as_of ~ "' as " ~ dbt.type_timestamp() ~ ')\n'
+            ~ '            and deliveries.occurred_at <= ' ~ as_of_timestamp(),
+    ] %}
     touched_by_deliveries as (
+        {%- for condition in touched_when %}
 
         select
             deliveries.lead_id,
@@ -399,20 +405,12 @@
         where
             deliveries.lead_id is not null
             and deliveries.activity_date is not null
-            and deliveries.delivery_batch > {{ state.batch_through }}
+            and {{ condition }}
+        {%- if not loop.last %}
 
         union
-
-        select
-            deliveries.lead_id,
-            deliveries.activity_date
-
-        from {{ deliveries_relation }} as deliveries
-        where
-            deliveries.lead_id is not null
-            and deliveries.activity_date is not null
-            and deliveries.occurred_at > cast('{{ state.prev_as_of }}' as {{ dbt.type_timestamp() }})
-            and deliveries.occurred_at <= {{ as_of_timestamp() }}
+        {%- endif %}
+        {%- endfor %}
 
     ),
 
