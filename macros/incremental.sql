@@ -387,8 +387,8 @@
     {{ changed_leads_ctes(leads_relation, state_relation) }}
 
     {#- Two selects, not one with an OR: the batch half skips the row groups written before the batch (DuckDB's
-        zone maps), the window half reads one column; at 102M deliveries the union took 0.21 s warm, the OR, which
-        reads every column of every row, 0.47 s (docs/performance.md). #}
+        zone maps), the window half filters on one column; at 102M deliveries the union took 0.21 s warm, the OR,
+        which reads the four columns of every row, 0.47 s (docs/performance.md). #}
     {%- set touched_when = [
         'deliveries.delivery_batch > ' ~ state.batch_through,
         "deliveries.occurred_at > cast('" ~ state.prev_as_of ~ "' as " ~ dbt.type_timestamp() ~ ')\n'
