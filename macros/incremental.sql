@@ -391,8 +391,8 @@
         which reads the four columns of every row, 0.47 s (docs/performance.md). #}
     {%- set touched_when = [
         'deliveries.delivery_batch > ' ~ state.batch_through,
-        "deliveries.occurred_at > cast('" ~ state.prev_as_of ~ "' as " ~ dbt.type_timestamp() ~ ')\n'
-            ~ '            and deliveries.occurred_at <= ' ~ as_of_timestamp(),
+        "deliveries.occurred_at > cast('" ~ state.prev_as_of ~ "' as " ~ dbt.type_timestamp() ~ ')'
+            ~ ' and deliveries.occurred_at <= ' ~ as_of_timestamp(),
     ] %}
     touched_by_deliveries as (
         {%- for condition in touched_when %}
